@@ -1,0 +1,11 @@
+DROP TABLE files;
+DROP TABLE notes;
+DROP TABLE findings;
+DROP TABLE tests;
+DROP TABLE engagements;
+DROP TABLE products;
+DROP TABLE product_types;
+DROP TABLE test_types;
+DROP TABLE development_environments;
+DROP TABLE sla_configurations;
+DROP TABLE users;

@@ -1,0 +1,148 @@
+//! Typed configuration read from the environment (see `.env.example`), with defaults that work on
+//! the machine `scripts/dev` sets up.
+
+use std::{net::SocketAddr, time::Duration};
+
+/// Everything the server needs to start. Built once by [`Config::from_env`] or by tests.
+#[derive(Clone)]
+pub struct Config {
+    /// Postgres connection string.
+    pub database_url: String,
+    /// Redis connection string; `None` selects the in-process event bus.
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis channel and key (tests give each test its own).
+    pub redis_prefix: String,
+    /// Where the HTTP server listens.
+    pub listen_addr: SocketAddr,
+    /// Maximum number of pooled Postgres connections.
+    pub pool_size: usize,
+    /// How long a request waits for a pooled connection before it fails with `SERVICE_UNAVAILABLE`.
+    pub pool_timeout: Duration,
+    /// Postgres `statement_timeout` for every pooled connection.
+    pub statement_timeout: Duration,
+    /// Largest accepted HTTP request body (JSON or multipart), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest accepted uploaded file, in bytes.
+    pub max_upload_bytes: usize,
+    /// Whether `__schema`/`__type` introspection is served.
+    pub introspection: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("listen_addr", &self.listen_addr)
+            .field("pool_size", &self.pool_size)
+            .field("pool_timeout", &self.pool_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("introspection", &self.introspection)
+            .finish()
+    }
+}
+
+/// Hides the password of a connection URL (`postgres://user:secret@host` → `postgres://user:***@host`).
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A configuration value that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {message}")]
+pub struct ConfigError {
+    name: &'static str,
+    message: String,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/dojoql";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            redis_url: None,
+            redis_prefix: "dojoql".to_string(),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            pool_size: 16,
+            pool_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            max_body_bytes: 32 * 1024 * 1024,
+            max_upload_bytes: 10 * 1024 * 1024,
+            introspection: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads every variable, falling back to [`Config::default`] for the ones not set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or(d.database_url),
+            redis_url: var("REDIS_URL").filter(|s| !s.is_empty()),
+            redis_prefix: var("REDIS_PREFIX").unwrap_or(d.redis_prefix),
+            listen_addr: parse("LISTEN_ADDR")?.unwrap_or(d.listen_addr),
+            pool_size: parse("DATABASE_POOL_SIZE")?.unwrap_or(d.pool_size),
+            pool_timeout: parse::<u64>("DATABASE_POOL_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.pool_timeout),
+            statement_timeout: parse::<u64>("DATABASE_STATEMENT_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.statement_timeout),
+            max_body_bytes: parse("MAX_BODY_BYTES")?.unwrap_or(d.max_body_bytes),
+            max_upload_bytes: parse("MAX_UPLOAD_BYTES")?.unwrap_or(d.max_upload_bytes),
+            introspection: parse("GRAPHQL_INTROSPECTION")?.unwrap_or(d.introspection),
+        })
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| ConfigError {
+                name,
+                message: format!("cannot parse {raw:?}: {e}"),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
+    }
+}

@@ -1,0 +1,176 @@
+//! Cascading deletes of hierarchy objects and their previews. A preview counts exactly what the
+//! delete removes (the object, every descendant, their notes and files); the delete runs in one
+//! transaction, first giving duplicate clusters that reach outside the deleted subtree a new
+//! original (reference §3.5), then letting the foreign keys cascade.
+
+use diesel::{QueryableByName, sql_types::BigInt};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{DbError, QueryResult, sql::Sql};
+
+/// A deletable hierarchy object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    ProductType(i32),
+    Product(i32),
+    Engagement(i32),
+    Test(i32),
+    Finding(i32),
+}
+
+/// Rows removed per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct DeleteCounts {
+    #[diesel(sql_type = BigInt)]
+    pub product_types: i64,
+    #[diesel(sql_type = BigInt)]
+    pub products: i64,
+    #[diesel(sql_type = BigInt)]
+    pub engagements: i64,
+    #[diesel(sql_type = BigInt)]
+    pub tests: i64,
+    #[diesel(sql_type = BigInt)]
+    pub findings: i64,
+    #[diesel(sql_type = BigInt)]
+    pub notes: i64,
+    #[diesel(sql_type = BigInt)]
+    pub files: i64,
+}
+
+impl DeleteCounts {
+    pub fn total(&self) -> i64 {
+        self.product_types
+            + self.products
+            + self.engagements
+            + self.tests
+            + self.findings
+            + self.notes
+            + self.files
+    }
+}
+
+impl Root {
+    fn id(self) -> i32 {
+        match self {
+            Root::ProductType(id)
+            | Root::Product(id)
+            | Root::Engagement(id)
+            | Root::Test(id)
+            | Root::Finding(id) => id,
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Root::ProductType(_) => "product_types",
+            Root::Product(_) => "products",
+            Root::Engagement(_) => "engagements",
+            Root::Test(_) => "tests",
+            Root::Finding(_) => "findings",
+        }
+    }
+
+    /// CTEs selecting the ids of every doomed row per table; `$1` is the root id.
+    fn scope_ctes(self) -> &'static str {
+        match self {
+            Root::ProductType(_) => {
+                "pt AS (SELECT id FROM product_types WHERE id = $1), \
+                 p AS (SELECT id FROM products WHERE product_type_id = $1), \
+                 e AS (SELECT id FROM engagements WHERE product_id IN (SELECT id FROM p)), \
+                 t AS (SELECT id FROM tests WHERE product_id IN (SELECT id FROM p)), \
+                 f AS (SELECT id FROM findings WHERE product_id IN (SELECT id FROM p))"
+            }
+            Root::Product(_) => {
+                "pt AS (SELECT NULL::int AS id WHERE FALSE), \
+                 p AS (SELECT id FROM products WHERE id = $1), \
+                 e AS (SELECT id FROM engagements WHERE product_id = $1), \
+                 t AS (SELECT id FROM tests WHERE product_id = $1), \
+                 f AS (SELECT id FROM findings WHERE product_id = $1)"
+            }
+            Root::Engagement(_) => {
+                "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
+                 e AS (SELECT id FROM engagements WHERE id = $1), \
+                 t AS (SELECT id FROM tests WHERE engagement_id = $1), \
+                 f AS (SELECT id FROM findings WHERE engagement_id = $1)"
+            }
+            Root::Test(_) => {
+                "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
+                 e AS (SELECT NULL::int AS id WHERE FALSE), \
+                 t AS (SELECT id FROM tests WHERE id = $1), \
+                 f AS (SELECT id FROM findings WHERE test_id = $1)"
+            }
+            Root::Finding(_) => {
+                "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
+                 e AS (SELECT NULL::int AS id WHERE FALSE), t AS (SELECT NULL::int AS id WHERE FALSE), \
+                 f AS (SELECT id FROM findings WHERE id = $1)"
+            }
+        }
+    }
+}
+
+/// What deleting `root` would remove; `NotFound` when it does not exist.
+pub async fn preview(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<DeleteCounts> {
+    let mut sql = Sql::new(&format!(
+        "WITH {} SELECT \
+         (SELECT count(*) FROM pt) AS product_types, (SELECT count(*) FROM p) AS products, \
+         (SELECT count(*) FROM e) AS engagements, (SELECT count(*) FROM t) AS tests, \
+         (SELECT count(*) FROM f) AS findings, \
+         (SELECT count(*) FROM notes WHERE engagement_id IN (SELECT id FROM e) \
+            OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS notes, \
+         (SELECT count(*) FROM files WHERE engagement_id IN (SELECT id FROM e) \
+            OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS files",
+        root.scope_ctes()
+    ));
+    sql.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
+    let counts: DeleteCounts = sql.build().get_result(conn).await?;
+    let own = match root {
+        Root::ProductType(_) => counts.product_types,
+        Root::Product(_) => counts.products,
+        Root::Engagement(_) => counts.engagements,
+        Root::Test(_) => counts.tests,
+        Root::Finding(_) => counts.findings,
+    };
+    if own == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(counts)
+}
+
+/// Deletes `root` and everything below it; returns what was removed (equal to [`preview`] taken
+/// inside the same transaction).
+pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<DeleteCounts> {
+    let mut lock = Sql::new(&format!("SELECT 1 AS n FROM {} WHERE id = ", root.table()));
+    lock.bind::<diesel::sql_types::Integer, _>(root.id())
+        .push(" FOR UPDATE");
+    #[derive(QueryableByName)]
+    struct One {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        #[allow(dead_code)]
+        n: i32,
+    }
+    lock.build().get_result::<One>(conn).await?;
+    let counts = preview(conn, root).await?;
+    let mut heirs = Sql::new(&format!(
+        "WITH {}, doomed AS (SELECT x.id, x.active, x.verified, x.is_mitigated, x.mitigated \
+           FROM findings x WHERE x.id IN (SELECT id FROM f)), \
+         heirs AS (SELECT DISTINCT ON (x.duplicate_finding_id) x.duplicate_finding_id AS old_id, x.id AS heir_id \
+           FROM findings x WHERE x.duplicate_finding_id IN (SELECT id FROM doomed) \
+           AND x.id NOT IN (SELECT id FROM doomed) ORDER BY x.duplicate_finding_id, x.id) \
+         UPDATE findings y SET \
+           duplicate = (y.id <> h.heir_id), \
+           duplicate_finding_id = CASE WHEN y.id = h.heir_id THEN NULL ELSE h.heir_id END, \
+           active = CASE WHEN y.id = h.heir_id THEN d.active AND NOT y.risk_accepted ELSE y.active END, \
+           verified = CASE WHEN y.id = h.heir_id THEN d.verified AND NOT y.false_p ELSE y.verified END, \
+           is_mitigated = CASE WHEN y.id = h.heir_id THEN d.is_mitigated ELSE y.is_mitigated END, \
+           mitigated = CASE WHEN y.id = h.heir_id THEN d.mitigated ELSE y.mitigated END \
+         FROM heirs h JOIN doomed d ON d.id = h.old_id \
+         WHERE y.duplicate_finding_id = h.old_id AND y.id NOT IN (SELECT id FROM doomed)",
+        root.scope_ctes()
+    ));
+    heirs.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
+    heirs.build().execute(conn).await?;
+    let mut del = Sql::new(&format!("DELETE FROM {} WHERE id = ", root.table()));
+    del.bind::<diesel::sql_types::Integer, _>(root.id());
+    super::one(del.build().execute(conn).await?)?;
+    Ok(counts)
+}

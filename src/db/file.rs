@@ -1,0 +1,124 @@
+//! Files attached to engagements, tests and findings, stored in Postgres (size-capped upstream).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{QueryResult, note::Attachment, schema::files};
+
+/// A file's metadata (everything but the bytes).
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
+pub struct FileMeta {
+    pub id: i32,
+    pub engagement_id: Option<i32>,
+    pub test_id: Option<i32>,
+    pub finding_id: Option<i32>,
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i32,
+    pub sha256: String,
+    pub created: DateTime<Utc>,
+}
+
+/// A file to store.
+#[derive(Debug)]
+pub struct NewFile {
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub content: Vec<u8>,
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    on: Attachment,
+    new: NewFile,
+) -> QueryResult<FileMeta> {
+    on.lock(conn).await?;
+    let (e, t, f) = match on {
+        Attachment::Engagement(id) => (Some(id), None, None),
+        Attachment::Test(id) => (None, Some(id), None),
+        Attachment::Finding(id) => (None, None, Some(id)),
+    };
+    Ok(diesel::insert_into(files::table)
+        .values((
+            files::engagement_id.eq(e),
+            files::test_id.eq(t),
+            files::finding_id.eq(f),
+            files::title.eq(new.title),
+            files::filename.eq(new.filename),
+            files::content_type.eq(new.content_type),
+            files::size.eq(new.content.len() as i32),
+            files::sha256.eq(new.sha256),
+            files::content.eq(new.content),
+        ))
+        .returning(FileMeta::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMeta> {
+    Ok(diesel::delete(files::table.find(id))
+        .returning(FileMeta::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<FileMeta>> {
+    Ok(files::table
+        .filter(files::id.eq_any(ids))
+        .select(FileMeta::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// A file's metadata and bytes.
+pub async fn content(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(FileMeta, Vec<u8>)> {
+    Ok(files::table
+        .find(id)
+        .select((FileMeta::as_select(), files::content))
+        .get_result(conn)
+        .await?)
+}
+
+/// Files of many parents, oldest first, in one statement.
+pub async fn for_parents(
+    conn: &mut AsyncPgConnection,
+    parents: &[Attachment],
+) -> QueryResult<HashMap<Attachment, Vec<FileMeta>>> {
+    let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
+    for p in parents {
+        match p {
+            Attachment::Engagement(id) => e.push(*id),
+            Attachment::Test(id) => t.push(*id),
+            Attachment::Finding(id) => f.push(*id),
+        }
+    }
+    let rows: Vec<FileMeta> = files::table
+        .filter(
+            files::engagement_id
+                .eq_any(e)
+                .or(files::test_id.eq_any(t))
+                .or(files::finding_id.eq_any(f)),
+        )
+        .order(files::id)
+        .select(FileMeta::as_select())
+        .load(conn)
+        .await?;
+    let mut out: HashMap<Attachment, Vec<FileMeta>> = HashMap::new();
+    for m in rows {
+        let key = match (m.engagement_id, m.test_id, m.finding_id) {
+            (Some(id), _, _) => Attachment::Engagement(id),
+            (_, Some(id), _) => Attachment::Test(id),
+            (_, _, Some(id)) => Attachment::Finding(id),
+            _ => continue,
+        };
+        out.entry(key).or_default().push(m);
+    }
+    Ok(out)
+}

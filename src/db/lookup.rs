@@ -1,0 +1,93 @@
+//! Reference data: test types (created on demand by name) and development environments.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    QueryResult,
+    page::Listed,
+    schema::{development_environments, test_types},
+    sql::NoFilter,
+};
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = test_types, check_for_backend(diesel::pg::Pg))]
+pub struct TestType {
+    pub id: i32,
+    pub name: String,
+    pub static_tool: bool,
+    pub dynamic_tool: bool,
+    pub active: bool,
+    pub dynamically_generated: bool,
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = development_environments, check_for_backend(diesel::pg::Pg))]
+pub struct DevelopmentEnvironment {
+    pub id: i32,
+    pub name: String,
+}
+
+/// Sort keys of reference lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NameOrder {
+    #[default]
+    Id,
+    Name,
+}
+
+impl Listed for TestType {
+    const FROM: &'static str = "test_types t";
+    type Filter = NoFilter;
+    type Order = NameOrder;
+    fn order_column(order: NameOrder) -> &'static str {
+        match order {
+            NameOrder::Id => "t.id",
+            NameOrder::Name => "lower(t.name)",
+        }
+    }
+}
+
+impl Listed for DevelopmentEnvironment {
+    const FROM: &'static str = "development_environments t";
+    type Filter = NoFilter;
+    type Order = NameOrder;
+    fn order_column(order: NameOrder) -> &'static str {
+        match order {
+            NameOrder::Id => "t.id",
+            NameOrder::Name => "lower(t.name)",
+        }
+    }
+}
+
+/// The test type called `name`, created (as dynamically generated) when it does not exist yet.
+/// Safe under concurrency: a racing insert of the same name resolves to the one row.
+pub async fn test_type_by_name(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<TestType> {
+    diesel::insert_into(test_types::table)
+        .values((
+            test_types::name.eq(name),
+            test_types::dynamically_generated.eq(true),
+        ))
+        .on_conflict(test_types::name)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(test_types::table
+        .filter(test_types::name.eq(name))
+        .select(TestType::as_select())
+        .get_result(conn)
+        .await?)
+}
+
+/// The development environment called `name`, if any.
+pub async fn environment_by_name(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<Option<DevelopmentEnvironment>> {
+    Ok(development_environments::table
+        .filter(development_environments::name.eq(name))
+        .select(DevelopmentEnvironment::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}

@@ -1,0 +1,300 @@
+//! Postgres access with diesel-async over a deadpool pool: connection setup, embedded migrations,
+//! the narrow [`DbError`], and one module per entity (rows, `NewX`/`XChanges`, query functions).
+//!
+//! Nothing here knows GraphQL or HTTP. Write functions own their transaction, and
+//! [`Db::write`] runs them on a spawned task so that a client hanging up cannot cancel a
+//! transaction half-way.
+
+pub mod counts;
+pub mod delete;
+pub mod engagement;
+pub mod enums;
+pub mod file;
+pub mod finding;
+pub mod lookup;
+pub mod note;
+pub mod page;
+pub mod product;
+pub mod product_type;
+pub mod schema;
+pub mod sla_configuration;
+pub mod sql;
+pub mod test;
+pub mod user;
+
+use std::{
+    future::Future,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use diesel::{ConnectionError, result::DatabaseErrorKind};
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+    async_connection_wrapper::AsyncConnectionWrapper,
+    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool},
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+/// Every migration in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type Pool = deadpool::Pool<AsyncPgConnection>;
+pub type Conn = deadpool::Object<AsyncPgConnection>;
+pub type QueryResult<T> = Result<T, DbError>;
+
+/// What went wrong in the database layer, classified for the layers above.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("row not found")]
+    NotFound,
+    #[error("unique constraint {constraint} violated")]
+    Unique { constraint: String },
+    #[error("foreign key constraint {constraint} violated")]
+    ForeignKey { constraint: String },
+    #[error("check constraint {constraint} violated")]
+    Check { constraint: String },
+    #[error("no database connection available: {0}")]
+    Unavailable(String),
+    /// A rule of the model refused the write (the message is safe to show).
+    #[error("{0}")]
+    Rule(String),
+    /// The write conflicts with the state of other objects (the message is safe to show).
+    #[error("{0}")]
+    Conflict(String),
+    /// The parent named by a create (an engagement for a test, …) does not exist.
+    #[error("{0} not found")]
+    ParentNotFound(&'static str),
+    /// The engagement is COMPLETED: reopen it before adding tests or findings.
+    #[error("engagement {0} is completed; reopen it first")]
+    EngagementCompleted(i32),
+    #[error(transparent)]
+    Query(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match e {
+            E::NotFound => DbError::NotFound,
+            E::DatabaseError(kind, info) => {
+                let constraint = info.constraint_name().unwrap_or("?").to_string();
+                match kind {
+                    DatabaseErrorKind::UniqueViolation => DbError::Unique { constraint },
+                    DatabaseErrorKind::ForeignKeyViolation => DbError::ForeignKey { constraint },
+                    DatabaseErrorKind::CheckViolation => DbError::Check { constraint },
+                    DatabaseErrorKind::ClosedConnection => {
+                        DbError::Unavailable(info.message().to_string())
+                    }
+                    other => DbError::Query(E::DatabaseError(other, info)),
+                }
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl From<deadpool::PoolError> for DbError {
+    fn from(e: deadpool::PoolError) -> Self {
+        DbError::Unavailable(e.to_string())
+    }
+}
+
+/// Counts (and, when asked, records) the SQL statements the pool's connections execute. Tests use
+/// it to prove a query's round trips are constant; the server exposes the count in its log.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    count: AtomicU64,
+    recording: AtomicBool,
+    statements: Mutex<Vec<String>>,
+}
+
+/// The statement deadpool runs to check a connection before reuse; not counted.
+const RECYCLE_CHECK: &str = "SELECT 1";
+
+impl StatementLog {
+    /// Statements executed so far (pool recycle checks excluded when recording).
+    pub fn count(&self) -> u64 {
+        AtomicU64::load(&self.count, Ordering::Relaxed)
+    }
+
+    /// Starts recording statement texts from now on, dropping what was recorded before.
+    pub fn start_recording(&self) {
+        self.statements.lock().expect("statement log").clear();
+        self.recording.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops recording and returns the statements recorded since [`Self::start_recording`].
+    pub fn take(&self) -> Vec<String> {
+        self.recording.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.statements.lock().expect("statement log"))
+    }
+
+    fn on_query(&self, text: impl FnOnce() -> String) {
+        if self.recording.load(Ordering::Relaxed) {
+            let text = text();
+            if text.trim() == RECYCLE_CHECK {
+                return;
+            }
+            self.statements.lock().expect("statement log").push(text);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub url: String,
+    pub max_size: usize,
+    pub wait_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// The pool plus the statement log every pooled connection reports to.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: Pool,
+    pub log: Arc<StatementLog>,
+}
+
+impl Db {
+    /// Builds the pool. Connections are opened lazily; each one gets a statement timeout, an
+    /// idle-in-transaction timeout and the statement counter.
+    pub fn connect(settings: &PoolSettings) -> anyhow::Result<Self> {
+        let log = Arc::new(StatementLog::default());
+        let setup_log = log.clone();
+        let stmt_ms = settings.statement_timeout.as_millis();
+        let mut mgr_config = ManagerConfig::<AsyncPgConnection>::default();
+        mgr_config.recycling_method =
+            diesel_async::pooled_connection::RecyclingMethod::CustomQuery(RECYCLE_CHECK.into());
+        mgr_config.custom_setup = Box::new(move |url| {
+            let log = setup_log.clone();
+            let url = url.to_string();
+            async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {stmt_ms}; SET idle_in_transaction_session_timeout = 60000; SET TIME ZONE 'UTC'"
+                ))
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+                    if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
+                        log.on_query(|| query.to_string());
+                    }
+                });
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let mgr = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            &settings.url,
+            mgr_config,
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(settings.max_size)
+            .wait_timeout(Some(settings.wait_timeout))
+            .create_timeout(Some(settings.wait_timeout))
+            .recycle_timeout(Some(settings.wait_timeout))
+            .runtime(::deadpool::Runtime::Tokio1)
+            .build()?;
+        Ok(Self { pool, log })
+    }
+
+    /// A pooled connection, or `Unavailable` after the wait timeout.
+    pub async fn conn(&self) -> QueryResult<Conn> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs `f` inside one transaction on a spawned task: the transaction either commits or rolls
+    /// back as a whole even when the caller's future is dropped half-way.
+    ///
+    /// `f` returns a boxed future: `db.write(move |c| Box::pin(async move { … }))`.
+    pub async fn write<T, F>(&self, f: F) -> QueryResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, QueryResult<T>>
+            + Send
+            + 'static,
+    {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let mut pooled = pool.get().await?;
+            let conn: &mut AsyncPgConnection = &mut pooled;
+            conn.transaction::<T, DbError, _>(async move |c| f(c).await)
+                .await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(join) => Err(DbError::Unavailable(format!("write task failed: {join}"))),
+        }
+    }
+
+    /// Runs a read on a pooled connection.
+    pub async fn read<T, Fut>(&self, f: impl FnOnce(Conn) -> Fut) -> QueryResult<T>
+    where
+        Fut: Future<Output = QueryResult<T>>,
+    {
+        let conn = self.conn().await?;
+        f(conn).await
+    }
+}
+
+/// Runs every pending migration on `url`; returns how many ran.
+pub async fn migrate(url: &str) -> anyhow::Result<usize> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        use diesel::Connection;
+        let mut c = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+        let ran = c
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(ran.len())
+    })
+    .await?
+}
+
+/// Today's date as the database layer sees it (UTC); passed to queries so Rust and SQL agree.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// Fails with `NotFound` when an update or delete touched no row.
+pub(crate) fn one(affected: usize) -> QueryResult<()> {
+    if affected == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Creates the database named in `url` when it does not exist yet (connecting to the server's
+/// `postgres` database to do so). A missing database is the one setup step a newcomer may lack.
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    match AsyncPgConnection::establish(url).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("does not exist") => {
+            let (base, name) = url
+                .rsplit_once('/')
+                .ok_or_else(|| anyhow::anyhow!("DATABASE_URL has no database name"))?;
+            let name = name.split('?').next().unwrap_or(name);
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                anyhow::bail!(
+                    "refusing to create database {name:?}: use letters, digits and _ only"
+                );
+            }
+            let mut admin = AsyncPgConnection::establish(&format!("{base}/postgres")).await?;
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
+            tracing::info!(database = name, "created database");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot connect to the database: {e}")),
+    }
+}

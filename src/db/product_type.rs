@@ -1,0 +1,111 @@
+//! Product types: rows, inserts, changes and their queries.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    QueryResult,
+    page::Listed,
+    schema::product_types,
+    sql::{Sql, SqlFilter, like_pattern},
+};
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = product_types, check_for_backend(diesel::pg::Pg))]
+pub struct ProductType {
+    pub id: i32,
+    pub name: String,
+    pub description: Option<String>,
+    pub critical_product: bool,
+    pub key_product: bool,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = product_types)]
+pub struct NewProductType {
+    pub name: String,
+    pub description: Option<String>,
+    pub critical_product: bool,
+    pub key_product: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = product_types)]
+pub struct ProductTypeChanges {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub critical_product: Option<bool>,
+    pub key_product: Option<bool>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Filter for product type lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProductTypeFilter {
+    pub name_contains: Option<String>,
+    pub critical_product: Option<bool>,
+    pub key_product: Option<bool>,
+}
+
+impl SqlFilter for ProductTypeFilter {
+    fn push_conditions(&self, sql: &mut Sql) {
+        use diesel::sql_types::{Bool, Text};
+        if let Some(n) = &self.name_contains {
+            sql.and::<Text, _>("t.name ILIKE ", like_pattern(n));
+        }
+        if let Some(v) = self.critical_product {
+            sql.and::<Bool, _>("t.critical_product = ", v);
+        }
+        if let Some(v) = self.key_product {
+            sql.and::<Bool, _>("t.key_product = ", v);
+        }
+    }
+}
+
+/// Sort keys of product type lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProductTypeOrder {
+    #[default]
+    Id,
+    Name,
+    Created,
+    Updated,
+}
+
+impl Listed for ProductType {
+    const FROM: &'static str = "product_types t";
+    type Filter = ProductTypeFilter;
+    type Order = ProductTypeOrder;
+    fn order_column(order: ProductTypeOrder) -> &'static str {
+        match order {
+            ProductTypeOrder::Id => "t.id",
+            ProductTypeOrder::Name => "lower(t.name)",
+            ProductTypeOrder::Created => "t.created",
+            ProductTypeOrder::Updated => "t.updated",
+        }
+    }
+}
+
+pub async fn create(conn: &mut AsyncPgConnection, new: NewProductType) -> QueryResult<ProductType> {
+    Ok(diesel::insert_into(product_types::table)
+        .values(&new)
+        .returning(ProductType::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    mut changes: ProductTypeChanges,
+) -> QueryResult<ProductType> {
+    changes.updated = Some(Utc::now());
+    Ok(diesel::update(product_types::table.find(id))
+        .set(&changes)
+        .returning(ProductType::as_returning())
+        .get_result(conn)
+        .await?)
+}

@@ -1,0 +1,306 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    development_environments (id) {
+        id -> Int4,
+        #[max_length = 200]
+        name -> Varchar,
+    }
+}
+
+diesel::table! {
+    engagements (id) {
+        id -> Int4,
+        product_id -> Int4,
+        #[max_length = 300]
+        name -> Varchar,
+        #[max_length = 2000]
+        description -> Nullable<Varchar>,
+        #[max_length = 100]
+        version -> Nullable<Varchar>,
+        first_contacted -> Nullable<Date>,
+        target_start -> Date,
+        target_end -> Date,
+        lead_id -> Nullable<Int4>,
+        #[max_length = 2000]
+        reason -> Nullable<Varchar>,
+        #[max_length = 200]
+        tracker -> Nullable<Varchar>,
+        #[max_length = 200]
+        test_strategy -> Nullable<Varchar>,
+        #[max_length = 600]
+        source_code_management_uri -> Nullable<Varchar>,
+        #[max_length = 16]
+        engagement_type -> Varchar,
+        #[max_length = 24]
+        status -> Varchar,
+        active -> Bool,
+        done_testing -> Bool,
+        #[max_length = 150]
+        build_id -> Nullable<Varchar>,
+        #[max_length = 150]
+        commit_hash -> Nullable<Varchar>,
+        #[max_length = 150]
+        branch_tag -> Nullable<Varchar>,
+        environment_id -> Nullable<Int4>,
+        deduplication_on_engagement -> Bool,
+        tags -> Array<Nullable<Text>>,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Int4,
+        engagement_id -> Nullable<Int4>,
+        test_id -> Nullable<Int4>,
+        finding_id -> Nullable<Int4>,
+        #[max_length = 100]
+        title -> Varchar,
+        #[max_length = 255]
+        filename -> Varchar,
+        #[max_length = 255]
+        content_type -> Varchar,
+        size -> Int4,
+        #[max_length = 64]
+        sha256 -> Varchar,
+        content -> Bytea,
+        created -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    findings (id) {
+        id -> Int4,
+        test_id -> Int4,
+        engagement_id -> Int4,
+        product_id -> Int4,
+        #[max_length = 511]
+        title -> Varchar,
+        description -> Text,
+        #[max_length = 8]
+        severity -> Varchar,
+        #[max_length = 4]
+        numerical_severity -> Varchar,
+        date -> Date,
+        mitigation -> Nullable<Text>,
+        impact -> Nullable<Text>,
+        steps_to_reproduce -> Nullable<Text>,
+        severity_justification -> Nullable<Text>,
+        refs -> Nullable<Text>,
+        url -> Nullable<Text>,
+        cwe -> Nullable<Int4>,
+        vulnerability_ids -> Array<Nullable<Text>>,
+        #[max_length = 117]
+        cvssv3 -> Nullable<Varchar>,
+        cvssv3_score -> Nullable<Float8>,
+        #[max_length = 4000]
+        file_path -> Nullable<Varchar>,
+        line -> Nullable<Int4>,
+        #[max_length = 500]
+        component_name -> Nullable<Varchar>,
+        #[max_length = 100]
+        component_version -> Nullable<Varchar>,
+        static_finding -> Bool,
+        dynamic_finding -> Bool,
+        #[max_length = 500]
+        unique_id_from_tool -> Nullable<Varchar>,
+        #[max_length = 500]
+        vuln_id_from_tool -> Nullable<Varchar>,
+        #[max_length = 64]
+        hash_code -> Nullable<Varchar>,
+        #[max_length = 200]
+        service -> Nullable<Varchar>,
+        nb_occurences -> Nullable<Int4>,
+        active -> Bool,
+        verified -> Bool,
+        false_p -> Bool,
+        out_of_scope -> Bool,
+        risk_accepted -> Bool,
+        under_review -> Bool,
+        is_mitigated -> Bool,
+        mitigated -> Nullable<Timestamptz>,
+        mitigated_by_id -> Nullable<Int4>,
+        reporter_id -> Nullable<Int4>,
+        duplicate -> Bool,
+        duplicate_finding_id -> Nullable<Int4>,
+        sla_start_date -> Nullable<Date>,
+        sla_expiration_date -> Nullable<Date>,
+        last_status_update -> Timestamptz,
+        tags -> Array<Nullable<Text>>,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Int4,
+        engagement_id -> Nullable<Int4>,
+        test_id -> Nullable<Int4>,
+        finding_id -> Nullable<Int4>,
+        entry -> Text,
+        author_id -> Nullable<Int4>,
+        private -> Bool,
+        edited -> Bool,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_types (id) {
+        id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 4000]
+        description -> Nullable<Varchar>,
+        critical_product -> Bool,
+        key_product -> Bool,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 4000]
+        description -> Varchar,
+        product_type_id -> Int4,
+        sla_configuration_id -> Int4,
+        product_manager_id -> Nullable<Int4>,
+        technical_contact_id -> Nullable<Int4>,
+        team_manager_id -> Nullable<Int4>,
+        #[max_length = 16]
+        business_criticality -> Nullable<Varchar>,
+        #[max_length = 16]
+        platform -> Nullable<Varchar>,
+        #[max_length = 16]
+        lifecycle -> Nullable<Varchar>,
+        #[max_length = 24]
+        origin -> Nullable<Varchar>,
+        user_records -> Nullable<Int8>,
+        revenue -> Nullable<Numeric>,
+        external_audience -> Bool,
+        internet_accessible -> Bool,
+        regulations -> Array<Nullable<Text>>,
+        technologies -> Jsonb,
+        tags -> Array<Nullable<Text>>,
+        enable_simple_risk_acceptance -> Bool,
+        enable_full_risk_acceptance -> Bool,
+        disable_sla_breach_notifications -> Bool,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sla_configurations (id) {
+        id -> Int4,
+        #[max_length = 128]
+        name -> Varchar,
+        #[max_length = 512]
+        description -> Nullable<Varchar>,
+        critical -> Int4,
+        high -> Int4,
+        medium -> Int4,
+        low -> Int4,
+        enforce_critical -> Bool,
+        enforce_high -> Bool,
+        enforce_medium -> Bool,
+        enforce_low -> Bool,
+        restart_sla_on_reactivation -> Bool,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    test_types (id) {
+        id -> Int4,
+        #[max_length = 200]
+        name -> Varchar,
+        static_tool -> Bool,
+        dynamic_tool -> Bool,
+        active -> Bool,
+        dynamically_generated -> Bool,
+    }
+}
+
+diesel::table! {
+    tests (id) {
+        id -> Int4,
+        engagement_id -> Int4,
+        product_id -> Int4,
+        test_type_id -> Int4,
+        lead_id -> Nullable<Int4>,
+        scan_type -> Nullable<Text>,
+        #[max_length = 255]
+        title -> Nullable<Varchar>,
+        description -> Nullable<Text>,
+        target_start -> Date,
+        target_end -> Date,
+        percent_complete -> Nullable<Int4>,
+        environment_id -> Nullable<Int4>,
+        #[max_length = 100]
+        version -> Nullable<Varchar>,
+        #[max_length = 150]
+        build_id -> Nullable<Varchar>,
+        #[max_length = 150]
+        commit_hash -> Nullable<Varchar>,
+        #[max_length = 150]
+        branch_tag -> Nullable<Varchar>,
+        tags -> Array<Nullable<Text>>,
+        created -> Timestamptz,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int4,
+        #[max_length = 150]
+        username -> Varchar,
+        #[max_length = 254]
+        email -> Nullable<Varchar>,
+        #[max_length = 150]
+        first_name -> Nullable<Varchar>,
+        #[max_length = 150]
+        last_name -> Nullable<Varchar>,
+        created -> Timestamptz,
+    }
+}
+
+diesel::joinable!(engagements -> development_environments (environment_id));
+diesel::joinable!(engagements -> products (product_id));
+diesel::joinable!(engagements -> users (lead_id));
+diesel::joinable!(files -> engagements (engagement_id));
+diesel::joinable!(files -> findings (finding_id));
+diesel::joinable!(files -> tests (test_id));
+diesel::joinable!(notes -> engagements (engagement_id));
+diesel::joinable!(notes -> findings (finding_id));
+diesel::joinable!(notes -> tests (test_id));
+diesel::joinable!(notes -> users (author_id));
+diesel::joinable!(products -> product_types (product_type_id));
+diesel::joinable!(products -> sla_configurations (sla_configuration_id));
+diesel::joinable!(tests -> development_environments (environment_id));
+diesel::joinable!(tests -> test_types (test_type_id));
+diesel::joinable!(tests -> users (lead_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    development_environments,
+    engagements,
+    files,
+    findings,
+    notes,
+    product_types,
+    products,
+    sla_configurations,
+    test_types,
+    tests,
+    users,
+);

@@ -1,0 +1,152 @@
+//! SLA configurations: days and enforcement per severity. Id 1 ("Default") always exists.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    DbError, QueryResult, finding,
+    page::Listed,
+    schema::sla_configurations,
+    sql::{NoFilter, Sql},
+};
+use crate::domain::sla::SlaPolicy;
+
+/// The configuration that can never be deleted.
+pub const DEFAULT_ID: i32 = 1;
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = sla_configurations, check_for_backend(diesel::pg::Pg))]
+pub struct SlaConfiguration {
+    pub id: i32,
+    pub name: String,
+    pub description: Option<String>,
+    pub critical: i32,
+    pub high: i32,
+    pub medium: i32,
+    pub low: i32,
+    pub enforce_critical: bool,
+    pub enforce_high: bool,
+    pub enforce_medium: bool,
+    pub enforce_low: bool,
+    pub restart_sla_on_reactivation: bool,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+impl SlaConfiguration {
+    /// The enforced days per severity.
+    pub fn policy(&self) -> SlaPolicy {
+        let pick = |enforced: bool, days: i32| enforced.then_some(days);
+        SlaPolicy {
+            critical: pick(self.enforce_critical, self.critical),
+            high: pick(self.enforce_high, self.high),
+            medium: pick(self.enforce_medium, self.medium),
+            low: pick(self.enforce_low, self.low),
+        }
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sla_configurations)]
+pub struct NewSlaConfiguration {
+    pub name: String,
+    pub description: Option<String>,
+    pub critical: i32,
+    pub high: i32,
+    pub medium: i32,
+    pub low: i32,
+    pub enforce_critical: bool,
+    pub enforce_high: bool,
+    pub enforce_medium: bool,
+    pub enforce_low: bool,
+    pub restart_sla_on_reactivation: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = sla_configurations)]
+pub struct SlaConfigurationChanges {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub critical: Option<i32>,
+    pub high: Option<i32>,
+    pub medium: Option<i32>,
+    pub low: Option<i32>,
+    pub enforce_critical: Option<bool>,
+    pub enforce_high: Option<bool>,
+    pub enforce_medium: Option<bool>,
+    pub enforce_low: Option<bool>,
+    pub restart_sla_on_reactivation: Option<bool>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Sort keys of SLA configuration lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SlaConfigurationOrder {
+    #[default]
+    Id,
+    Name,
+}
+
+impl Listed for SlaConfiguration {
+    const FROM: &'static str = "sla_configurations t";
+    type Filter = NoFilter;
+    type Order = SlaConfigurationOrder;
+    fn order_column(order: SlaConfigurationOrder) -> &'static str {
+        match order {
+            SlaConfigurationOrder::Id => "t.id",
+            SlaConfigurationOrder::Name => "lower(t.name)",
+        }
+    }
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    new: NewSlaConfiguration,
+) -> QueryResult<SlaConfiguration> {
+    Ok(diesel::insert_into(sla_configurations::table)
+        .values(&new)
+        .returning(SlaConfiguration::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Updates a configuration and recomputes the SLA deadlines of every finding in the products
+/// that use it, in the same transaction.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    mut changes: SlaConfigurationChanges,
+) -> QueryResult<SlaConfiguration> {
+    changes.updated = Some(Utc::now());
+    let row = diesel::update(sla_configurations::table.find(id))
+        .set(&changes)
+        .returning(SlaConfiguration::as_returning())
+        .get_result(conn)
+        .await?;
+    finding::recompute_sla(conn, finding::SlaScope::SlaConfiguration(id)).await?;
+    Ok(row)
+}
+
+/// Deletes a configuration that no product uses; the default one is refused.
+pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+    if id == DEFAULT_ID {
+        return Err(DbError::Rule(
+            "the default SLA configuration cannot be deleted".into(),
+        ));
+    }
+    use super::schema::products;
+    let users: i64 = products::table
+        .filter(products::sla_configuration_id.eq(id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if users > 0 {
+        return Err(DbError::Conflict(format!(
+            "the SLA configuration is used by {users} product(s)"
+        )));
+    }
+    let mut sql = Sql::new("DELETE FROM sla_configurations WHERE id = ");
+    sql.bind::<diesel::sql_types::Integer, _>(id);
+    super::one(sql.build().execute(conn).await?)
+}

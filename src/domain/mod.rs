@@ -1,0 +1,141 @@
+//! Pure domain rules: enumerations, global ids, SLA deadlines, engagement overdue rules, finding
+//! status invariants and input validation. Nothing here does I/O.
+//!
+//! The enumerations derive diesel's `AsExpression`/`FromSqlRow` markers (they are stored as their
+//! SCREAMING_CASE names in text columns); their SQL conversions live in `db::enums`.
+
+mod enums;
+pub mod finding_status;
+pub mod ids;
+pub mod sla;
+
+pub use enums::*;
+
+use chrono::NaiveDate;
+
+/// Days after its target end before an engagement counts as overdue (reference §6).
+pub fn overdue_grace_days(kind: EngagementType) -> i64 {
+    match kind {
+        EngagementType::CiCd => 10,
+        EngagementType::Interactive => 0,
+    }
+}
+
+/// Whether an engagement is overdue on `today`: its target end plus the grace period has passed
+/// and it is neither COMPLETED nor CANCELLED. Shown, never blocking.
+pub fn is_overdue(
+    status: EngagementStatus,
+    kind: EngagementType,
+    target_end: NaiveDate,
+    today: NaiveDate,
+) -> bool {
+    !matches!(
+        status,
+        EngagementStatus::Completed | EngagementStatus::Cancelled
+    ) && target_end < today - chrono::Days::new(overdue_grace_days(kind) as u64)
+}
+
+/// A rejected input value, with a message naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// Target start must not be after target end.
+pub fn check_date_range(start: NaiveDate, end: NaiveDate) -> Result<(), Invalid> {
+    if start > end {
+        return Err(Invalid(format!(
+            "targetEnd ({end}) must not be before targetStart ({start})"
+        )));
+    }
+    Ok(())
+}
+
+/// A required name: trimmed, not empty, at most `max` characters.
+pub fn clean_name(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Invalid(format!("{field} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(Invalid(format!("{field} must be at most {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// A link a user may follow: `http(s)://` (plus `ssh://`, `git://` and `git@host:` when
+/// `allow_scm` is set). Refuses `javascript:`, `data:` and every other scheme.
+pub fn check_url(field: &str, value: &str, max: usize, allow_scm: bool) -> Result<String, Invalid> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(Invalid(format!("{field} must be at most {max} characters")));
+    }
+    let lower = v.to_ascii_lowercase();
+    let ok = lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || (allow_scm
+            && (lower.starts_with("ssh://")
+                || lower.starts_with("git://")
+                || lower.starts_with("git@")));
+    if !ok || v.contains(char::is_whitespace) {
+        return Err(Invalid(format!("{field} must be an http(s) URL")));
+    }
+    Ok(v.to_string())
+}
+
+/// Tags are lowercased, trimmed, deduplicated and sorted (DefectDojo forces lowercase).
+pub fn clean_tags(tags: &[String]) -> Result<Vec<String>, Invalid> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = t.trim().to_lowercase();
+        if t.is_empty() {
+            return Err(Invalid("tags must not be empty strings".into()));
+        }
+        if t.chars().count() > 100 {
+            return Err(Invalid("a tag must be at most 100 characters".into()));
+        }
+        out.push(t);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn overdue_respects_grace_and_status() {
+        let today = d("2026-03-20");
+        use EngagementStatus::*;
+        use EngagementType::*;
+        assert!(is_overdue(InProgress, Interactive, d("2026-03-19"), today));
+        assert!(!is_overdue(InProgress, Interactive, d("2026-03-20"), today));
+        assert!(!is_overdue(InProgress, CiCd, d("2026-03-10"), today));
+        assert!(is_overdue(InProgress, CiCd, d("2026-03-09"), today));
+        assert!(!is_overdue(Completed, Interactive, d("2020-01-01"), today));
+        assert!(!is_overdue(Cancelled, CiCd, d("2020-01-01"), today));
+        assert!(is_overdue(OnHold, Interactive, d("2020-01-01"), today));
+    }
+
+    #[test]
+    fn validation() {
+        assert!(check_date_range(d("2026-01-02"), d("2026-01-01")).is_err());
+        assert!(check_date_range(d("2026-01-01"), d("2026-01-01")).is_ok());
+        assert_eq!(clean_name("name", "  Web ", 10).unwrap(), "Web");
+        assert!(clean_name("name", "   ", 10).is_err());
+        assert!(clean_name("name", "abcdefghijk", 10).is_err());
+        assert!(check_url("tracker", "javascript:alert(1)", 200, false).is_err());
+        assert!(check_url("tracker", "https://x.test/a", 200, false).is_ok());
+        assert!(check_url("scm", "git@github.com:a/b.git", 600, true).is_ok());
+        assert!(check_url("scm", "git@github.com:a/b.git", 600, false).is_err());
+        assert_eq!(
+            clean_tags(&["B".into(), "a".into(), "b ".into()]).unwrap(),
+            vec!["a".to_string(), "b".to_string()]
+        );
+    }
+}

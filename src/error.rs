@@ -1,0 +1,134 @@
+//! The client-facing error type and its policy.
+//!
+//! Lower layers return narrow errors (`diesel` results, `db::DbError`, validation errors); only the
+//! `graphql` and `app` layers turn them into an [`AppError`]. Every `AppError` reaches the client
+//! as a GraphQL error whose `extensions.code` is one of the constants below. An internal error is
+//! logged with its whole cause chain, and the client sees only `INTERNAL` and a generic message.
+
+use async_graphql::ErrorExtensions;
+
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+pub const FORBIDDEN: &str = "FORBIDDEN";
+pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const CONFLICT: &str = "CONFLICT";
+pub const ENGAGEMENT_COMPLETED: &str = "ENGAGEMENT_COMPLETED";
+pub const PARSE_ERROR: &str = "PARSE_ERROR";
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+pub const INTERNAL: &str = "INTERNAL";
+
+/// An error a client can act on, sorted by who is at fault.
+///
+/// It deliberately does not implement `Display`: async-graphql converts any `Display` type into
+/// an error *without* a code, so `AppError` converts only through its own `From` impl below.
+#[derive(Debug)]
+pub enum AppError {
+    // The caller's input.
+    BadUserInput(String),
+    NotFound(String),
+    Conflict(String),
+    EngagementCompleted(String),
+    ParseError(String),
+    PayloadTooLarge(String),
+    // The caller's identity.
+    Unauthenticated,
+    Forbidden(String),
+    // Ours.
+    ServiceUnavailable,
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Self::BadUserInput(msg.into())
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadUserInput(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m)
+            | Self::EngagementCompleted(m)
+            | Self::ParseError(m)
+            | Self::PayloadTooLarge(m)
+            | Self::Forbidden(m) => m.clone(),
+            Self::Unauthenticated => "authentication required".into(),
+            Self::ServiceUnavailable => "the service is temporarily unavailable, try again".into(),
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// The `extensions.code` this error carries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput(_) => BAD_USER_INPUT,
+            Self::NotFound(_) => NOT_FOUND,
+            Self::Conflict(_) => CONFLICT,
+            Self::EngagementCompleted(_) => ENGAGEMENT_COMPLETED,
+            Self::ParseError(_) => PARSE_ERROR,
+            Self::PayloadTooLarge(_) => PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated => UNAUTHENTICATED,
+            Self::Forbidden(_) => FORBIDDEN,
+            Self::ServiceUnavailable => SERVICE_UNAVAILABLE,
+            Self::Internal(_) => INTERNAL,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        if let AppError::Internal(cause) = &e {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        let code = e.code();
+        async_graphql::Error::new(e.message()).extend_with(|_, x| x.set("code", code))
+    }
+}
+
+/// The result type of resolvers and services.
+pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(e: AppError) -> (String, String) {
+        let g: async_graphql::Error = e.into();
+        let code = g
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        (code, g.message)
+    }
+
+    #[test]
+    fn every_error_carries_its_code() {
+        assert_eq!(code_of(AppError::bad_input("x")).0, "\"BAD_USER_INPUT\"");
+        assert_eq!(
+            code_of(AppError::not_found("Product 3")).1,
+            "Product 3 not found"
+        );
+        assert_eq!(code_of(AppError::Conflict("dup".into())).0, "\"CONFLICT\"");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let (code, msg) = code_of(AppError::internal(anyhow::anyhow!(
+            "relation \"x\" does not exist"
+        )));
+        assert_eq!(code, "\"INTERNAL\"");
+        assert_eq!(msg, "internal error");
+    }
+}

@@ -1,0 +1,574 @@
+//! Engagements: the object, lists, filters, mutations and the lifecycle (close, reopen, copy).
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db},
+    enums::{self, EngagementStatus, EngagementType, OrderDirection},
+    finding::{Finding, FindingFilter, FindingOrder},
+    finding_counts::FindingCounts,
+    loaders::{FilesOf, NotesOf, RowId},
+    node::{self, DeletePayload, IdInput},
+    note::{File, Note},
+    pagination::{self, Connection},
+    product::{self, Product, clean_tags},
+    reference::{self, DevelopmentEnvironment, User},
+    scalars::Date,
+    test::{Test, TestFilter, TestOrder},
+};
+use crate::{
+    db::{self as store, counts::CountScope, engagement as rows, note::Attachment, page::ListArgs},
+    domain::{self, ids::NodeKind},
+    error::{AppError, AppResult},
+};
+
+/// A period of security work on a product (a pentest, a CI/CD pipeline, …).
+#[derive(Clone)]
+pub struct Engagement(pub rows::Engagement);
+
+fn strings(v: &[Option<String>]) -> Vec<String> {
+    v.iter().flatten().cloned().collect()
+}
+
+#[Object]
+impl Engagement {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Engagement, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn version(&self) -> Option<&str> {
+        self.0.version.as_deref()
+    }
+    async fn first_contacted(&self) -> Option<Date> {
+        self.0.first_contacted.map(Date)
+    }
+    async fn target_start(&self) -> Date {
+        Date(self.0.target_start)
+    }
+    async fn target_end(&self) -> Date {
+        Date(self.0.target_end)
+    }
+    async fn lead(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.lead_id).await
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn tracker(&self) -> Option<&str> {
+        self.0.tracker.as_deref()
+    }
+    async fn test_strategy(&self) -> Option<&str> {
+        self.0.test_strategy.as_deref()
+    }
+    async fn source_code_management_uri(&self) -> Option<&str> {
+        self.0.source_code_management_uri.as_deref()
+    }
+    async fn engagement_type(&self) -> EngagementType {
+        self.0.engagement_type.into()
+    }
+    async fn status(&self) -> EngagementStatus {
+        self.0.status.into()
+    }
+    /// False once closed; only `closeEngagement`/`reopenEngagement` change it.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn done_testing(&self) -> bool {
+        self.0.done_testing
+    }
+    async fn build_id(&self) -> Option<&str> {
+        self.0.build_id.as_deref()
+    }
+    async fn commit_hash(&self) -> Option<&str> {
+        self.0.commit_hash.as_deref()
+    }
+    async fn branch_tag(&self) -> Option<&str> {
+        self.0.branch_tag.as_deref()
+    }
+    async fn environment(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DevelopmentEnvironment>> {
+        match self.0.environment_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)
+                .load_one(RowId::new(id))
+                .await?
+                .map(DevelopmentEnvironment)),
+        }
+    }
+    /// Deduplicate findings only inside this engagement instead of the whole product.
+    async fn deduplication_on_engagement(&self) -> bool {
+        self.0.deduplication_on_engagement
+    }
+    async fn tags(&self) -> Vec<String> {
+        strings(&self.0.tags)
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+    /// Target end passed (grace: 10 days for CI/CD, none for Interactive) and not COMPLETED or
+    /// CANCELLED. Shown, never blocking.
+    async fn is_overdue(&self) -> bool {
+        domain::is_overdue(
+            self.0.status,
+            self.0.engagement_type,
+            self.0.target_end,
+            store::today(),
+        )
+    }
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
+        product::load(ctx, self.0.product_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Product").into())
+    }
+
+    /// The engagement's tests.
+    #[allow(clippy::too_many_arguments)]
+    async fn tests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TestFilter>,
+        order_by: Option<TestOrder>,
+    ) -> async_graphql::Result<Connection<Test>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: TestOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.engagement_id", args, Test).await
+    }
+
+    /// The findings of all the engagement's tests.
+    #[allow(clippy::too_many_arguments)]
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<FindingFilter>,
+        order_by: Option<FindingOrder>,
+    ) -> async_graphql::Result<Connection<Finding>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: FindingOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.engagement_id", args, Finding).await
+    }
+
+    /// Active findings per severity.
+    async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
+        FindingCounts::load(ctx, CountScope::Engagement, self.0.id).await
+    }
+    /// Notes, oldest first.
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
+        let a = Attachment::Engagement(self.0.id);
+        Ok(loader(ctx)
+            .load_one(NotesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Note)
+            .collect())
+    }
+    /// Attached files, oldest first.
+    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
+        let a = Attachment::Engagement(self.0.id);
+        Ok(loader(ctx)
+            .load_one(FilesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(File)
+            .collect())
+    }
+}
+
+/// Filter for engagement lists.
+#[derive(InputObject, Default)]
+pub struct EngagementFilter {
+    /// Case-insensitive substring of the name.
+    name_contains: Option<String>,
+    /// Any of these statuses.
+    status: Option<Vec<EngagementStatus>>,
+    engagement_type: Option<EngagementType>,
+    product_id: Option<ID>,
+    product_type_id: Option<ID>,
+    lead_id: Option<ID>,
+    active: Option<bool>,
+    /// Overdue as `isOverdue` defines it (or not, with `false`).
+    overdue: Option<bool>,
+    /// Engagements starting on or before this date.
+    target_start_before: Option<Date>,
+    /// Engagements ending on or after this date.
+    target_end_after: Option<Date>,
+    /// Engagements carrying every one of these tags.
+    tags: Option<Vec<String>>,
+}
+
+impl EngagementFilter {
+    pub fn into_db(self) -> AppResult<rows::EngagementFilter> {
+        Ok(rows::EngagementFilter {
+            name_contains: self.name_contains,
+            status: enums::to_domain(self.status),
+            engagement_type: self.engagement_type.map(Into::into),
+            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
+            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            lead_id: node::decode_opt(NodeKind::User, &self.lead_id)?,
+            active: self.active,
+            overdue: self.overdue,
+            target_start_before: self.target_start_before.map(|d| d.0),
+            target_end_after: self.target_end_after.map(|d| d.0),
+            tags: clean_tags(self.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+/// Sort keys of engagement lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "rows::EngagementOrder")]
+pub enum EngagementOrderField {
+    Id,
+    Name,
+    TargetStart,
+    TargetEnd,
+    Status,
+    Created,
+    Updated,
+}
+
+/// How to sort engagements (default: by id, ascending).
+#[derive(InputObject)]
+pub struct EngagementOrder {
+    field: EngagementOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+impl EngagementOrder {
+    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::EngagementOrder> {
+        o.map(|o| store::page::Sort {
+            field: o.field.into(),
+            direction: o.direction.into(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateEngagementInput {
+    product_id: ID,
+    /// Unique within the product.
+    name: String,
+    description: Option<String>,
+    version: Option<String>,
+    first_contacted: Option<Date>,
+    target_start: Date,
+    /// Not before `targetStart`.
+    target_end: Date,
+    lead_id: Option<ID>,
+    reason: Option<String>,
+    tracker: Option<String>,
+    test_strategy: Option<String>,
+    source_code_management_uri: Option<String>,
+    #[graphql(default_with = "EngagementType::Interactive")]
+    engagement_type: EngagementType,
+    #[graphql(default_with = "EngagementStatus::NotStarted")]
+    status: EngagementStatus,
+    #[graphql(default)]
+    done_testing: bool,
+    build_id: Option<String>,
+    commit_hash: Option<String>,
+    branch_tag: Option<String>,
+    environment_id: Option<ID>,
+    #[graphql(default)]
+    deduplication_on_engagement: bool,
+    tags: Option<Vec<String>>,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateEngagementInput {
+    id: ID,
+    name: Option<String>,
+    description: MaybeUndefined<String>,
+    version: MaybeUndefined<String>,
+    first_contacted: MaybeUndefined<Date>,
+    target_start: Option<Date>,
+    target_end: Option<Date>,
+    lead_id: MaybeUndefined<ID>,
+    reason: MaybeUndefined<String>,
+    tracker: MaybeUndefined<String>,
+    test_strategy: MaybeUndefined<String>,
+    source_code_management_uri: MaybeUndefined<String>,
+    engagement_type: Option<EngagementType>,
+    status: Option<EngagementStatus>,
+    done_testing: Option<bool>,
+    build_id: MaybeUndefined<String>,
+    commit_hash: MaybeUndefined<String>,
+    branch_tag: MaybeUndefined<String>,
+    environment_id: MaybeUndefined<ID>,
+    deduplication_on_engagement: Option<bool>,
+    tags: Option<Vec<String>>,
+}
+
+#[derive(InputObject)]
+pub struct CopyEngagementInput {
+    id: ID,
+    /// Name of the copy; default "<name> (copy N)".
+    name: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct EngagementPayload {
+    engagement: Engagement,
+}
+
+fn bad(e: domain::Invalid) -> AppError {
+    AppError::BadUserInput(e.0)
+}
+
+fn url(field: &str, v: Option<String>, max: usize, scm: bool) -> AppResult<Option<String>> {
+    v.map(|v| domain::check_url(field, &v, max, scm))
+        .transpose()
+        .map_err(bad)
+}
+
+fn maybe_url(
+    field: &str,
+    v: MaybeUndefined<String>,
+    max: usize,
+    scm: bool,
+) -> AppResult<Option<Option<String>>> {
+    Ok(match node::maybe(v) {
+        Some(Some(v)) => Some(Some(domain::check_url(field, &v, max, scm).map_err(bad)?)),
+        other => other,
+    })
+}
+
+fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
+    Ok(match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
+    })
+}
+
+#[derive(Default)]
+pub struct EngagementQuery;
+
+#[Object]
+impl EngagementQuery {
+    /// Every engagement.
+    #[allow(clippy::too_many_arguments)]
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<EngagementFilter>,
+        order_by: Option<EngagementOrder>,
+    ) -> async_graphql::Result<Connection<Engagement>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: EngagementOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, Engagement).await
+    }
+}
+
+#[derive(Default)]
+pub struct EngagementMutation;
+
+async fn lifecycle(
+    ctx: &Context<'_>,
+    input: IdInput,
+    open: bool,
+) -> async_graphql::Result<EngagementPayload> {
+    let id = node::decode(NodeKind::Engagement, &input.id)?;
+    let row = db(ctx)
+        .write(move |c| Box::pin(rows::set_lifecycle(c, id, open)))
+        .await
+        .map_err(map_db("Engagement"))?;
+    Ok(EngagementPayload {
+        engagement: Engagement(row),
+    })
+}
+
+#[Object]
+impl EngagementMutation {
+    async fn create_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEngagementInput,
+    ) -> async_graphql::Result<EngagementPayload> {
+        domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
+        let status: domain::EngagementStatus = input.status.into();
+        let new = rows::NewEngagement {
+            product_id: node::decode(NodeKind::Product, &input.product_id)?,
+            name: domain::clean_name("name", &input.name, 300).map_err(bad)?,
+            description: input.description,
+            version: input.version,
+            first_contacted: input.first_contacted.map(|d| d.0),
+            target_start: input.target_start.0,
+            target_end: input.target_end.0,
+            lead_id: node::decode_opt(NodeKind::User, &input.lead_id)?,
+            reason: input.reason,
+            tracker: url("tracker", input.tracker, 200, false)?,
+            test_strategy: url("testStrategy", input.test_strategy, 200, false)?,
+            source_code_management_uri: url(
+                "sourceCodeManagementUri",
+                input.source_code_management_uri,
+                600,
+                true,
+            )?,
+            engagement_type: input.engagement_type.into(),
+            status,
+            active: status != domain::EngagementStatus::Completed,
+            done_testing: input.done_testing,
+            build_id: input.build_id,
+            commit_hash: input.commit_hash,
+            branch_tag: input.branch_tag,
+            environment_id: node::decode_opt(
+                NodeKind::DevelopmentEnvironment,
+                &input.environment_id,
+            )?,
+            deduplication_on_engagement: input.deduplication_on_engagement,
+            tags: clean_tags(input.tags.unwrap_or_default())?,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, new)))
+            .await
+            .map_err(map_db("Engagement"))?;
+        Ok(EngagementPayload {
+            engagement: Engagement(row),
+        })
+    }
+
+    async fn update_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateEngagementInput,
+    ) -> async_graphql::Result<EngagementPayload> {
+        let id = node::decode(NodeKind::Engagement, &input.id)?;
+        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
+            domain::check_date_range(s.0, e.0).map_err(bad)?;
+        }
+        let changes = rows::EngagementChanges {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, 300))
+                .transpose()
+                .map_err(bad)?,
+            description: node::maybe(input.description),
+            version: node::maybe(input.version),
+            first_contacted: node::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
+            target_start: input.target_start.map(|d| d.0),
+            target_end: input.target_end.map(|d| d.0),
+            lead_id: maybe_id(NodeKind::User, input.lead_id)?,
+            reason: node::maybe(input.reason),
+            tracker: maybe_url("tracker", input.tracker, 200, false)?,
+            test_strategy: maybe_url("testStrategy", input.test_strategy, 200, false)?,
+            source_code_management_uri: maybe_url(
+                "sourceCodeManagementUri",
+                input.source_code_management_uri,
+                600,
+                true,
+            )?,
+            engagement_type: input.engagement_type.map(Into::into),
+            status: input.status.map(Into::into),
+            active: None,
+            done_testing: input.done_testing,
+            build_id: node::maybe(input.build_id),
+            commit_hash: node::maybe(input.commit_hash),
+            branch_tag: node::maybe(input.branch_tag),
+            environment_id: maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
+            deduplication_on_engagement: input.deduplication_on_engagement,
+            tags: input.tags.map(clean_tags).transpose()?,
+            updated: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, changes)))
+            .await
+            .map_err(map_db("Engagement"))?;
+        Ok(EngagementPayload {
+            engagement: Engagement(row),
+        })
+    }
+
+    /// Deletes the engagement with its tests, findings, notes and files.
+    async fn delete_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeletePayload> {
+        node::delete(ctx, NodeKind::Engagement, &input.id).await
+    }
+
+    /// Status COMPLETED, inactive. Findings keep their own status; adding tests or findings fails
+    /// with ENGAGEMENT_COMPLETED until the engagement is reopened.
+    async fn close_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<EngagementPayload> {
+        lifecycle(ctx, input, false).await
+    }
+
+    /// Status IN_PROGRESS, active.
+    async fn reopen_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<EngagementPayload> {
+        lifecycle(ctx, input, true).await
+    }
+
+    /// Deep copy in the same product: tests, findings, notes, files and tags.
+    async fn copy_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: CopyEngagementInput,
+    ) -> async_graphql::Result<EngagementPayload> {
+        let id = node::decode(NodeKind::Engagement, &input.id)?;
+        let name = input
+            .name
+            .map(|n| domain::clean_name("name", &n, 300))
+            .transpose()
+            .map_err(bad)?;
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::copy(c, id, name)))
+            .await
+            .map_err(map_db("Engagement"))?;
+        Ok(EngagementPayload {
+            engagement: Engagement(row),
+        })
+    }
+}
+
+/// Loads an engagement by id through the dataloader.
+pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Engagement>> {
+    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Engagement))
+}

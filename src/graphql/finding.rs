@@ -1,0 +1,615 @@
+//! Findings: the object, lists, filters and mutations (status changes follow the rules in
+//! `domain::finding_status`).
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db},
+    engagement::{self, Engagement},
+    enums::{self, OrderDirection, Severity},
+    loaders::{FilesOf, NotesOf, RowId},
+    node::{self, DeletePayload, IdInput},
+    note::{File, Note},
+    pagination::{self, Connection},
+    product::{self, Product, clean_tags},
+    reference::{self, User},
+    scalars::Date,
+    test::{self, Test},
+};
+use crate::{
+    db::{
+        self as store,
+        finding::{self as rows, DuplicateOf},
+        note::Attachment,
+        page::ListArgs,
+    },
+    domain::{self, finding_status::StatusChange, ids::NodeKind, sla},
+    error::{AppError, AppResult},
+};
+
+/// A weakness found by a test.
+#[derive(Clone)]
+pub struct Finding(pub rows::Finding);
+
+#[Object]
+impl Finding {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Finding, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn severity(&self) -> Severity {
+        self.0.severity.into()
+    }
+    /// DefectDojo's numerical severity: `S0` (Critical) … `S4` (Info).
+    async fn numerical_severity(&self) -> &str {
+        &self.0.numerical_severity
+    }
+    /// Discovery date.
+    async fn date(&self) -> Date {
+        Date(self.0.date)
+    }
+    async fn mitigation(&self) -> Option<&str> {
+        self.0.mitigation.as_deref()
+    }
+    async fn impact(&self) -> Option<&str> {
+        self.0.impact.as_deref()
+    }
+    async fn steps_to_reproduce(&self) -> Option<&str> {
+        self.0.steps_to_reproduce.as_deref()
+    }
+    async fn severity_justification(&self) -> Option<&str> {
+        self.0.severity_justification.as_deref()
+    }
+    async fn references(&self) -> Option<&str> {
+        self.0.refs.as_deref()
+    }
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+    async fn cwe(&self) -> Option<i32> {
+        self.0.cwe
+    }
+    /// CVE, GHSA and other ids; the first one is the primary.
+    async fn vulnerability_ids(&self) -> Vec<String> {
+        self.0.vulnerability_ids.iter().flatten().cloned().collect()
+    }
+    async fn cvssv3(&self) -> Option<&str> {
+        self.0.cvssv3.as_deref()
+    }
+    async fn cvssv3_score(&self) -> Option<f64> {
+        self.0.cvssv3_score
+    }
+    async fn file_path(&self) -> Option<&str> {
+        self.0.file_path.as_deref()
+    }
+    async fn line(&self) -> Option<i32> {
+        self.0.line
+    }
+    async fn component_name(&self) -> Option<&str> {
+        self.0.component_name.as_deref()
+    }
+    async fn component_version(&self) -> Option<&str> {
+        self.0.component_version.as_deref()
+    }
+    async fn static_finding(&self) -> bool {
+        self.0.static_finding
+    }
+    async fn dynamic_finding(&self) -> bool {
+        self.0.dynamic_finding
+    }
+    async fn unique_id_from_tool(&self) -> Option<&str> {
+        self.0.unique_id_from_tool.as_deref()
+    }
+    async fn vuln_id_from_tool(&self) -> Option<&str> {
+        self.0.vuln_id_from_tool.as_deref()
+    }
+    async fn hash_code(&self) -> Option<&str> {
+        self.0.hash_code.as_deref()
+    }
+    async fn service(&self) -> Option<&str> {
+        self.0.service.as_deref()
+    }
+    async fn nb_occurences(&self) -> Option<i32> {
+        self.0.nb_occurences
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn verified(&self) -> bool {
+        self.0.verified
+    }
+    async fn false_positive(&self) -> bool {
+        self.0.false_p
+    }
+    async fn out_of_scope(&self) -> bool {
+        self.0.out_of_scope
+    }
+    async fn risk_accepted(&self) -> bool {
+        self.0.risk_accepted
+    }
+    async fn under_review(&self) -> bool {
+        self.0.under_review
+    }
+    async fn is_mitigated(&self) -> bool {
+        self.0.is_mitigated
+    }
+    async fn mitigated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.mitigated
+    }
+    async fn mitigated_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.mitigated_by_id).await
+    }
+    async fn reporter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.reporter_id).await
+    }
+    async fn duplicate(&self) -> bool {
+        self.0.duplicate
+    }
+    /// The original this finding duplicates.
+    async fn duplicate_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Finding>> {
+        match self.0.duplicate_finding_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Finding)),
+        }
+    }
+    /// Findings that duplicate this one.
+    async fn duplicates(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<Finding>> {
+        let args = ListArgs {
+            filter: rows::FindingFilter::default(),
+            sort: store::page::Sort::default(),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.duplicate_finding_id", args, Finding).await
+    }
+    /// Overrides `date` as the start of the SLA clock.
+    async fn sla_start_date(&self) -> Option<Date> {
+        self.0.sla_start_date.map(Date)
+    }
+    /// (SLA start or discovery date) + the product's days for the severity; null for Info and
+    /// unenforced severities.
+    async fn sla_expiration_date(&self) -> Option<Date> {
+        self.0.sla_expiration_date.map(Date)
+    }
+    /// Days until the SLA deadline (negative once breached), counted to the mitigation date for
+    /// a mitigated finding.
+    async fn sla_days_remaining(&self) -> Option<i64> {
+        sla::days_remaining(
+            self.0.sla_expiration_date,
+            self.0.mitigated.map(|m| m.date_naive()),
+            store::today(),
+        )
+    }
+    async fn last_status_update(&self) -> DateTime<Utc> {
+        self.0.last_status_update
+    }
+    async fn tags(&self) -> Vec<String> {
+        self.0.tags.iter().flatten().cloned().collect()
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+    async fn test(&self, ctx: &Context<'_>) -> async_graphql::Result<Test> {
+        test::load(ctx, self.0.test_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Test").into())
+    }
+    async fn engagement(&self, ctx: &Context<'_>) -> async_graphql::Result<Engagement> {
+        engagement::load(ctx, self.0.engagement_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Engagement").into())
+    }
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
+        product::load(ctx, self.0.product_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Product").into())
+    }
+    /// Notes, oldest first.
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
+        let a = Attachment::Finding(self.0.id);
+        Ok(loader(ctx)
+            .load_one(NotesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Note)
+            .collect())
+    }
+    /// Attached files, oldest first.
+    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
+        let a = Attachment::Finding(self.0.id);
+        Ok(loader(ctx)
+            .load_one(FilesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(File)
+            .collect())
+    }
+}
+
+/// Filter for finding lists.
+#[derive(InputObject, Default)]
+pub struct FindingFilter {
+    /// Any of these severities.
+    severity: Option<Vec<Severity>>,
+    active: Option<bool>,
+    verified: Option<bool>,
+    duplicate: Option<bool>,
+    false_positive: Option<bool>,
+    out_of_scope: Option<bool>,
+    risk_accepted: Option<bool>,
+    /// `isMitigated`.
+    mitigated: Option<bool>,
+    product_type_id: Option<ID>,
+    product_id: Option<ID>,
+    engagement_id: Option<ID>,
+    test_id: Option<ID>,
+    cwe: Option<i32>,
+    /// Findings carrying this vulnerability id (CVE, GHSA, …).
+    vulnerability_id: Option<String>,
+    /// Exact component name.
+    component_name: Option<String>,
+    /// Case-insensitive substring of the title.
+    title_contains: Option<String>,
+    /// Open (active, not a false positive, duplicate, out of scope, risk-accepted or mitigated)
+    /// and past the SLA deadline; `false` for the rest.
+    sla_breached: Option<bool>,
+    hash_code: Option<String>,
+    unique_id_from_tool: Option<String>,
+    /// Findings carrying every one of these tags.
+    tags: Option<Vec<String>>,
+}
+
+impl FindingFilter {
+    pub fn into_db(self) -> AppResult<rows::FindingFilter> {
+        Ok(rows::FindingFilter {
+            severity: enums::to_domain(self.severity),
+            active: self.active,
+            verified: self.verified,
+            duplicate: self.duplicate,
+            false_p: self.false_positive,
+            out_of_scope: self.out_of_scope,
+            risk_accepted: self.risk_accepted,
+            is_mitigated: self.mitigated,
+            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
+            engagement_id: node::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
+            test_id: node::decode_opt(NodeKind::Test, &self.test_id)?,
+            cwe: self.cwe,
+            vulnerability_id: self.vulnerability_id,
+            component_name: self.component_name,
+            title_contains: self.title_contains,
+            sla_breached: self.sla_breached,
+            hash_code: self.hash_code,
+            unique_id_from_tool: self.unique_id_from_tool,
+            tags: clean_tags(self.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+/// Sort keys of finding lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "rows::FindingOrder")]
+pub enum FindingOrderField {
+    Id,
+    /// Most severe first when ascending.
+    Severity,
+    Date,
+    Title,
+    SlaExpirationDate,
+    Created,
+    Updated,
+}
+
+/// How to sort findings (default: by id, ascending).
+#[derive(InputObject)]
+pub struct FindingOrder {
+    field: FindingOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+impl FindingOrder {
+    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::FindingOrder> {
+        o.map(|o| store::page::Sort {
+            field: o.field.into(),
+            direction: o.direction.into(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateFindingInput {
+    test_id: ID,
+    title: String,
+    severity: Severity,
+    description: String,
+    /// Discovery date (default today).
+    date: Option<Date>,
+    mitigation: Option<String>,
+    impact: Option<String>,
+    steps_to_reproduce: Option<String>,
+    severity_justification: Option<String>,
+    references: Option<String>,
+    url: Option<String>,
+    cwe: Option<i32>,
+    vulnerability_ids: Option<Vec<String>>,
+    cvssv3: Option<String>,
+    cvssv3_score: Option<f64>,
+    file_path: Option<String>,
+    line: Option<i32>,
+    component_name: Option<String>,
+    component_version: Option<String>,
+    unique_id_from_tool: Option<String>,
+    vuln_id_from_tool: Option<String>,
+    service: Option<String>,
+    reporter_id: Option<ID>,
+    sla_start_date: Option<Date>,
+    tags: Option<Vec<String>>,
+    /// Default true.
+    active: Option<bool>,
+    verified: Option<bool>,
+    false_positive: Option<bool>,
+    out_of_scope: Option<bool>,
+    risk_accepted: Option<bool>,
+    under_review: Option<bool>,
+    is_mitigated: Option<bool>,
+    mitigated_at: Option<DateTime<Utc>>,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field. Status flags follow the
+/// status rules (e.g. `falsePositive: true` also mitigates and deactivates).
+#[derive(InputObject)]
+pub struct UpdateFindingInput {
+    id: ID,
+    title: Option<String>,
+    severity: Option<Severity>,
+    description: Option<String>,
+    date: Option<Date>,
+    mitigation: MaybeUndefined<String>,
+    impact: MaybeUndefined<String>,
+    steps_to_reproduce: MaybeUndefined<String>,
+    severity_justification: MaybeUndefined<String>,
+    references: MaybeUndefined<String>,
+    url: MaybeUndefined<String>,
+    cwe: MaybeUndefined<i32>,
+    vulnerability_ids: Option<Vec<String>>,
+    cvssv3: MaybeUndefined<String>,
+    cvssv3_score: MaybeUndefined<f64>,
+    file_path: MaybeUndefined<String>,
+    line: MaybeUndefined<i32>,
+    component_name: MaybeUndefined<String>,
+    component_version: MaybeUndefined<String>,
+    unique_id_from_tool: MaybeUndefined<String>,
+    vuln_id_from_tool: MaybeUndefined<String>,
+    service: MaybeUndefined<String>,
+    sla_start_date: MaybeUndefined<Date>,
+    tags: Option<Vec<String>>,
+    active: Option<bool>,
+    verified: Option<bool>,
+    false_positive: Option<bool>,
+    out_of_scope: Option<bool>,
+    risk_accepted: Option<bool>,
+    under_review: Option<bool>,
+    is_mitigated: Option<bool>,
+    mitigated_at: Option<DateTime<Utc>>,
+    /// Marks the finding a duplicate of another finding of the same product (`null` un-marks it).
+    duplicate_of_id: MaybeUndefined<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct FindingPayload {
+    finding: Finding,
+}
+
+fn bad(e: domain::Invalid) -> AppError {
+    AppError::BadUserInput(e.0)
+}
+
+fn check_score(v: Option<f64>) -> AppResult<()> {
+    if v.is_some_and(|s| !(0.0..=10.0).contains(&s)) {
+        return Err(AppError::bad_input("cvssv3Score must be between 0 and 10"));
+    }
+    Ok(())
+}
+
+fn check_cwe(v: Option<i32>) -> AppResult<()> {
+    if v.is_some_and(|c| c < 0) {
+        return Err(AppError::bad_input("cwe must not be negative"));
+    }
+    Ok(())
+}
+
+fn vulnerability_ids(v: Vec<String>) -> AppResult<Vec<String>> {
+    v.iter()
+        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(bad))
+        .collect()
+}
+
+#[derive(Default)]
+pub struct FindingQuery;
+
+#[Object]
+impl FindingQuery {
+    /// Every finding.
+    #[allow(clippy::too_many_arguments)]
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<FindingFilter>,
+        order_by: Option<FindingOrder>,
+    ) -> async_graphql::Result<Connection<Finding>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: FindingOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, Finding).await
+    }
+}
+
+#[derive(Default)]
+pub struct FindingMutation;
+
+#[Object]
+impl FindingMutation {
+    /// Adds a finding to a test; fails with ENGAGEMENT_COMPLETED when its engagement is closed.
+    async fn create_finding(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateFindingInput,
+    ) -> async_graphql::Result<FindingPayload> {
+        check_score(input.cvssv3_score)?;
+        check_cwe(input.cwe)?;
+        let test_id = node::decode(NodeKind::Test, &input.test_id)?;
+        let fields = rows::FindingFields {
+            title: domain::clean_name("title", &input.title, 511).map_err(bad)?,
+            description: input.description,
+            severity: Some(input.severity.into()),
+            date: input.date.map(|d| d.0),
+            mitigation: input.mitigation,
+            impact: input.impact,
+            steps_to_reproduce: input.steps_to_reproduce,
+            severity_justification: input.severity_justification,
+            refs: input.references,
+            url: input.url,
+            cwe: input.cwe,
+            vulnerability_ids: vulnerability_ids(input.vulnerability_ids.unwrap_or_default())?,
+            cvssv3: input.cvssv3,
+            cvssv3_score: input.cvssv3_score,
+            file_path: input.file_path,
+            line: input.line,
+            component_name: input.component_name,
+            component_version: input.component_version,
+            unique_id_from_tool: input.unique_id_from_tool,
+            vuln_id_from_tool: input.vuln_id_from_tool,
+            hash_code: None,
+            service: input.service,
+            nb_occurences: None,
+            reporter_id: node::decode_opt(NodeKind::User, &input.reporter_id)?,
+            sla_start_date: input.sla_start_date.map(|d| d.0),
+            tags: clean_tags(input.tags.unwrap_or_default())?,
+        };
+        let status = StatusChange {
+            active: input.active,
+            verified: input.verified,
+            false_p: input.false_positive,
+            out_of_scope: input.out_of_scope,
+            risk_accepted: input.risk_accepted,
+            under_review: input.under_review,
+            is_mitigated: input.is_mitigated,
+            mitigated: input.mitigated_at,
+            duplicate: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, test_id, fields, status)))
+            .await
+            .map_err(map_db("Finding"))?;
+        Ok(FindingPayload {
+            finding: Finding(row),
+        })
+    }
+
+    async fn update_finding(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateFindingInput,
+    ) -> async_graphql::Result<FindingPayload> {
+        let id = node::decode(NodeKind::Finding, &input.id)?;
+        if let MaybeUndefined::Value(s) = input.cvssv3_score {
+            check_score(Some(s))?;
+        }
+        if let MaybeUndefined::Value(c) = input.cwe {
+            check_cwe(Some(c))?;
+        }
+        let duplicate_of = match &input.duplicate_of_id {
+            MaybeUndefined::Undefined => DuplicateOf::Keep,
+            MaybeUndefined::Null => DuplicateOf::Clear,
+            MaybeUndefined::Value(other) => {
+                DuplicateOf::Set(node::decode(NodeKind::Finding, other)?)
+            }
+        };
+        let changes = rows::FindingChanges {
+            title: input
+                .title
+                .map(|t| domain::clean_name("title", &t, 511))
+                .transpose()
+                .map_err(bad)?,
+            description: input.description,
+            severity: input.severity.map(Into::into),
+            numerical_severity: None,
+            date: input.date.map(|d| d.0),
+            mitigation: node::maybe(input.mitigation),
+            impact: node::maybe(input.impact),
+            steps_to_reproduce: node::maybe(input.steps_to_reproduce),
+            severity_justification: node::maybe(input.severity_justification),
+            refs: node::maybe(input.references),
+            url: node::maybe(input.url),
+            cwe: node::maybe(input.cwe),
+            vulnerability_ids: input.vulnerability_ids.map(vulnerability_ids).transpose()?,
+            cvssv3: node::maybe(input.cvssv3),
+            cvssv3_score: node::maybe(input.cvssv3_score),
+            file_path: node::maybe(input.file_path),
+            line: node::maybe(input.line),
+            component_name: node::maybe(input.component_name),
+            component_version: node::maybe(input.component_version),
+            unique_id_from_tool: node::maybe(input.unique_id_from_tool),
+            vuln_id_from_tool: node::maybe(input.vuln_id_from_tool),
+            service: node::maybe(input.service),
+            sla_start_date: node::maybe(input.sla_start_date).map(|d| d.map(|d| d.0)),
+            tags: input.tags.map(clean_tags).transpose()?,
+            updated: None,
+        };
+        let status = StatusChange {
+            active: input.active,
+            verified: input.verified,
+            false_p: input.false_positive,
+            out_of_scope: input.out_of_scope,
+            risk_accepted: input.risk_accepted,
+            under_review: input.under_review,
+            is_mitigated: input.is_mitigated,
+            mitigated: input.mitigated_at,
+            duplicate: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, changes, status, duplicate_of)))
+            .await
+            .map_err(map_db("Finding"))?;
+        Ok(FindingPayload {
+            finding: Finding(row),
+        })
+    }
+
+    /// Deletes the finding with its notes and files; findings that duplicated it get a new original.
+    async fn delete_finding(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeletePayload> {
+        node::delete(ctx, NodeKind::Finding, &input.id).await
+    }
+}

@@ -1,0 +1,44 @@
+//! `findingCounts`: active findings per severity, aggregated in SQL and batched per level.
+
+use async_graphql::{Context, SimpleObject};
+
+use super::{context::loader, loaders::CountsOf};
+use crate::db::counts::{CountScope, SeverityCounts};
+
+/// Active findings per severity.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct FindingCounts {
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+    pub info: i64,
+    pub total: i64,
+}
+
+impl From<SeverityCounts> for FindingCounts {
+    fn from(c: SeverityCounts) -> Self {
+        FindingCounts {
+            critical: c.critical,
+            high: c.high,
+            medium: c.medium,
+            low: c.low,
+            info: c.info,
+            total: c.total(),
+        }
+    }
+}
+
+impl FindingCounts {
+    pub async fn load(
+        ctx: &Context<'_>,
+        scope: CountScope,
+        id: i32,
+    ) -> async_graphql::Result<Self> {
+        Ok(loader(ctx)
+            .load_one(CountsOf(scope, id))
+            .await?
+            .unwrap_or_default()
+            .into())
+    }
+}

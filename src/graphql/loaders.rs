@@ -1,0 +1,275 @@
+//! The per-request dataloader. One `PgLoader` implements `Loader<K>` for a key newtype per lookup
+//! (Sui's style): rows by id, pages of children for many parents, notes and files per parent, and
+//! active-finding counts. Every batch is one SQL statement.
+
+use std::{collections::HashMap, hash::Hash, marker::PhantomData};
+
+use async_graphql::dataloader::Loader;
+
+use super::context::db_error;
+use crate::db::{
+    Db,
+    counts::{self, CountScope, SeverityCounts},
+    file::{self, FileMeta},
+    note::{self, Attachment, Note},
+    page::{self, ListArgs, Listed, Page},
+};
+
+/// The dataloader attached to each request (caching within that request only).
+pub type RequestLoader =
+    async_graphql::dataloader::DataLoader<PgLoader, async_graphql::dataloader::HashMapCache>;
+
+/// Loads everything the resolvers need, batched.
+pub struct PgLoader {
+    db: Db,
+}
+
+impl PgLoader {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
+
+fn err(e: crate::db::DbError) -> async_graphql::Error {
+    db_error(e, "object").into()
+}
+
+/// A row of `T` by id.
+pub struct RowId<T>(pub i32, PhantomData<fn() -> T>);
+
+impl<T> RowId<T> {
+    pub fn new(id: i32) -> Self {
+        Self(id, PhantomData)
+    }
+}
+impl<T> Clone for RowId<T> {
+    fn clone(&self) -> Self {
+        Self::new(self.0)
+    }
+}
+impl<T> PartialEq for RowId<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl<T> Eq for RowId<T> {}
+impl<T> Hash for RowId<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h)
+    }
+}
+
+/// Rows that know their own id.
+pub trait HasId {
+    fn row_id(&self) -> i32;
+}
+
+impl<T> Loader<RowId<T>> for PgLoader
+where
+    T: Listed + HasId + Clone + Sync,
+{
+    type Value = T;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RowId<T>]) -> LoadResult<RowId<T>, T> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let rows = page::by_ids::<T>(&mut conn, &ids).await.map_err(err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (RowId::new(r.row_id()), r))
+            .collect())
+    }
+}
+
+/// A page of `T` children of one parent; `column` is the SQL expression of the parent id.
+pub struct Children<T: Listed> {
+    pub parent: i32,
+    pub column: &'static str,
+    pub args: ListArgs<T::Filter, T::Order>,
+}
+
+impl<T: Listed> Children<T> {
+    pub fn new(parent: i32, column: &'static str, args: ListArgs<T::Filter, T::Order>) -> Self {
+        Self {
+            parent,
+            column,
+            args,
+        }
+    }
+}
+impl<T: Listed> Clone for Children<T> {
+    fn clone(&self) -> Self {
+        Self {
+            parent: self.parent,
+            column: self.column,
+            args: self.args.clone(),
+        }
+    }
+}
+impl<T: Listed> PartialEq for Children<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.parent == o.parent && self.column == o.column && self.args == o.args
+    }
+}
+impl<T: Listed> Eq for Children<T> {}
+impl<T: Listed> Hash for Children<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.parent.hash(h);
+        self.column.hash(h);
+        self.args.hash(h);
+    }
+}
+
+impl<T> Loader<Children<T>> for PgLoader
+where
+    T: Listed + Clone + Sync,
+{
+    type Value = Page<T>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Children<T>]) -> LoadResult<Children<T>, Page<T>> {
+        // Siblings usually share their arguments: one statement per distinct (column, args).
+        type Group<'k, T> = (
+            &'static str,
+            &'k ListArgs<<T as Listed>::Filter, <T as Listed>::Order>,
+        );
+        let mut groups: HashMap<Group<'_, T>, Vec<i32>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry((k.column, &k.args))
+                .or_default()
+                .push(k.parent);
+        }
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut out = HashMap::new();
+        for ((column, args), parents) in groups {
+            let pages = page::list_for_parents::<T>(&mut conn, column, &parents, args)
+                .await
+                .map_err(err)?;
+            for (parent, page) in pages {
+                out.insert(Children::new(parent, column, args.clone()), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Active-finding counts of one parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountsOf(pub CountScope, pub i32);
+
+impl Loader<CountsOf> for PgLoader {
+    type Value = SeverityCounts;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[CountsOf]) -> LoadResult<CountsOf, SeverityCounts> {
+        let mut by_scope: HashMap<CountScope, Vec<i32>> = HashMap::new();
+        for k in keys {
+            by_scope.entry(k.0).or_default().push(k.1);
+        }
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut out = HashMap::new();
+        for (scope, ids) in by_scope {
+            for (id, c) in counts::active_by_severity(&mut conn, scope, &ids)
+                .await
+                .map_err(err)?
+            {
+                out.insert(CountsOf(scope, id), c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Notes of one parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotesOf(pub Attachment);
+
+impl Loader<NotesOf> for PgLoader {
+    type Value = Vec<Note>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[NotesOf]) -> LoadResult<NotesOf, Vec<Note>> {
+        let parents: Vec<Attachment> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut found = note::for_parents(&mut conn, &parents).await.map_err(err)?;
+        Ok(parents
+            .into_iter()
+            .map(|p| (NotesOf(p), found.remove(&p).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// Files of one parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FilesOf(pub Attachment);
+
+impl Loader<FilesOf> for PgLoader {
+    type Value = Vec<FileMeta>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[FilesOf]) -> LoadResult<FilesOf, Vec<FileMeta>> {
+        let parents: Vec<Attachment> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut found = file::for_parents(&mut conn, &parents).await.map_err(err)?;
+        Ok(parents
+            .into_iter()
+            .map(|p| (FilesOf(p), found.remove(&p).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// A note by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NoteId(pub i32);
+
+impl Loader<NoteId> for PgLoader {
+    type Value = Note;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[NoteId]) -> LoadResult<NoteId, Note> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let rows = note::by_ids(&mut conn, &ids).await.map_err(err)?;
+        Ok(rows.into_iter().map(|n| (NoteId(n.id), n)).collect())
+    }
+}
+
+/// A file's metadata by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(pub i32);
+
+impl Loader<FileId> for PgLoader {
+    type Value = FileMeta;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[FileId]) -> LoadResult<FileId, FileMeta> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let rows = file::by_ids(&mut conn, &ids).await.map_err(err)?;
+        Ok(rows.into_iter().map(|f| (FileId(f.id), f)).collect())
+    }
+}
+
+macro_rules! has_id {
+    ($($t:ty),+) => {$(
+        impl HasId for $t {
+            fn row_id(&self) -> i32 { self.id }
+        }
+    )+};
+}
+
+has_id!(
+    crate::db::product_type::ProductType,
+    crate::db::product::Product,
+    crate::db::engagement::Engagement,
+    crate::db::test::Test,
+    crate::db::finding::Finding,
+    crate::db::user::User,
+    crate::db::sla_configuration::SlaConfiguration,
+    crate::db::lookup::TestType,
+    crate::db::lookup::DevelopmentEnvironment
+);

@@ -1,0 +1,140 @@
+//! The GraphQL schema: merged per-entity query and mutation roots, the per-request dataloader,
+//! and the extension that gives every error an `extensions.code`.
+//!
+//! Resolvers only translate arguments, call one function of a lower layer and map its result;
+//! nested fields go through [`loaders::PgLoader`], so a query costs a constant number of SQL
+//! statements however many rows it touches.
+
+pub mod context;
+pub mod engagement;
+pub mod enums;
+pub mod finding;
+pub mod finding_counts;
+pub mod loaders;
+pub mod node;
+pub mod note;
+pub mod pagination;
+pub mod product;
+pub mod product_type;
+pub mod reference;
+pub mod scalars;
+pub mod test;
+
+use std::sync::Arc;
+
+use async_graphql::{
+    EmptySubscription, MergedObject, Response, Schema, ServerError, Value,
+    dataloader::{DataLoader, HashMapCache},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+};
+
+use crate::{db::Db, error};
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    node::NodeQuery,
+    product_type::ProductTypeQuery,
+    product::ProductQuery,
+    engagement::EngagementQuery,
+    test::TestQuery,
+    finding::FindingQuery,
+    reference::ReferenceQuery,
+);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    product_type::ProductTypeMutation,
+    product::ProductMutation,
+    engagement::EngagementMutation,
+    test::TestMutation,
+    finding::FindingMutation,
+    note::NoteMutation,
+    reference::ReferenceMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Schema-wide settings.
+#[derive(Debug, Clone)]
+pub struct SchemaOptions {
+    pub introspection: bool,
+    pub max_upload_bytes: usize,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+            max_upload_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Builds the schema. The database handle is schema data; the dataloader is added per request
+/// by [`with_loader`].
+pub fn build(db: Option<Db>, options: &SchemaOptions) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(ErrorCodes)
+        .limit_depth(32)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .data(note::UploadLimit(options.max_upload_bytes));
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(db) = db {
+        builder = builder.data(db);
+    }
+    builder.finish()
+}
+
+/// The schema's SDL as `export-schema` writes it.
+pub fn sdl() -> String {
+    build(None, &SchemaOptions::default()).sdl()
+}
+
+/// Attaches a fresh per-request dataloader (it caches only within this request).
+pub fn with_loader(request: async_graphql::Request, db: &Db) -> async_graphql::Request {
+    let loader: loaders::RequestLoader = DataLoader::with_cache(
+        loaders::PgLoader::new(db.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    );
+    request.data(loader)
+}
+
+/// Gives every error without one an `extensions.code`: errors raised by parsing, validation and
+/// input coercion (unknown enum values, malformed ids or dates, wrong types) are the client's,
+/// so they get `BAD_USER_INPUT`. Resolver errors already carry their code.
+struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for e in &mut response.errors {
+            fill_code(e);
+        }
+        response
+    }
+}
+
+fn fill_code(e: &mut ServerError) {
+    let has_code = e
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some());
+    if !has_code {
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", Value::from(error::BAD_USER_INPUT));
+    }
+}

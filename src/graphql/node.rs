@@ -1,0 +1,261 @@
+//! Relay Global Object Identification (`node`, `nodes`) and the delete preview.
+
+use async_graphql::{Context, ID, Interface, Object, SimpleObject};
+
+use super::{
+    context::{db, gql, loader, map_db},
+    engagement::Engagement,
+    finding::Finding,
+    loaders::{FileId, NoteId, RowId},
+    note::{File, Note},
+    product::Product,
+    product_type::ProductType,
+    reference::{DevelopmentEnvironment, SlaConfiguration, TestType, User},
+    test::Test,
+};
+use crate::{
+    db::delete::{DeleteCounts, Root},
+    domain::ids::{self, NodeKind},
+    error::{AppError, AppResult},
+};
+
+/// An object with a global id.
+#[derive(Interface)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per resolved node, never stored"
+)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Opaque global id, valid for `node(id:)`."
+))]
+pub enum Node {
+    ProductType(ProductType),
+    Product(Product),
+    Engagement(Engagement),
+    Test(Test),
+    Finding(Finding),
+    User(User),
+    SlaConfiguration(SlaConfiguration),
+    TestType(TestType),
+    DevelopmentEnvironment(DevelopmentEnvironment),
+    Note(Note),
+    File(File),
+}
+
+/// Decodes a global id of `kind` (BAD_USER_INPUT otherwise).
+pub fn decode(kind: NodeKind, id: &ID) -> AppResult<i32> {
+    ids::decode_as(kind, id.as_str()).map_err(|_| {
+        AppError::bad_input(format!(
+            "{:?} is not a valid {} id",
+            id.as_str(),
+            kind.type_name()
+        ))
+    })
+}
+
+/// Decodes an optional global id of `kind`.
+pub fn decode_opt(kind: NodeKind, id: &Option<ID>) -> AppResult<Option<i32>> {
+    id.as_ref().map(|i| decode(kind, i)).transpose()
+}
+
+pub fn encode(kind: NodeKind, id: i32) -> ID {
+    ID(ids::encode(kind, id))
+}
+
+async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node>> {
+    let (kind, id) = ids::decode(raw.as_str())
+        .map_err(|_| AppError::bad_input(format!("{:?} is not a valid id", raw.as_str())))?;
+    let l = loader(ctx);
+    Ok(match kind {
+        NodeKind::ProductType => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::ProductType(ProductType(r))),
+        NodeKind::Product => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::Product(Product(r))),
+        NodeKind::Engagement => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::Engagement(Engagement(r))),
+        NodeKind::Test => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::Test(Test(r))),
+        NodeKind::Finding => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::Finding(Finding(r))),
+        NodeKind::User => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::User(User(r))),
+        NodeKind::SlaConfiguration => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::SlaConfiguration(SlaConfiguration(r))),
+        NodeKind::TestType => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::TestType(TestType(r))),
+        NodeKind::DevelopmentEnvironment => l
+            .load_one(RowId::new(id))
+            .await?
+            .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
+        NodeKind::Note => l.load_one(NoteId(id)).await?.map(|r| Node::Note(Note(r))),
+        NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
+    })
+}
+
+/// Rows of one type that a delete removes.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct TypeCount {
+    pub type_name: String,
+    pub count: i64,
+}
+
+/// What a delete removes (or removed): the object itself, every descendant, their notes and files.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct DeletePreview {
+    pub total: i64,
+    /// Per type, only types with at least one row, from the top of the hierarchy down.
+    pub counts: Vec<TypeCount>,
+}
+
+impl From<DeleteCounts> for DeletePreview {
+    fn from(c: DeleteCounts) -> Self {
+        let counts = [
+            ("ProductType", c.product_types),
+            ("Product", c.products),
+            ("Engagement", c.engagements),
+            ("Test", c.tests),
+            ("Finding", c.findings),
+            ("Note", c.notes),
+            ("File", c.files),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| TypeCount {
+            type_name: t.to_string(),
+            count: n,
+        })
+        .collect();
+        DeletePreview {
+            total: c.total(),
+            counts,
+        }
+    }
+}
+
+/// The deletable root a global id names.
+pub fn delete_root(raw: &ID) -> AppResult<Root> {
+    let bad = || {
+        AppError::bad_input(format!(
+            "{:?} is not the id of a product type, product, engagement, test or finding",
+            raw.as_str()
+        ))
+    };
+    let (kind, id) = ids::decode(raw.as_str()).map_err(|_| bad())?;
+    Ok(match kind {
+        NodeKind::ProductType => Root::ProductType(id),
+        NodeKind::Product => Root::Product(id),
+        NodeKind::Engagement => Root::Engagement(id),
+        NodeKind::Test => Root::Test(id),
+        NodeKind::Finding => Root::Finding(id),
+        _ => return Err(bad()),
+    })
+}
+
+/// `MaybeUndefined` (absent / null / value) as a changeset field (keep / clear / set).
+pub fn maybe<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Input naming one object.
+#[derive(async_graphql::InputObject, Debug, Clone)]
+pub struct IdInput {
+    pub id: ID,
+}
+
+/// Deletes a hierarchy object (one transaction) and returns what was removed.
+pub async fn delete(
+    ctx: &Context<'_>,
+    kind: NodeKind,
+    raw: &ID,
+) -> async_graphql::Result<DeletePayload> {
+    let root = delete_root(raw)?;
+    if ids::decode(raw.as_str()).map(|(k, _)| k) != Ok(kind) {
+        return Err(AppError::bad_input(format!(
+            "{:?} is not a valid {} id",
+            raw.as_str(),
+            kind.type_name()
+        ))
+        .into());
+    }
+    let counts = db(ctx)
+        .write(move |c| Box::pin(crate::db::delete::delete(c, root)))
+        .await
+        .map_err(map_db(kind.type_name()))?;
+    Ok(DeletePayload {
+        deleted_id: raw.clone(),
+        deleted: counts.into(),
+    })
+}
+
+/// Payload of every delete mutation.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct DeletePayload {
+    /// The global id of the deleted object.
+    pub deleted_id: ID,
+    /// Everything the delete removed.
+    pub deleted: DeletePreview,
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global id; null when it does not exist.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        fetch(ctx, &id).await
+    }
+
+    /// Objects by global id, in the order asked (null where one does not exist). At most 100.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > 100 {
+            return Err(AppError::bad_input("at most 100 ids at once").into());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let all = futures_util::future::join_all(ids.iter().map(|id| fetch(ctx, id))).await;
+        for r in all {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// What deleting the product type, product, engagement, test or finding `id` would remove.
+    async fn delete_preview(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DeletePreview> {
+        let root = delete_root(&id)?;
+        let counts = db(ctx)
+            .read(async move |mut c| crate::db::delete::preview(&mut c, root).await)
+            .await
+            .map_err(map_db("object"));
+        Ok(gql(counts)?.into())
+    }
+}

@@ -1,0 +1,308 @@
+//! Notes and file attachments on engagements, tests and findings.
+
+use std::io::Read;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{
+    context::{db, map_db},
+    node::{self, IdInput},
+    reference::{self, User},
+};
+use crate::{
+    db::{
+        file::{self, FileMeta, NewFile},
+        note::{self as rows, Attachment},
+    },
+    domain::{
+        self,
+        ids::{self, NodeKind},
+    },
+    error::{AppError, AppResult},
+};
+
+/// The largest accepted upload, in bytes (schema data).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);
+
+/// A comment on an engagement, test or finding.
+#[derive(Clone)]
+pub struct Note(pub rows::Note);
+
+fn parent_id(a: Option<Attachment>) -> Option<ID> {
+    a.map(|a| match a {
+        Attachment::Engagement(id) => node::encode(NodeKind::Engagement, id),
+        Attachment::Test(id) => node::encode(NodeKind::Test, id),
+        Attachment::Finding(id) => node::encode(NodeKind::Finding, id),
+    })
+}
+
+#[Object]
+impl Note {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Note, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn entry(&self) -> &str {
+        &self.0.entry
+    }
+    async fn private(&self) -> bool {
+        self.0.private
+    }
+    async fn edited(&self) -> bool {
+        self.0.edited
+    }
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.author_id).await
+    }
+    /// The global id of the engagement, test or finding the note is on.
+    async fn parent_id(&self) -> Option<ID> {
+        parent_id(self.0.attachment())
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+}
+
+/// A file attached to an engagement, test or finding.
+#[derive(Clone)]
+pub struct File(pub FileMeta);
+
+#[Object]
+impl File {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::File, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// As declared by the uploader (downloads are always served as `application/octet-stream`).
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    /// Size in bytes.
+    async fn size(&self) -> i32 {
+        self.0.size
+    }
+    /// SHA-256 of the content, hex.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    /// Where to download the content (`GET`, served as an attachment).
+    async fn download_url(&self) -> String {
+        format!("/files/{}", self.0.id)
+    }
+    /// The global id of the engagement, test or finding the file is on.
+    async fn parent_id(&self) -> Option<ID> {
+        let a = match (self.0.engagement_id, self.0.test_id, self.0.finding_id) {
+            (Some(id), _, _) => Some(Attachment::Engagement(id)),
+            (_, Some(id), _) => Some(Attachment::Test(id)),
+            (_, _, Some(id)) => Some(Attachment::Finding(id)),
+            _ => None,
+        };
+        parent_id(a)
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+}
+
+/// The engagement, test or finding a global id names.
+fn attachment(id: &ID) -> AppResult<Attachment> {
+    let bad = || {
+        AppError::bad_input(format!(
+            "{:?} is not the id of an engagement, test or finding",
+            id.as_str()
+        ))
+    };
+    match ids::decode(id.as_str()).map_err(|_| bad())? {
+        (NodeKind::Engagement, n) => Ok(Attachment::Engagement(n)),
+        (NodeKind::Test, n) => Ok(Attachment::Test(n)),
+        (NodeKind::Finding, n) => Ok(Attachment::Finding(n)),
+        _ => Err(bad()),
+    }
+}
+
+fn entry(text: &str) -> AppResult<String> {
+    if text.trim().is_empty() {
+        return Err(AppError::bad_input("entry must not be empty"));
+    }
+    if text.len() > 1_000_000 {
+        return Err(AppError::bad_input("entry must be at most 1 MB"));
+    }
+    Ok(text.to_string())
+}
+
+#[derive(InputObject)]
+pub struct AddNoteInput {
+    /// An engagement, test or finding.
+    parent_id: ID,
+    entry: String,
+    #[graphql(default)]
+    private: bool,
+    author_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateNoteInput {
+    id: ID,
+    entry: Option<String>,
+    private: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct NotePayload {
+    note: Note,
+}
+
+#[derive(InputObject)]
+pub struct UploadFileInput {
+    /// An engagement, test or finding.
+    parent_id: ID,
+    /// Defaults to the file name.
+    title: Option<String>,
+    /// The file, as a GraphQL multipart request part.
+    file: Upload,
+}
+
+#[derive(SimpleObject)]
+pub struct FilePayload {
+    file: File,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteAttachmentPayload {
+    deleted_id: ID,
+}
+
+#[derive(Default)]
+pub struct NoteMutation;
+
+#[Object]
+impl NoteMutation {
+    async fn add_note(
+        &self,
+        ctx: &Context<'_>,
+        input: AddNoteInput,
+    ) -> async_graphql::Result<NotePayload> {
+        let on = attachment(&input.parent_id)?;
+        let text = entry(&input.entry)?;
+        let author = node::decode_opt(NodeKind::User, &input.author_id)?;
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, on, text, input.private, author)))
+            .await
+            .map_err(map_db("Note"))?;
+        Ok(NotePayload { note: Note(row) })
+    }
+
+    async fn update_note(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateNoteInput,
+    ) -> async_graphql::Result<NotePayload> {
+        let id = node::decode(NodeKind::Note, &input.id)?;
+        let text = input.entry.as_deref().map(entry).transpose()?;
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, text, input.private)))
+            .await
+            .map_err(map_db("Note"))?;
+        Ok(NotePayload { note: Note(row) })
+    }
+
+    async fn delete_note(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeleteAttachmentPayload> {
+        let id = node::decode(NodeKind::Note, &input.id)?;
+        db(ctx)
+            .write(move |c| Box::pin(rows::delete(c, id)))
+            .await
+            .map_err(map_db("Note"))?;
+        Ok(DeleteAttachmentPayload {
+            deleted_id: input.id,
+        })
+    }
+
+    /// Attaches a file (GraphQL multipart request); larger than the upload limit →
+    /// PAYLOAD_TOO_LARGE.
+    async fn upload_file(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadFileInput,
+    ) -> async_graphql::Result<FilePayload> {
+        let on = attachment(&input.parent_id)?;
+        let limit = ctx
+            .data_opt::<UploadLimit>()
+            .map(|l| l.0)
+            .unwrap_or(10 * 1024 * 1024);
+        let upload = input
+            .file
+            .value(ctx)
+            .map_err(|e| AppError::bad_input(format!("cannot read the upload: {e}")))?;
+        let content_type = upload
+            .content_type
+            .clone()
+            .filter(|t| t.len() <= 255)
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let filename = domain::clean_name("filename", &upload.filename, 255)
+            .map_err(|e| AppError::BadUserInput(e.0))?;
+        let mut content = Vec::new();
+        upload
+            .into_read()
+            .take(limit as u64 + 1)
+            .read_to_end(&mut content)
+            .map_err(|e| AppError::bad_input(format!("cannot read the upload: {e}")))?;
+        if content.len() > limit {
+            return Err(
+                AppError::PayloadTooLarge(format!("files must be at most {limit} bytes")).into(),
+            );
+        }
+        let title = match input.title {
+            Some(t) => {
+                domain::clean_name("title", &t, 100).map_err(|e| AppError::BadUserInput(e.0))?
+            }
+            None => filename.chars().take(100).collect(),
+        };
+        let new = NewFile {
+            title,
+            content_type,
+            filename,
+            sha256: format!("{:x}", Sha256::digest(&content)),
+            content,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(file::create(c, on, new)))
+            .await
+            .map_err(map_db("File"))?;
+        Ok(FilePayload { file: File(row) })
+    }
+
+    async fn delete_file(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeleteAttachmentPayload> {
+        let id = node::decode(NodeKind::File, &input.id)?;
+        db(ctx)
+            .write(move |c| Box::pin(file::delete(c, id)))
+            .await
+            .map_err(map_db("File"))?;
+        Ok(DeleteAttachmentPayload {
+            deleted_id: input.id,
+        })
+    }
+}

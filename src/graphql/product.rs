@@ -1,0 +1,520 @@
+//! Products: the object, its lists, filters and mutations.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db},
+    engagement::{Engagement, EngagementFilter, EngagementOrder},
+    enums::{self, BusinessCriticality, Lifecycle, OrderDirection, Origin, Platform},
+    finding::{Finding, FindingFilter, FindingOrder},
+    finding_counts::FindingCounts,
+    loaders::RowId,
+    node::{self, DeletePayload, IdInput},
+    pagination::{self, Connection},
+    product_type::{self, ProductType},
+    reference::{self, SlaConfiguration, User},
+    test::{Test, TestFilter, TestOrder},
+};
+use crate::{
+    db::{self as store, counts::CountScope, page::ListArgs, product as rows},
+    domain::{self, ids::NodeKind},
+    error::{AppError, AppResult},
+};
+
+/// Something the organization builds or runs, and assesses.
+#[derive(Clone)]
+pub struct Product(pub rows::Product);
+
+/// A technology a product uses.
+#[derive(SimpleObject, InputObject, Clone, Debug)]
+#[graphql(input_name = "TechnologyInput")]
+pub struct Technology {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+fn strings(v: &[Option<String>]) -> Vec<String> {
+    v.iter().flatten().cloned().collect()
+}
+
+#[Object]
+impl Product {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Product, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn product_type(&self, ctx: &Context<'_>) -> async_graphql::Result<ProductType> {
+        product_type::load(ctx, self.0.product_type_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("ProductType").into())
+    }
+    async fn sla_configuration(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<SlaConfiguration> {
+        Ok(SlaConfiguration(
+            loader(ctx)
+                .load_one(RowId::new(self.0.sla_configuration_id))
+                .await?
+                .ok_or_else(|| AppError::not_found("SlaConfiguration"))?,
+        ))
+    }
+    async fn product_manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.product_manager_id).await
+    }
+    async fn technical_contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.technical_contact_id).await
+    }
+    async fn team_manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.team_manager_id).await
+    }
+    async fn business_criticality(&self) -> Option<BusinessCriticality> {
+        self.0.business_criticality.map(Into::into)
+    }
+    async fn platform(&self) -> Option<Platform> {
+        self.0.platform.map(Into::into)
+    }
+    async fn lifecycle(&self) -> Option<Lifecycle> {
+        self.0.lifecycle.map(Into::into)
+    }
+    async fn origin(&self) -> Option<Origin> {
+        self.0.origin.map(Into::into)
+    }
+    async fn user_records(&self) -> Option<i64> {
+        self.0.user_records
+    }
+    async fn revenue(&self) -> Option<&BigDecimal> {
+        self.0.revenue.as_ref()
+    }
+    async fn external_audience(&self) -> bool {
+        self.0.external_audience
+    }
+    async fn internet_accessible(&self) -> bool {
+        self.0.internet_accessible
+    }
+    async fn regulations(&self) -> Vec<String> {
+        strings(&self.0.regulations)
+    }
+    async fn technologies(&self) -> Vec<Technology> {
+        self.0
+            .technology_list()
+            .into_iter()
+            .map(|t| Technology {
+                name: t.name,
+                version: t.version,
+            })
+            .collect()
+    }
+    async fn tags(&self) -> Vec<String> {
+        strings(&self.0.tags)
+    }
+    async fn enable_simple_risk_acceptance(&self) -> bool {
+        self.0.enable_simple_risk_acceptance
+    }
+    async fn enable_full_risk_acceptance(&self) -> bool {
+        self.0.enable_full_risk_acceptance
+    }
+    async fn disable_sla_breach_notifications(&self) -> bool {
+        self.0.disable_sla_breach_notifications
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+
+    /// The product's engagements.
+    #[allow(clippy::too_many_arguments)]
+    async fn engagements(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<EngagementFilter>,
+        order_by: Option<EngagementOrder>,
+    ) -> async_graphql::Result<Connection<Engagement>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: EngagementOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.product_id", args, Engagement).await
+    }
+
+    /// The tests of all the product's engagements.
+    #[allow(clippy::too_many_arguments)]
+    async fn tests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TestFilter>,
+        order_by: Option<TestOrder>,
+    ) -> async_graphql::Result<Connection<Test>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: TestOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.product_id", args, Test).await
+    }
+
+    /// The findings of all the product's tests.
+    #[allow(clippy::too_many_arguments)]
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<FindingFilter>,
+        order_by: Option<FindingOrder>,
+    ) -> async_graphql::Result<Connection<Finding>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: FindingOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.product_id", args, Finding).await
+    }
+
+    /// Active findings per severity.
+    async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
+        FindingCounts::load(ctx, CountScope::Product, self.0.id).await
+    }
+}
+
+/// Filter for product lists.
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    /// Case-insensitive substring of the name.
+    name_contains: Option<String>,
+    product_type_id: Option<ID>,
+    sla_configuration_id: Option<ID>,
+    /// Any of these.
+    business_criticality: Option<Vec<BusinessCriticality>>,
+    platform: Option<Vec<Platform>>,
+    lifecycle: Option<Vec<Lifecycle>>,
+    origin: Option<Vec<Origin>>,
+    external_audience: Option<bool>,
+    internet_accessible: Option<bool>,
+    /// Products carrying every one of these tags.
+    tags: Option<Vec<String>>,
+}
+
+impl ProductFilter {
+    pub fn into_db(self) -> AppResult<rows::ProductFilter> {
+        Ok(rows::ProductFilter {
+            name_contains: self.name_contains,
+            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            sla_configuration_id: node::decode_opt(
+                NodeKind::SlaConfiguration,
+                &self.sla_configuration_id,
+            )?,
+            business_criticality: enums::to_domain(self.business_criticality),
+            platform: enums::to_domain(self.platform),
+            lifecycle: enums::to_domain(self.lifecycle),
+            origin: enums::to_domain(self.origin),
+            external_audience: self.external_audience,
+            internet_accessible: self.internet_accessible,
+            tags: clean_tags(self.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+/// Validated, lowercased tags.
+pub fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
+    domain::clean_tags(&tags).map_err(|e| AppError::BadUserInput(e.0))
+}
+
+/// Sort keys of product lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "rows::ProductOrder")]
+pub enum ProductOrderField {
+    Id,
+    Name,
+    Created,
+    Updated,
+}
+
+/// How to sort products (default: by id, ascending).
+#[derive(InputObject)]
+pub struct ProductOrder {
+    field: ProductOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+impl ProductOrder {
+    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::ProductOrder> {
+        o.map(|o| store::page::Sort {
+            field: o.field.into(),
+            direction: o.direction.into(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    name: String,
+    description: String,
+    product_type_id: ID,
+    /// Defaults to the "Default" SLA configuration.
+    sla_configuration_id: Option<ID>,
+    product_manager_id: Option<ID>,
+    technical_contact_id: Option<ID>,
+    team_manager_id: Option<ID>,
+    business_criticality: Option<BusinessCriticality>,
+    platform: Option<Platform>,
+    lifecycle: Option<Lifecycle>,
+    origin: Option<Origin>,
+    user_records: Option<i64>,
+    revenue: Option<BigDecimal>,
+    #[graphql(default)]
+    external_audience: bool,
+    #[graphql(default)]
+    internet_accessible: bool,
+    regulations: Option<Vec<String>>,
+    technologies: Option<Vec<Technology>>,
+    tags: Option<Vec<String>>,
+    #[graphql(default)]
+    enable_simple_risk_acceptance: bool,
+    #[graphql(default = true)]
+    enable_full_risk_acceptance: bool,
+    #[graphql(default)]
+    disable_sla_breach_notifications: bool,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    id: ID,
+    name: Option<String>,
+    description: Option<String>,
+    /// Moves the product to another product type.
+    product_type_id: Option<ID>,
+    /// Changing it recomputes the SLA deadlines of the product's findings.
+    sla_configuration_id: Option<ID>,
+    product_manager_id: MaybeUndefined<ID>,
+    technical_contact_id: MaybeUndefined<ID>,
+    team_manager_id: MaybeUndefined<ID>,
+    business_criticality: MaybeUndefined<BusinessCriticality>,
+    platform: MaybeUndefined<Platform>,
+    lifecycle: MaybeUndefined<Lifecycle>,
+    origin: MaybeUndefined<Origin>,
+    user_records: MaybeUndefined<i64>,
+    revenue: MaybeUndefined<BigDecimal>,
+    external_audience: Option<bool>,
+    internet_accessible: Option<bool>,
+    regulations: Option<Vec<String>>,
+    technologies: Option<Vec<Technology>>,
+    tags: Option<Vec<String>>,
+    enable_simple_risk_acceptance: Option<bool>,
+    enable_full_risk_acceptance: Option<bool>,
+    disable_sla_breach_notifications: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductPayload {
+    product: Product,
+}
+
+fn check_non_negative(field: &str, v: Option<&BigDecimal>) -> AppResult<()> {
+    if v.is_some_and(|v| v < &BigDecimal::from(0)) {
+        return Err(AppError::bad_input(format!("{field} must not be negative")));
+    }
+    Ok(())
+}
+
+fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
+    let list: Vec<rows::Technology> = t
+        .into_iter()
+        .map(|t| {
+            Ok(rows::Technology {
+                name: domain::clean_name("technology name", &t.name, 200)
+                    .map_err(|e| AppError::BadUserInput(e.0))?,
+                version: t.version,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    serde_json::to_value(list).map_err(AppError::internal)
+}
+
+fn clean_strings(field: &str, v: Vec<String>) -> AppResult<Vec<String>> {
+    v.iter()
+        .map(|s| domain::clean_name(field, s, 200).map_err(|e| AppError::BadUserInput(e.0)))
+        .collect()
+}
+
+fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
+    Ok(match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
+    })
+}
+
+#[derive(Default)]
+pub struct ProductQuery;
+
+#[Object]
+impl ProductQuery {
+    /// Every product.
+    #[allow(clippy::too_many_arguments)]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ProductFilter>,
+        order_by: Option<ProductOrder>,
+    ) -> async_graphql::Result<Connection<Product>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: ProductOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, Product).await
+    }
+}
+
+#[derive(Default)]
+pub struct ProductMutation;
+
+#[Object]
+impl ProductMutation {
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        check_non_negative("revenue", input.revenue.as_ref())?;
+        if input.user_records.is_some_and(|n| n < 0) {
+            return Err(AppError::bad_input("userRecords must not be negative").into());
+        }
+        let new = rows::NewProduct {
+            name: domain::clean_name("name", &input.name, 255)
+                .map_err(|e| AppError::BadUserInput(e.0))?,
+            description: input.description,
+            product_type_id: node::decode(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: node::decode_opt(
+                NodeKind::SlaConfiguration,
+                &input.sla_configuration_id,
+            )?
+            .unwrap_or(store::sla_configuration::DEFAULT_ID),
+            product_manager_id: node::decode_opt(NodeKind::User, &input.product_manager_id)?,
+            technical_contact_id: node::decode_opt(NodeKind::User, &input.technical_contact_id)?,
+            team_manager_id: node::decode_opt(NodeKind::User, &input.team_manager_id)?,
+            business_criticality: input.business_criticality.map(Into::into),
+            platform: input.platform.map(Into::into),
+            lifecycle: input.lifecycle.map(Into::into),
+            origin: input.origin.map(Into::into),
+            user_records: input.user_records,
+            revenue: input.revenue,
+            external_audience: input.external_audience,
+            internet_accessible: input.internet_accessible,
+            regulations: clean_strings("regulation", input.regulations.unwrap_or_default())?,
+            technologies: technologies_json(input.technologies.unwrap_or_default())?,
+            tags: clean_tags(input.tags.unwrap_or_default())?,
+            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
+            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
+            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, new)))
+            .await
+            .map_err(map_db("Product"))?;
+        Ok(ProductPayload {
+            product: Product(row),
+        })
+    }
+
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        let id = node::decode(NodeKind::Product, &input.id)?;
+        if let MaybeUndefined::Value(r) = &input.revenue {
+            check_non_negative("revenue", Some(r))?;
+        }
+        if matches!(input.user_records, MaybeUndefined::Value(n) if n < 0) {
+            return Err(AppError::bad_input("userRecords must not be negative").into());
+        }
+        let changes = rows::ProductChanges {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, 255))
+                .transpose()
+                .map_err(|e| AppError::BadUserInput(e.0))?,
+            description: input.description,
+            product_type_id: node::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: node::decode_opt(
+                NodeKind::SlaConfiguration,
+                &input.sla_configuration_id,
+            )?,
+            product_manager_id: maybe_id(NodeKind::User, input.product_manager_id)?,
+            technical_contact_id: maybe_id(NodeKind::User, input.technical_contact_id)?,
+            team_manager_id: maybe_id(NodeKind::User, input.team_manager_id)?,
+            business_criticality: node::maybe(input.business_criticality)
+                .map(|v| v.map(Into::into)),
+            platform: node::maybe(input.platform).map(|v| v.map(Into::into)),
+            lifecycle: node::maybe(input.lifecycle).map(|v| v.map(Into::into)),
+            origin: node::maybe(input.origin).map(|v| v.map(Into::into)),
+            user_records: node::maybe(input.user_records),
+            revenue: node::maybe(input.revenue),
+            external_audience: input.external_audience,
+            internet_accessible: input.internet_accessible,
+            regulations: input
+                .regulations
+                .map(|r| clean_strings("regulation", r))
+                .transpose()?,
+            technologies: input.technologies.map(technologies_json).transpose()?,
+            tags: input.tags.map(clean_tags).transpose()?,
+            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
+            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
+            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
+            updated: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, changes)))
+            .await
+            .map_err(map_db("Product"))?;
+        Ok(ProductPayload {
+            product: Product(row),
+        })
+    }
+
+    /// Deletes the product with its engagements, tests, findings, notes and files.
+    async fn delete_product(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeletePayload> {
+        node::delete(ctx, NodeKind::Product, &input.id).await
+    }
+}
+
+/// Loads a product by id through the dataloader.
+pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Product>> {
+    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Product))
+}

@@ -1,0 +1,243 @@
+//! Product types: the object, its lists, filters and mutations.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db},
+    enums::OrderDirection,
+    finding_counts::FindingCounts,
+    node::{self, DeletePayload, IdInput},
+    pagination::{self, Connection},
+    product::{Product, ProductFilter, ProductOrder},
+};
+use crate::{
+    db::{self as store, counts::CountScope, page::ListArgs, product_type as rows},
+    domain::{self, ids::NodeKind},
+    error::AppError,
+};
+
+/// A group of products (DefectDojo's "Organization").
+#[derive(Clone)]
+pub struct ProductType(pub rows::ProductType);
+
+#[Object]
+impl ProductType {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::ProductType, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn critical_product(&self) -> bool {
+        self.0.critical_product
+    }
+    async fn key_product(&self) -> bool {
+        self.0.key_product
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+
+    /// The products of this type.
+    #[allow(clippy::too_many_arguments)]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ProductFilter>,
+        order_by: Option<ProductOrder>,
+    ) -> async_graphql::Result<Connection<Product>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: ProductOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.product_type_id", args, Product).await
+    }
+
+    /// Active findings per severity over every product of this type.
+    async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
+        FindingCounts::load(ctx, CountScope::ProductType, self.0.id).await
+    }
+}
+
+/// Filter for product type lists.
+#[derive(InputObject, Default)]
+pub struct ProductTypeFilter {
+    /// Case-insensitive substring of the name.
+    name_contains: Option<String>,
+    critical_product: Option<bool>,
+    key_product: Option<bool>,
+}
+
+impl ProductTypeFilter {
+    fn into_db(self) -> rows::ProductTypeFilter {
+        rows::ProductTypeFilter {
+            name_contains: self.name_contains,
+            critical_product: self.critical_product,
+            key_product: self.key_product,
+        }
+    }
+}
+
+/// Sort keys of product type lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "rows::ProductTypeOrder")]
+pub enum ProductTypeOrderField {
+    Id,
+    Name,
+    Created,
+    Updated,
+}
+
+/// How to sort product types (default: by id, ascending).
+#[derive(InputObject)]
+pub struct ProductTypeOrder {
+    field: ProductTypeOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+impl ProductTypeOrder {
+    fn sort(o: Option<Self>) -> store::page::Sort<rows::ProductTypeOrder> {
+        o.map(|o| store::page::Sort {
+            field: o.field.into(),
+            direction: o.direction.into(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProductTypeInput {
+    name: String,
+    description: Option<String>,
+    #[graphql(default)]
+    critical_product: bool,
+    #[graphql(default)]
+    key_product: bool,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateProductTypeInput {
+    id: ID,
+    name: Option<String>,
+    description: MaybeUndefined<String>,
+    critical_product: Option<bool>,
+    key_product: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductTypePayload {
+    product_type: ProductType,
+}
+
+#[derive(Default)]
+pub struct ProductTypeQuery;
+
+#[Object]
+impl ProductTypeQuery {
+    /// Every product type.
+    #[allow(clippy::too_many_arguments)]
+    async fn product_types(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ProductTypeFilter>,
+        order_by: Option<ProductTypeOrder>,
+    ) -> async_graphql::Result<Connection<ProductType>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db(),
+            sort: ProductTypeOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, ProductType).await
+    }
+}
+
+#[derive(Default)]
+pub struct ProductTypeMutation;
+
+#[Object]
+impl ProductTypeMutation {
+    async fn create_product_type(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductTypeInput,
+    ) -> async_graphql::Result<ProductTypePayload> {
+        let new = rows::NewProductType {
+            name: domain::clean_name("name", &input.name, 255)
+                .map_err(|e| AppError::BadUserInput(e.0))?,
+            description: input.description,
+            critical_product: input.critical_product,
+            key_product: input.key_product,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, new)))
+            .await
+            .map_err(map_db("ProductType"))?;
+        Ok(ProductTypePayload {
+            product_type: ProductType(row),
+        })
+    }
+
+    async fn update_product_type(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductTypeInput,
+    ) -> async_graphql::Result<ProductTypePayload> {
+        let id = node::decode(NodeKind::ProductType, &input.id)?;
+        let changes = rows::ProductTypeChanges {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, 255))
+                .transpose()
+                .map_err(|e| AppError::BadUserInput(e.0))?,
+            description: node::maybe(input.description),
+            critical_product: input.critical_product,
+            key_product: input.key_product,
+            updated: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, changes)))
+            .await
+            .map_err(map_db("ProductType"))?;
+        Ok(ProductTypePayload {
+            product_type: ProductType(row),
+        })
+    }
+
+    /// Deletes the product type with all its products, engagements, tests, findings, notes and files.
+    async fn delete_product_type(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeletePayload> {
+        node::delete(ctx, NodeKind::ProductType, &input.id).await
+    }
+}
+
+/// Loads a product type by id through the dataloader.
+pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<ProductType>> {
+    Ok(loader(ctx)
+        .load_one(super::loaders::RowId::new(id))
+        .await?
+        .map(ProductType))
+}

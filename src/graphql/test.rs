@@ -1,0 +1,401 @@
+//! Tests (one run of a tool or a manual activity inside an engagement): the object, lists,
+//! filters and mutations.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db},
+    engagement::{self, Engagement},
+    enums::OrderDirection,
+    finding::{Finding, FindingFilter, FindingOrder},
+    finding_counts::FindingCounts,
+    loaders::{FilesOf, NotesOf, RowId},
+    node::{self, DeletePayload, IdInput},
+    note::{File, Note},
+    pagination::{self, Connection},
+    product::clean_tags,
+    reference::{self, DevelopmentEnvironment, TestType, User},
+    scalars::Date,
+};
+use crate::{
+    db::{self as store, counts::CountScope, note::Attachment, page::ListArgs, test as rows},
+    domain::{self, ids::NodeKind},
+    error::{AppError, AppResult},
+};
+
+/// One run of a scanner or a manual activity within an engagement.
+#[derive(Clone)]
+pub struct Test(pub rows::Test);
+
+#[Object]
+impl Test {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Test, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn test_type(&self, ctx: &Context<'_>) -> async_graphql::Result<TestType> {
+        Ok(TestType(
+            loader(ctx)
+                .load_one(RowId::new(self.0.test_type_id))
+                .await?
+                .ok_or_else(|| AppError::not_found("TestType"))?,
+        ))
+    }
+    /// The import scan type, for tests created by an import.
+    async fn scan_type(&self) -> Option<&str> {
+        self.0.scan_type.as_deref()
+    }
+    async fn target_start(&self) -> Date {
+        Date(self.0.target_start)
+    }
+    async fn target_end(&self) -> Date {
+        Date(self.0.target_end)
+    }
+    async fn percent_complete(&self) -> Option<i32> {
+        self.0.percent_complete
+    }
+    async fn lead(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.lead_id).await
+    }
+    async fn environment(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DevelopmentEnvironment>> {
+        match self.0.environment_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)
+                .load_one(RowId::new(id))
+                .await?
+                .map(DevelopmentEnvironment)),
+        }
+    }
+    async fn version(&self) -> Option<&str> {
+        self.0.version.as_deref()
+    }
+    async fn build_id(&self) -> Option<&str> {
+        self.0.build_id.as_deref()
+    }
+    async fn commit_hash(&self) -> Option<&str> {
+        self.0.commit_hash.as_deref()
+    }
+    async fn branch_tag(&self) -> Option<&str> {
+        self.0.branch_tag.as_deref()
+    }
+    async fn tags(&self) -> Vec<String> {
+        self.0.tags.iter().flatten().cloned().collect()
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+    async fn engagement(&self, ctx: &Context<'_>) -> async_graphql::Result<Engagement> {
+        engagement::load(ctx, self.0.engagement_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("Engagement").into())
+    }
+
+    /// The test's findings.
+    #[allow(clippy::too_many_arguments)]
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<FindingFilter>,
+        order_by: Option<FindingOrder>,
+    ) -> async_graphql::Result<Connection<Finding>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: FindingOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::children(ctx, self.0.id, "t.test_id", args, Finding).await
+    }
+
+    /// Active findings per severity.
+    async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
+        FindingCounts::load(ctx, CountScope::Test, self.0.id).await
+    }
+    /// Notes, oldest first.
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
+        let a = Attachment::Test(self.0.id);
+        Ok(loader(ctx)
+            .load_one(NotesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Note)
+            .collect())
+    }
+    /// Attached files, oldest first.
+    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
+        let a = Attachment::Test(self.0.id);
+        Ok(loader(ctx)
+            .load_one(FilesOf(a))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(File)
+            .collect())
+    }
+}
+
+/// Filter for test lists.
+#[derive(InputObject, Default)]
+pub struct TestFilter {
+    /// Case-insensitive substring of the title.
+    title_contains: Option<String>,
+    engagement_id: Option<ID>,
+    product_id: Option<ID>,
+    test_type_id: Option<ID>,
+    lead_id: Option<ID>,
+    /// Tests carrying every one of these tags.
+    tags: Option<Vec<String>>,
+}
+
+impl TestFilter {
+    pub fn into_db(self) -> AppResult<rows::TestFilter> {
+        Ok(rows::TestFilter {
+            title_contains: self.title_contains,
+            engagement_id: node::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
+            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
+            test_type_id: node::decode_opt(NodeKind::TestType, &self.test_type_id)?,
+            lead_id: node::decode_opt(NodeKind::User, &self.lead_id)?,
+            tags: clean_tags(self.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+/// Sort keys of test lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "rows::TestOrder")]
+pub enum TestOrderField {
+    Id,
+    Title,
+    TargetStart,
+    Created,
+    Updated,
+}
+
+/// How to sort tests (default: by id, ascending).
+#[derive(InputObject)]
+pub struct TestOrder {
+    field: TestOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+impl TestOrder {
+    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::TestOrder> {
+        o.map(|o| store::page::Sort {
+            field: o.field.into(),
+            direction: o.direction.into(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTestInput {
+    engagement_id: ID,
+    title: Option<String>,
+    /// Test type by name; created when it does not exist yet.
+    test_type: String,
+    description: Option<String>,
+    target_start: Date,
+    /// Not before `targetStart`.
+    target_end: Date,
+    percent_complete: Option<i32>,
+    lead_id: Option<ID>,
+    environment_id: Option<ID>,
+    version: Option<String>,
+    build_id: Option<String>,
+    commit_hash: Option<String>,
+    branch_tag: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateTestInput {
+    id: ID,
+    title: MaybeUndefined<String>,
+    test_type_id: Option<ID>,
+    description: MaybeUndefined<String>,
+    target_start: Option<Date>,
+    target_end: Option<Date>,
+    percent_complete: MaybeUndefined<i32>,
+    lead_id: MaybeUndefined<ID>,
+    environment_id: MaybeUndefined<ID>,
+    version: MaybeUndefined<String>,
+    build_id: MaybeUndefined<String>,
+    commit_hash: MaybeUndefined<String>,
+    branch_tag: MaybeUndefined<String>,
+    tags: Option<Vec<String>>,
+}
+
+#[derive(SimpleObject)]
+pub struct TestPayload {
+    test: Test,
+}
+
+fn bad(e: domain::Invalid) -> AppError {
+    AppError::BadUserInput(e.0)
+}
+
+fn check_percent(v: Option<i32>) -> AppResult<()> {
+    if v.is_some_and(|p| !(0..=100).contains(&p)) {
+        return Err(AppError::bad_input(
+            "percentComplete must be between 0 and 100",
+        ));
+    }
+    Ok(())
+}
+
+fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
+    Ok(match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
+    })
+}
+
+#[derive(Default)]
+pub struct TestQuery;
+
+#[Object]
+impl TestQuery {
+    /// Every test.
+    #[allow(clippy::too_many_arguments)]
+    async fn tests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TestFilter>,
+        order_by: Option<TestOrder>,
+    ) -> async_graphql::Result<Connection<Test>> {
+        let args = ListArgs {
+            filter: filter.unwrap_or_default().into_db()?,
+            sort: TestOrder::sort(order_by),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, Test).await
+    }
+}
+
+#[derive(Default)]
+pub struct TestMutation;
+
+#[Object]
+impl TestMutation {
+    /// Adds a test to an engagement; fails with ENGAGEMENT_COMPLETED when the engagement is closed.
+    async fn create_test(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTestInput,
+    ) -> async_graphql::Result<TestPayload> {
+        domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
+        check_percent(input.percent_complete)?;
+        let test_type = domain::clean_name("testType", &input.test_type, 200).map_err(bad)?;
+        let new = rows::NewTest {
+            engagement_id: node::decode(NodeKind::Engagement, &input.engagement_id)?,
+            product_id: 0,
+            test_type_id: 0,
+            lead_id: node::decode_opt(NodeKind::User, &input.lead_id)?,
+            scan_type: None,
+            title: input
+                .title
+                .map(|t| domain::clean_name("title", &t, 255))
+                .transpose()
+                .map_err(bad)?,
+            description: input.description,
+            target_start: input.target_start.0,
+            target_end: input.target_end.0,
+            percent_complete: input.percent_complete,
+            environment_id: node::decode_opt(
+                NodeKind::DevelopmentEnvironment,
+                &input.environment_id,
+            )?,
+            version: input.version,
+            build_id: input.build_id,
+            commit_hash: input.commit_hash,
+            branch_tag: input.branch_tag,
+            tags: clean_tags(input.tags.unwrap_or_default())?,
+        };
+        let row = db(ctx)
+            .write(move |c| {
+                Box::pin(async move { rows::create_with_type_name(c, new, &test_type).await })
+            })
+            .await
+            .map_err(map_db("Test"))?;
+        Ok(TestPayload { test: Test(row) })
+    }
+
+    async fn update_test(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTestInput,
+    ) -> async_graphql::Result<TestPayload> {
+        let id = node::decode(NodeKind::Test, &input.id)?;
+        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
+            domain::check_date_range(s.0, e.0).map_err(bad)?;
+        }
+        if let MaybeUndefined::Value(p) = input.percent_complete {
+            check_percent(Some(p))?;
+        }
+        let changes = rows::TestChanges {
+            test_type_id: node::decode_opt(NodeKind::TestType, &input.test_type_id)?,
+            lead_id: maybe_id(NodeKind::User, input.lead_id)?,
+            title: match node::maybe(input.title) {
+                Some(Some(t)) => Some(Some(domain::clean_name("title", &t, 255).map_err(bad)?)),
+                other => other,
+            },
+            description: node::maybe(input.description),
+            target_start: input.target_start.map(|d| d.0),
+            target_end: input.target_end.map(|d| d.0),
+            percent_complete: node::maybe(input.percent_complete),
+            environment_id: maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
+            version: node::maybe(input.version),
+            build_id: node::maybe(input.build_id),
+            commit_hash: node::maybe(input.commit_hash),
+            branch_tag: node::maybe(input.branch_tag),
+            tags: input.tags.map(clean_tags).transpose()?,
+            updated: None,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::update(c, id, changes)))
+            .await
+            .map_err(map_db("Test"))?;
+        Ok(TestPayload { test: Test(row) })
+    }
+
+    /// Deletes the test with its findings, notes and files.
+    async fn delete_test(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<DeletePayload> {
+        node::delete(ctx, NodeKind::Test, &input.id).await
+    }
+}
+
+/// Loads a test by id through the dataloader.
+pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Test>> {
+    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Test))
+}

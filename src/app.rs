@@ -124,7 +124,7 @@ async fn graphql_handler(
         Ok(r) => r,
         Err(e) => return parse_error(e),
     };
-    let request = graphql::with_loader(request, &state.db);
+    let request = graphql::with_loader(request, &state.db, state.config.loader_delay);
     Json(state.schema.execute(request).await).into_response()
 }
 

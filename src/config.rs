@@ -26,6 +26,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Whether `__schema`/`__type` introspection is served.
     pub introspection: bool,
+    /// How long a dataloader waits for sibling keys before it runs a batch.
+    pub loader_delay: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("introspection", &self.introspection)
+            .field("loader_delay", &self.loader_delay)
             .finish()
     }
 }
@@ -87,6 +90,7 @@ impl Default for Config {
             max_body_bytes: 32 * 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             introspection: true,
+            loader_delay: Duration::from_millis(2),
         }
     }
 }
@@ -110,6 +114,9 @@ impl Config {
             max_body_bytes: parse("MAX_BODY_BYTES")?.unwrap_or(d.max_body_bytes),
             max_upload_bytes: parse("MAX_UPLOAD_BYTES")?.unwrap_or(d.max_upload_bytes),
             introspection: parse("GRAPHQL_INTROSPECTION")?.unwrap_or(d.introspection),
+            loader_delay: parse::<u64>("LOADER_DELAY_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.loader_delay),
         })
     }
 }

@@ -314,6 +314,17 @@ async fn reserve_ids(
     Ok(pairs.into_iter().map(|p| (p.old_id, p.new_id)).unzip())
 }
 
+/// Longest engagement name (the column is `VARCHAR(300)`).
+const NAME_MAX: usize = 300;
+
+/// "<name> (copy N)", the name cut short so that the whole still fits [`NAME_MAX`].
+fn numbered_copy(name: &str, n: u32) -> String {
+    let suffix = format!(" (copy {n})");
+    let room = NAME_MAX.saturating_sub(suffix.chars().count());
+    let base: String = name.chars().take(room).collect();
+    format!("{}{suffix}", base.trim_end())
+}
+
 /// A free name "<name> (copy N)" within the product.
 async fn copy_name(
     conn: &mut AsyncPgConnection,
@@ -329,7 +340,7 @@ async fn copy_name(
         taken.into_iter().map(|n| n.to_lowercase()).collect();
     let mut n = 1;
     loop {
-        let candidate = format!("{name} (copy {n})");
+        let candidate = numbered_copy(name, n);
         if !taken.contains(&candidate.to_lowercase()) {
             return Ok(candidate);
         }

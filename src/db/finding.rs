@@ -213,9 +213,11 @@ struct StatusColumns {
     last_status_update: DateTime<Utc>,
 }
 
-/// SQL for "open and past its SLA deadline today" (reference §5, `outside_of_sla`).
+/// SQL for "open and past its SLA deadline today" (reference §5, `outside_of_sla`). Never NULL
+/// (a finding without a deadline is simply not breached), so `NOT (…)` selects every other finding.
 pub const SLA_BREACHED_SQL: &str = "(t.active AND NOT t.false_p AND NOT t.duplicate AND NOT t.out_of_scope \
-     AND NOT t.risk_accepted AND NOT t.is_mitigated AND t.sla_expiration_date < CURRENT_DATE)";
+     AND NOT t.risk_accepted AND NOT t.is_mitigated AND t.sla_expiration_date IS NOT NULL \
+     AND t.sla_expiration_date < CURRENT_DATE)";
 
 /// Filter for finding lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -473,10 +475,29 @@ pub async fn update(
     mut status: StatusChange,
     duplicate_of: DuplicateOf,
 ) -> QueryResult<Finding> {
+    // Lock the finding and, when it is to become a duplicate, its new original and the findings
+    // that will be re-pointed, all in id order: concurrent "A dup of B" / "B dup of C" then
+    // serialize (no chain is left behind), and crossing requests ("A dup of B" / "B dup of A")
+    // cannot deadlock.
+    let (target, repointed) = match duplicate_of {
+        DuplicateOf::Set(target) => (Some(target), Some(id)),
+        DuplicateOf::Keep | DuplicateOf::Clear => (None, None),
+    };
+    let _: Vec<i32> = findings::table
+        .filter(
+            findings::id
+                .eq(id)
+                .or(findings::id.nullable().eq(target))
+                .or(findings::duplicate_finding_id.eq(repointed)),
+        )
+        .order(findings::id)
+        .select(findings::id)
+        .for_update()
+        .load(conn)
+        .await?;
     let current: Finding = findings::table
         .find(id)
         .select(Finding::as_select())
-        .for_update()
         .get_result(conn)
         .await?;
     let now = Utc::now();

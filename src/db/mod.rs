@@ -91,6 +91,14 @@ impl From<diesel::result::Error> for DbError {
                     DatabaseErrorKind::ClosedConnection => {
                         DbError::Unavailable(info.message().to_string())
                     }
+                    // SQLSTATE 22001 / 22003: a value does not fit its column. The message names
+                    // only the type ("character varying(117)"), which is safe to show.
+                    _ if info.message().starts_with("value too long for type") => {
+                        DbError::Rule(format!("a text value is too long ({})", info.message()))
+                    }
+                    _ if info.message().starts_with("numeric field overflow") => {
+                        DbError::Rule("a number is too large for its field".into())
+                    }
                     other => DbError::Query(E::DatabaseError(other, info)),
                 }
             }
@@ -138,7 +146,7 @@ impl StatementLog {
     fn on_query(&self, text: impl FnOnce() -> String) {
         if self.recording.load(Ordering::Relaxed) {
             let text = text();
-            if text.trim() == RECYCLE_CHECK {
+            if text.split(" -- binds").next().unwrap_or_default().trim() == RECYCLE_CHECK {
                 return;
             }
             self.statements.lock().expect("statement log").push(text);

@@ -136,6 +136,15 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
         ));
     }
     use super::schema::products;
+    // Lock the row first: a product that starts using it concurrently holds a key-share lock on
+    // it until it commits, so the count below sees that product (CONFLICT), instead of the
+    // delete tripping over the foreign key afterwards.
+    sla_configurations::table
+        .find(id)
+        .select(sla_configurations::id)
+        .for_update()
+        .first::<i32>(conn)
+        .await?;
     let users: i64 = products::table
         .filter(products::sla_configuration_id.eq(id))
         .count()

@@ -365,6 +365,14 @@ fn maybe_url(
     })
 }
 
+/// Refuses texts longer than their columns (BAD_USER_INPUT instead of a failed write).
+fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
+    for (field, value, max) in fields {
+        reference::check_len(field, *value, *max)?;
+    }
+    Ok(())
+}
+
 fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
     Ok(match v {
         MaybeUndefined::Undefined => None,
@@ -425,6 +433,14 @@ impl EngagementMutation {
         input: CreateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
         domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
+        check_lengths(&[
+            ("description", input.description.as_deref(), 2000),
+            ("version", input.version.as_deref(), 100),
+            ("reason", input.reason.as_deref(), 2000),
+            ("buildId", input.build_id.as_deref(), 150),
+            ("commitHash", input.commit_hash.as_deref(), 150),
+            ("branchTag", input.branch_tag.as_deref(), 150),
+        ])?;
         let status: domain::EngagementStatus = input.status.into();
         let new = rows::NewEngagement {
             product_id: node::decode(NodeKind::Product, &input.product_id)?,
@@ -476,6 +492,26 @@ impl EngagementMutation {
         if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
             domain::check_date_range(s.0, e.0).map_err(bad)?;
         }
+        check_lengths(&[
+            (
+                "description",
+                input.description.value().map(String::as_str),
+                2000,
+            ),
+            ("version", input.version.value().map(String::as_str), 100),
+            ("reason", input.reason.value().map(String::as_str), 2000),
+            ("buildId", input.build_id.value().map(String::as_str), 150),
+            (
+                "commitHash",
+                input.commit_hash.value().map(String::as_str),
+                150,
+            ),
+            (
+                "branchTag",
+                input.branch_tag.value().map(String::as_str),
+                150,
+            ),
+        ])?;
         let changes = rows::EngagementChanges {
             name: input
                 .name

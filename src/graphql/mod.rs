@@ -96,12 +96,19 @@ pub fn sdl() -> String {
 }
 
 /// Attaches a fresh per-request dataloader (it caches only within this request).
-pub fn with_loader(request: async_graphql::Request, db: &Db) -> async_graphql::Request {
+///
+/// `delay` is how long a batch waits for sibling keys (see `Config::loader_delay`).
+pub fn with_loader(
+    request: async_graphql::Request,
+    db: &Db,
+    delay: std::time::Duration,
+) -> async_graphql::Request {
     let loader: loaders::RequestLoader = DataLoader::with_cache(
         loaders::PgLoader::new(db.clone()),
         tokio::spawn,
         HashMapCache::default(),
-    );
+    )
+    .delay(delay);
     request.data(loader)
 }
 

@@ -336,9 +336,18 @@ pub struct ProductPayload {
     product: Product,
 }
 
-fn check_non_negative(field: &str, v: Option<&BigDecimal>) -> AppResult<()> {
-    if v.is_some_and(|v| v < &BigDecimal::from(0)) {
-        return Err(AppError::bad_input(format!("{field} must not be negative")));
+/// Revenue is stored as `NUMERIC(15, 2)`: not negative, and below 10^13 once rounded to cents
+/// (a larger value would overflow the column, which is the client's mistake, not an internal one).
+fn check_revenue(v: Option<&BigDecimal>) -> AppResult<()> {
+    let Some(v) = v else { return Ok(()) };
+    if v < &BigDecimal::from(0) {
+        return Err(AppError::bad_input("revenue must not be negative"));
+    }
+    let cents = v.with_scale_round(2, bigdecimal::RoundingMode::HalfUp);
+    if cents >= 10_000_000_000_000_i64 {
+        return Err(AppError::bad_input(
+            "revenue must be less than 10000000000000",
+        ));
     }
     Ok(())
 }
@@ -407,7 +416,8 @@ impl ProductMutation {
         ctx: &Context<'_>,
         input: CreateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
-        check_non_negative("revenue", input.revenue.as_ref())?;
+        check_revenue(input.revenue.as_ref())?;
+        reference::check_len("description", Some(&input.description), 4000)?;
         if input.user_records.is_some_and(|n| n < 0) {
             return Err(AppError::bad_input("userRecords must not be negative").into());
         }
@@ -455,8 +465,9 @@ impl ProductMutation {
     ) -> async_graphql::Result<ProductPayload> {
         let id = node::decode(NodeKind::Product, &input.id)?;
         if let MaybeUndefined::Value(r) = &input.revenue {
-            check_non_negative("revenue", Some(r))?;
+            check_revenue(Some(r))?;
         }
+        reference::check_len("description", input.description.as_deref(), 4000)?;
         if matches!(input.user_records, MaybeUndefined::Value(n) if n < 0) {
             return Err(AppError::bad_input("userRecords must not be negative").into());
         }

@@ -10,6 +10,7 @@ use super::{
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
     product::{Product, ProductFilter, ProductOrder},
+    reference,
 };
 use crate::{
     db::{self as store, counts::CountScope, page::ListArgs, product_type as rows},
@@ -182,6 +183,7 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: CreateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
+        reference::check_len("description", input.description.as_deref(), 4000)?;
         let new = rows::NewProductType {
             name: domain::clean_name("name", &input.name, 255)
                 .map_err(|e| AppError::BadUserInput(e.0))?,
@@ -204,6 +206,9 @@ impl ProductTypeMutation {
         input: UpdateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
         let id = node::decode(NodeKind::ProductType, &input.id)?;
+        if let MaybeUndefined::Value(d) = &input.description {
+            reference::check_len("description", Some(d), 4000)?;
+        }
         let changes = rows::ProductTypeChanges {
             name: input
                 .name

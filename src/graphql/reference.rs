@@ -242,6 +242,17 @@ pub struct DeleteSlaConfigurationPayload {
     deleted_id: ID,
 }
 
+/// Refuses a text longer than its column holds (`max` characters) as BAD_USER_INPUT, instead of
+/// letting Postgres fail the write with an internal "value too long" error.
+pub fn check_len(field: &str, value: Option<&str>, max: usize) -> Result<(), AppError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(AppError::bad_input(format!(
+            "{field} must be at most {max} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn check_days(values: &[(&str, Option<i32>)]) -> Result<(), AppError> {
     for (name, v) in values {
         if let Some(d) = v
@@ -349,6 +360,9 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> async_graphql::Result<UserPayload> {
+        check_len("email", input.email.as_deref(), 254)?;
+        check_len("firstName", input.first_name.as_deref(), 150)?;
+        check_len("lastName", input.last_name.as_deref(), 150)?;
         let new = users::NewUser {
             username: domain::clean_name("username", &input.username, 150)
                 .map_err(|e| AppError::BadUserInput(e.0))?,
@@ -374,6 +388,7 @@ impl ReferenceMutation {
             ("medium", Some(input.medium)),
             ("low", Some(input.low)),
         ])?;
+        check_len("description", input.description.as_deref(), 512)?;
         let new = sla::NewSlaConfiguration {
             name: domain::clean_name("name", &input.name, 128)
                 .map_err(|e| AppError::BadUserInput(e.0))?,
@@ -409,6 +424,9 @@ impl ReferenceMutation {
             ("medium", input.medium),
             ("low", input.low),
         ])?;
+        if let MaybeUndefined::Value(d) = &input.description {
+            check_len("description", Some(d), 512)?;
+        }
         let changes = sla::SlaConfigurationChanges {
             name: input
                 .name

@@ -265,6 +265,14 @@ fn check_percent(v: Option<i32>) -> AppResult<()> {
     Ok(())
 }
 
+/// Refuses texts longer than their columns (BAD_USER_INPUT instead of a failed write).
+fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
+    for (field, value, max) in fields {
+        reference::check_len(field, *value, *max)?;
+    }
+    Ok(())
+}
+
 fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
     Ok(match v {
         MaybeUndefined::Undefined => None,
@@ -312,6 +320,12 @@ impl TestMutation {
     ) -> async_graphql::Result<TestPayload> {
         domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
         check_percent(input.percent_complete)?;
+        check_lengths(&[
+            ("version", input.version.as_deref(), 100),
+            ("buildId", input.build_id.as_deref(), 150),
+            ("commitHash", input.commit_hash.as_deref(), 150),
+            ("branchTag", input.branch_tag.as_deref(), 150),
+        ])?;
         let test_type = domain::clean_name("testType", &input.test_type, 200).map_err(bad)?;
         let new = rows::NewTest {
             engagement_id: node::decode(NodeKind::Engagement, &input.engagement_id)?,
@@ -359,6 +373,20 @@ impl TestMutation {
         if let MaybeUndefined::Value(p) = input.percent_complete {
             check_percent(Some(p))?;
         }
+        check_lengths(&[
+            ("version", input.version.value().map(String::as_str), 100),
+            ("buildId", input.build_id.value().map(String::as_str), 150),
+            (
+                "commitHash",
+                input.commit_hash.value().map(String::as_str),
+                150,
+            ),
+            (
+                "branchTag",
+                input.branch_tag.value().map(String::as_str),
+                150,
+            ),
+        ])?;
         let changes = rows::TestChanges {
             test_type_id: node::decode_opt(NodeKind::TestType, &input.test_type_id)?,
             lead_id: maybe_id(NodeKind::User, input.lead_id)?,

@@ -1,1 +1,17 @@
-fn main() {}
+//! The integration test binary: every test talks to a real Postgres through its own database.
+
+mod helpers;
+
+mod dataloader;
+mod delete;
+mod engagement;
+mod errors;
+mod finding;
+mod http;
+mod notes_files;
+mod pagination;
+mod product;
+mod product_type;
+mod reference;
+mod schema_sdl;
+mod test_entity;

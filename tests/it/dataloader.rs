@@ -1,0 +1,96 @@
+//! Round trips: a nested dashboard query costs the same number of SQL statements for 2 products
+//! as for 50 — one per list level plus one per counted field (the dataloaders batch each level).
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const DASHBOARD: &str = "{ productTypes(first: 100) { nodes { name findingCounts { critical high medium low info total }
+  products(first: 100) { nodes { name findingCounts { critical total }
+    engagements(first: 100) { nodes { name isOverdue findingCounts { high total }
+      tests(first: 100) { nodes { title findingCounts { total }
+        findings(first: 100) { nodes { title severity } } } } } } } } } } }";
+
+/// Builds `products` products over 2 product types, each with 2 engagements × 1 test × 2 findings.
+async fn seed(app: &TestApp, products: usize) {
+    let types = [app.product_type("A").await, app.product_type("B").await];
+    for p in 0..products {
+        let product = app.product(&types[p % 2], &format!("p{p}")).await;
+        for e in 0..2 {
+            let engagement = app.engagement(&product, &format!("e{e}")).await;
+            let test = app.test(&engagement, "t").await;
+            app.finding(&test, "f1", "HIGH").await;
+            app.finding(&test, "f2", "CRITICAL").await;
+        }
+    }
+}
+
+/// A batching window wide enough for a debug build on a loaded 2-core machine (production default:
+/// 2 ms, ample for a release build). Results of one batch reach sibling resolvers a few polls
+/// apart on a multi-threaded runtime; the window only has to cover that spread.
+fn wide_window(c: &mut dojoql::config::Config) {
+    c.loader_delay = std::time::Duration::from_millis(250);
+}
+
+async fn statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
+    let app = TestApp::with_config(wide_window).await;
+    seed(&app, products).await;
+    app.statements().start_recording();
+    let d = app.ok(DASHBOARD, json!({})).await;
+    let statements = app.statements().take();
+    let all: usize = d["productTypes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pt| pt["products"]["nodes"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(all, products, "every product came back");
+    let total: i64 = d["productTypes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pt| pt["findingCounts"]["total"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        total,
+        products as i64 * 4,
+        "counts cover every active finding"
+    );
+    (statements.len(), statements)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_costs_constant_statements() {
+    let (small, small_sql) = statements_for_dashboard(2).await;
+    let (large, large_sql) = statements_for_dashboard(50).await;
+    // 5 list levels + 4 findingCounts fields.
+    assert_eq!(
+        small,
+        9,
+        "statements for 2 products:\n{}",
+        small_sql.join("\n")
+    );
+    assert_eq!(
+        large,
+        small,
+        "statements for 50 products:\n{}",
+        large_sql.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_to_parent_hops_are_batched() {
+    let app = TestApp::with_config(wide_window).await;
+    seed(&app, 6).await;
+    app.statements().start_recording();
+    let d = app
+        .ok(
+            "{ findings(first: 100) { nodes { title test { title engagement { name product { name productType { name } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let statements = app.statements().take();
+    assert_eq!(d["findings"]["nodes"].as_array().unwrap().len(), 24);
+    // findings page + one batch per hop (test, engagement, product, product type).
+    assert_eq!(statements.len(), 5, "{}", statements.join("\n"));
+}

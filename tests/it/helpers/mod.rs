@@ -1,0 +1,466 @@
+//! Test harness: a fresh database per test (cloned from a migrated template), the app built on
+//! it, and small GraphQL helpers.
+//!
+//! The template is named after a hash of `migrations/`, so an edited migration never reuses a
+//! stale template. It is built once per run under a Postgres advisory lock, which keeps this safe
+//! both for `cargo test` (threads) and `cargo nextest` (one process per test). Each test's
+//! database is dropped `WITH (FORCE)` when its `TestApp` drops; databases left by crashed runs
+//! (their process is gone) are swept when the template is first checked.
+
+#![allow(dead_code)]
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::Router;
+use diesel::{QueryableByName, sql_types::BigInt};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use dojoql::{
+    app::{self, AppState},
+    config::Config,
+    db::StatementLog,
+    graphql,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+/// The admin URL tests create databases through.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn server_url(db: &str) -> String {
+    let admin = admin_url();
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database name");
+    format!("{base}/{db}")
+}
+
+fn template_name() -> String {
+    let mut hasher = Sha256::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = walk(&dir);
+    entries.sort();
+    for path in entries {
+        hasher.update(
+            path.strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hasher.update(std::fs::read(&path).unwrap());
+    }
+    format!("dojoql_tpl_{}", &format!("{:x}", hasher.finalize())[..16])
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+const LOCK_KEY: i64 = 0x646f_6a6f_716c;
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach Postgres at {}: {e} (run scripts/test)",
+                admin_url()
+            )
+        })
+}
+
+async fn ensure_template() -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut c = admin().await;
+            c.batch_execute(&format!("SELECT pg_advisory_lock({LOCK_KEY})"))
+                .await
+                .unwrap();
+            sweep(&mut c).await;
+            let exists: Vec<Name> =
+                diesel::sql_query("SELECT datname FROM pg_database WHERE datname = $1")
+                    .bind::<diesel::sql_types::Text, _>(&name)
+                    .load(&mut c)
+                    .await
+                    .unwrap();
+            if exists.is_empty() {
+                let building = format!("{name}_building");
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+                c.batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                dojoql::db::migrate(&server_url(&building))
+                    .await
+                    .expect("migrate template");
+                c.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .unwrap();
+            }
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
+                .await
+                .unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+/// Drops test databases whose process has exited (a crashed or killed run skips its cleanup).
+async fn sweep(c: &mut AsyncPgConnection) {
+    let names: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'dojoql_test_%'")
+            .load(c)
+            .await
+            .unwrap();
+    for n in names {
+        let pid = n
+            .datname
+            .split('_')
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = c
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    n.datname
+                ))
+                .await;
+        }
+    }
+}
+
+/// A database of one test; dropped with the test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let template = ensure_template().await;
+        let name = format!(
+            "dojoql_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            rand_suffix()
+        );
+        let mut c = admin().await;
+        c.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+            .unwrap();
+        TestDb {
+            url: server_url(&name),
+            name,
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    (h.finish() % 1_000_000) as u32
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The app on a fresh database. The database field comes last so it drops last.
+pub struct TestApp {
+    pub state: AppState,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        dojoql::telemetry::init_for_test();
+        let db = TestDb::new().await;
+        let mut config = Config {
+            database_url: db.url.clone(),
+            redis_url: None,
+            redis_prefix: format!("test:{}", db.name),
+            pool_size: 4,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let state = AppState::new(config).expect("app state");
+        TestApp { state, db }
+    }
+
+    pub fn router(&self) -> Router {
+        app::router(self.state.clone())
+    }
+
+    pub fn statements(&self) -> &Arc<StatementLog> {
+        &self.state.db.log
+    }
+
+    /// Executes a GraphQL operation through the schema; returns the whole response as JSON.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let request = graphql::with_loader(request, &self.state.db, self.state.config.loader_delay);
+        serde_json::to_value(graphql::AppSchema::execute(&self.state.schema, request).await)
+            .unwrap()
+    }
+
+    /// Like [`Self::gql`], asserting there are no errors; returns `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let r = self.gql(query, variables).await;
+        assert!(
+            r.get("errors").is_none(),
+            "unexpected errors: {:#}",
+            r["errors"]
+        );
+        r["data"].clone()
+    }
+
+    /// Like [`Self::gql`], asserting there is an error; returns the first error's code.
+    pub async fn err(&self, query: &str, variables: Value) -> String {
+        let r = self.gql(query, variables).await;
+        let errors = r
+            .get("errors")
+            .and_then(|e| e.as_array())
+            .unwrap_or_else(|| panic!("expected an error, got {r:#}"));
+        errors[0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without code: {r:#}"))
+            .to_string()
+    }
+
+    /// A direct connection to this test's database (for assertions that bypass the API).
+    pub async fn sql(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.db.url).await.unwrap()
+    }
+
+    /// `SELECT count(*) FROM <from>`.
+    pub async fn count(&self, from: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut c = self.sql().await;
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {from}"))
+            .get_result::<N>(&mut c)
+            .await
+            .unwrap()
+            .n
+    }
+
+    /// Every row of every table, as JSON text: equal snapshots mean an unchanged database.
+    pub async fn snapshot(&self) -> String {
+        #[derive(QueryableByName)]
+        struct Dump {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            dump: String,
+        }
+        let mut c = self.sql().await;
+        let mut out = String::new();
+        for table in [
+            "users",
+            "sla_configurations",
+            "development_environments",
+            "test_types",
+            "product_types",
+            "products",
+            "engagements",
+            "tests",
+            "findings",
+            "notes",
+            "files",
+        ] {
+            let d: Dump = diesel::sql_query(format!(
+                "SELECT COALESCE(json_agg(t ORDER BY t.id)::text, '[]') AS dump FROM {table} t"
+            ))
+            .get_result(&mut c)
+            .await
+            .unwrap();
+            out.push_str(table);
+            out.push_str(": ");
+            out.push_str(&d.dump);
+            out.push('\n');
+        }
+        out
+    }
+
+    // ---- builders (all through the API) ----
+
+    pub async fn product_type(&self, name: &str) -> String {
+        let d = self
+            .ok(
+                "mutation($n: String!) { createProductType(input: {name: $n}) { productType { id } } }",
+                json!({ "n": name }),
+            )
+            .await;
+        d["createProductType"]["productType"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn product(&self, product_type: &str, name: &str) -> String {
+        let d = self
+            .ok(
+                "mutation($pt: ID!, $n: String!) { createProduct(input: {name: $n, description: \"d\", productTypeId: $pt}) { product { id } } }",
+                json!({ "pt": product_type, "n": name }),
+            )
+            .await;
+        d["createProduct"]["product"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn engagement(&self, product: &str, name: &str) -> String {
+        self.engagement_with(product, name, json!({})).await
+    }
+
+    /// An engagement with extra input fields merged in (e.g. `{"status": "COMPLETED"}`).
+    pub async fn engagement_with(&self, product: &str, name: &str, extra: Value) -> String {
+        let mut input = json!({
+            "productId": product, "name": name, "engagementType": "INTERACTIVE", "status": "IN_PROGRESS",
+            "targetStart": "2026-01-01", "targetEnd": "2026-02-01"
+        });
+        merge(&mut input, extra);
+        let d = self
+            .ok(
+                "mutation($i: CreateEngagementInput!) { createEngagement(input: $i) { engagement { id } } }",
+                json!({ "i": input }),
+            )
+            .await;
+        d["createEngagement"]["engagement"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn test(&self, engagement: &str, title: &str) -> String {
+        let d = self
+            .ok(
+                "mutation($e: ID!, $t: String!) { createTest(input: {engagementId: $e, title: $t, testType: \"Manual Code Review\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { test { id } } }",
+                json!({ "e": engagement, "t": title }),
+            )
+            .await;
+        d["createTest"]["test"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn finding(&self, test: &str, title: &str, severity: &str) -> String {
+        self.finding_with(test, title, severity, json!({})).await
+    }
+
+    /// A finding with extra input fields merged in (e.g. `{"verified": true}`).
+    pub async fn finding_with(
+        &self,
+        test: &str,
+        title: &str,
+        severity: &str,
+        extra: Value,
+    ) -> String {
+        let mut input =
+            json!({ "testId": test, "title": title, "severity": severity, "description": "d" });
+        merge(&mut input, extra);
+        let d = self
+            .ok(
+                "mutation($i: CreateFindingInput!) { createFinding(input: $i) { finding { id } } }",
+                json!({ "i": input }),
+            )
+            .await;
+        d["createFinding"]["finding"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// product type → product → engagement → test; returns their ids.
+    pub async fn hierarchy(&self) -> Hierarchy {
+        let product_type = self.product_type("PT").await;
+        let product = self.product(&product_type, "P").await;
+        let engagement = self.engagement(&product, "E").await;
+        let test = self.test(&engagement, "T").await;
+        Hierarchy {
+            product_type,
+            product,
+            engagement,
+            test,
+        }
+    }
+}
+
+/// Ids of a minimal hierarchy.
+pub struct Hierarchy {
+    pub product_type: String,
+    pub product: String,
+    pub engagement: String,
+    pub test: String,
+}
+
+/// Shallow-merges the fields of `extra` into `base` (both JSON objects).
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+}
+
+/// The `databaseId` inside a global id.
+pub fn db_id(global: &str) -> i32 {
+    dojoql::domain::ids::decode(global).unwrap().1
+}

@@ -1,0 +1,194 @@
+//! Relay pagination: forward and backward, cursors, page info and totals, at the top level and
+//! nested (where the pages of all siblings come from one windowed statement).
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+fn names(conn: &Value) -> Vec<String> {
+    conn["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
+  productTypes(first: $first, after: $after, last: $last, before: $before) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { name } } nodes { name } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walks_forward_and_backward_through_a_list() {
+    let app = TestApp::new().await;
+    for i in 1..=7 {
+        app.product_type(&format!("pt{i}")).await;
+    }
+    // Forward in pages of 3: 3 + 3 + 1.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let d = app.ok(PAGE, json!({ "first": 3, "after": after })).await;
+        let c = &d["productTypes"];
+        assert_eq!(c["totalCount"], 7);
+        assert_eq!(c["pageInfo"]["hasPreviousPage"], json!(after.is_some()));
+        assert_eq!(names(c).len(), c["edges"].as_array().unwrap().len());
+        seen.extend(names(c));
+        pages += 1;
+        if !c["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = Some(c["pageInfo"]["endCursor"].as_str().unwrap().to_string());
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen,
+        (1..=7).map(|i| format!("pt{i}")).collect::<Vec<_>>(),
+        "creation order without orderBy"
+    );
+
+    // Backward from the end in pages of 3: 5..7, then 2..4, then 1.
+    let d = app.ok(PAGE, json!({ "last": 3 })).await;
+    let c = &d["productTypes"];
+    assert_eq!(names(c), ["pt5", "pt6", "pt7"]);
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(c["pageInfo"]["hasNextPage"], false);
+    let before = c["pageInfo"]["startCursor"].as_str().unwrap().to_string();
+    let d = app.ok(PAGE, json!({ "last": 3, "before": before })).await;
+    let c = &d["productTypes"];
+    assert_eq!(names(c), ["pt2", "pt3", "pt4"]);
+    assert_eq!(c["pageInfo"]["hasNextPage"], true);
+    let before = c["pageInfo"]["startCursor"].as_str().unwrap().to_string();
+    let d = app.ok(PAGE, json!({ "last": 3, "before": before })).await;
+    assert_eq!(names(&d["productTypes"]), ["pt1"]);
+    assert_eq!(d["productTypes"]["pageInfo"]["hasPreviousPage"], false);
+
+    // A cursor taken from an edge continues right after that edge.
+    let d = app.ok(PAGE, json!({ "first": 7 })).await;
+    let third = d["productTypes"]["edges"][2]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = app.ok(PAGE, json!({ "first": 2, "after": third })).await;
+    assert_eq!(names(&d["productTypes"]), ["pt4", "pt5"]);
+
+    // Past the end: empty page, still the right total.
+    let last = d["productTypes"]["edges"][1]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = app.ok(PAGE, json!({ "first": 5, "after": last })).await;
+    let d = app
+        .ok(
+            PAGE,
+            json!({ "first": 5, "after": d["productTypes"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    assert_eq!(names(&d["productTypes"]), Vec::<String>::new());
+    assert_eq!(d["productTypes"]["totalCount"], 7);
+    assert_eq!(d["productTypes"]["pageInfo"]["hasNextPage"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_by_the_requested_field() {
+    let app = TestApp::new().await;
+    for n in ["banana", "Apple", "cherry"] {
+        app.product_type(n).await;
+    }
+    let q = "query($d: OrderDirection!) { productTypes(orderBy: {field: NAME, direction: $d}) { nodes { name } } }";
+    let d = app.ok(q, json!({ "d": "ASC" })).await;
+    assert_eq!(
+        names(&d["productTypes"]),
+        ["Apple", "banana", "cherry"],
+        "case-insensitive"
+    );
+    let d = app.ok(q, json!({ "d": "DESC" })).await;
+    assert_eq!(names(&d["productTypes"]), ["cherry", "banana", "Apple"]);
+    let d = app
+        .ok(
+            "{ productTypes(orderBy: {field: ID, direction: DESC}) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(names(&d["productTypes"]), ["cherry", "Apple", "banana"]);
+}
+
+const NESTED: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
+  products(first: 10) { nodes { name engagements(first: $first, after: $after, last: $last, before: $before) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { name } } } } }";
+
+fn nested(d: &Value, product: usize) -> &Value {
+    &d["products"]["nodes"][product]["engagements"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_nested_lists_per_parent() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("PT").await;
+    let a = app.product(&pt, "A").await;
+    let b = app.product(&pt, "B").await;
+    app.product(&pt, "C").await; // no engagements
+    for i in 1..=5 {
+        app.engagement(&a, &format!("a{i}")).await;
+    }
+    for i in 1..=2 {
+        app.engagement(&b, &format!("b{i}")).await;
+    }
+
+    let d = app.ok(NESTED, json!({ "first": 2 })).await;
+    assert_eq!(names(nested(&d, 0)), ["a1", "a2"]);
+    assert_eq!(nested(&d, 0)["totalCount"], 5);
+    assert_eq!(nested(&d, 0)["pageInfo"]["hasNextPage"], true);
+    assert_eq!(names(nested(&d, 1)), ["b1", "b2"]);
+    assert_eq!(nested(&d, 1)["pageInfo"]["hasNextPage"], false);
+    assert_eq!(names(nested(&d, 2)), Vec::<String>::new());
+    assert_eq!(nested(&d, 2)["totalCount"], 0);
+
+    // The cursor of a's page continues a's list.
+    let cursor = nested(&d, 0)["pageInfo"]["endCursor"].clone();
+    let d = app.ok(NESTED, json!({ "first": 2, "after": cursor })).await;
+    assert_eq!(names(nested(&d, 0)), ["a3", "a4"]);
+    assert_eq!(nested(&d, 0)["pageInfo"]["hasPreviousPage"], true);
+    // b has nothing after position 2, yet its total is still known.
+    assert_eq!(names(nested(&d, 1)), Vec::<String>::new());
+    assert_eq!(nested(&d, 1)["totalCount"], 2);
+    assert_eq!(nested(&d, 1)["pageInfo"]["hasPreviousPage"], true);
+
+    // Backward: the last two of each.
+    let d = app.ok(NESTED, json!({ "last": 2 })).await;
+    assert_eq!(names(nested(&d, 0)), ["a4", "a5"]);
+    assert_eq!(nested(&d, 0)["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(nested(&d, 0)["pageInfo"]["hasNextPage"], false);
+    assert_eq!(names(nested(&d, 1)), ["b1", "b2"]);
+    assert_eq!(nested(&d, 1)["pageInfo"]["hasPreviousPage"], false);
+    let before = nested(&d, 0)["pageInfo"]["startCursor"].clone();
+    let d = app.ok(NESTED, json!({ "last": 2, "before": before })).await;
+    assert_eq!(names(nested(&d, 0)), ["a2", "a3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_bad_page_arguments() {
+    let app = TestApp::new().await;
+    for args in [
+        "first: 0",
+        "first: 101",
+        "last: 0",
+        "last: -1",
+        "after: \"bm9wZQ==\"",
+        "before: \"x\"",
+    ] {
+        let code = app
+            .err(
+                &format!("{{ productTypes({args}) {{ totalCount }} }}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(code, "BAD_USER_INPUT", "{args}");
+    }
+    let d = app
+        .ok("{ productTypes(first: 100) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(d["productTypes"]["totalCount"], 0);
+}

@@ -125,7 +125,7 @@ async fn graphql_handler(
         Err(e) => return parse_error(e),
     };
     let request = graphql::with_loader(request, &state.db, state.config.loader_delay);
-    Json(state.schema.execute(request).await).into_response()
+    Json(graphql::execute(&state.schema, request).await).into_response()
 }
 
 fn parse_error(e: async_graphql::ParseRequestError) -> Response {

@@ -2,6 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the GraphQL executor allocates many small objects per field, and glibc malloc's
+/// arena locks showed up as a quarter of the CPU profile under concurrent load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dojoql",

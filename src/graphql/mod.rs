@@ -20,12 +20,9 @@ pub mod reference;
 pub mod scalars;
 pub mod test;
 
-use std::sync::Arc;
-
 use async_graphql::{
     EmptySubscription, MergedObject, Response, Schema, ServerError, Value,
     dataloader::{DataLoader, HashMapCache},
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
 };
 
 use crate::{db::Db, error};
@@ -76,7 +73,6 @@ impl Default for SchemaOptions {
 /// by [`with_loader`].
 pub fn build(db: Option<Db>, options: &SchemaOptions) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(ErrorCodes)
         .limit_depth(32)
         .limit_recursive_depth(32)
         .limit_directives(16)
@@ -112,26 +108,18 @@ pub fn with_loader(
     request.data(loader)
 }
 
-/// Gives every error without one an `extensions.code`: errors raised by parsing, validation and
-/// input coercion (unknown enum values, malformed ids or dates, wrong types) are the client's,
-/// so they get `BAD_USER_INPUT`. Resolver errors already carry their code.
-struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
+/// Executes one request and gives every error without one an `extensions.code`: errors raised
+/// by parsing, validation and input coercion (unknown enum values, malformed ids or dates, wrong
+/// types) are the client's, so they get `BAD_USER_INPUT`; resolver errors already carry theirs.
+///
+/// This is done after execution rather than in an `Extension`: with no extensions registered,
+/// async-graphql resolves fields without wrapping each one in an extension chain.
+pub async fn execute(schema: &AppSchema, request: async_graphql::Request) -> Response {
+    let mut response = schema.execute(request).await;
+    for e in &mut response.errors {
+        fill_code(e);
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for e in &mut response.errors {
-            fill_code(e);
-        }
-        response
-    }
+    response
 }
 
 fn fill_code(e: &mut ServerError) {

@@ -1,0 +1,2 @@
+DROP INDEX findings_engagement_severity_active_idx;
+DROP INDEX findings_test_severity_active_idx;

@@ -27,10 +27,6 @@ use crate::{
 #[derive(Clone)]
 pub struct Engagement(pub rows::Engagement);
 
-fn strings(v: &[Option<String>]) -> Vec<String> {
-    v.iter().flatten().cloned().collect()
-}
-
 #[Object]
 impl Engagement {
     pub async fn id(&self) -> ID {
@@ -111,7 +107,7 @@ impl Engagement {
         self.0.deduplication_on_engagement
     }
     async fn tags(&self) -> Vec<String> {
-        strings(&self.0.tags)
+        node::strings(&self.0.tags)
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
@@ -343,14 +339,10 @@ pub struct EngagementPayload {
     engagement: Engagement,
 }
 
-fn bad(e: domain::Invalid) -> AppError {
-    AppError::BadUserInput(e.0)
-}
-
 fn url(field: &str, v: Option<String>, max: usize, scm: bool) -> AppResult<Option<String>> {
     v.map(|v| domain::check_url(field, &v, max, scm))
         .transpose()
-        .map_err(bad)
+        .map_err(AppError::from)
 }
 
 fn maybe_url(
@@ -360,7 +352,9 @@ fn maybe_url(
     scm: bool,
 ) -> AppResult<Option<Option<String>>> {
     Ok(match node::maybe(v) {
-        Some(Some(v)) => Some(Some(domain::check_url(field, &v, max, scm).map_err(bad)?)),
+        Some(Some(v)) => Some(Some(
+            domain::check_url(field, &v, max, scm).map_err(AppError::from)?,
+        )),
         other => other,
     })
 }
@@ -371,14 +365,6 @@ fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
         reference::check_len(field, *value, *max)?;
     }
     Ok(())
-}
-
-fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
-    Ok(match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
-    })
 }
 
 #[derive(Default)]
@@ -432,7 +418,8 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: CreateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
+        domain::check_date_range(input.target_start.0, input.target_end.0)
+            .map_err(AppError::from)?;
         check_lengths(&[
             ("description", input.description.as_deref(), 2000),
             ("version", input.version.as_deref(), 100),
@@ -444,7 +431,7 @@ impl EngagementMutation {
         let status: domain::EngagementStatus = input.status.into();
         let new = rows::NewEngagement {
             product_id: node::decode(NodeKind::Product, &input.product_id)?,
-            name: domain::clean_name("name", &input.name, 300).map_err(bad)?,
+            name: domain::clean_name("name", &input.name, 300).map_err(AppError::from)?,
             description: input.description,
             version: input.version,
             first_contacted: input.first_contacted.map(|d| d.0),
@@ -490,7 +477,7 @@ impl EngagementMutation {
     ) -> async_graphql::Result<EngagementPayload> {
         let id = node::decode(NodeKind::Engagement, &input.id)?;
         if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(bad)?;
+            domain::check_date_range(s.0, e.0).map_err(AppError::from)?;
         }
         check_lengths(&[
             (
@@ -517,13 +504,13 @@ impl EngagementMutation {
                 .name
                 .map(|n| domain::clean_name("name", &n, 300))
                 .transpose()
-                .map_err(bad)?,
+                .map_err(AppError::from)?,
             description: node::maybe(input.description),
             version: node::maybe(input.version),
             first_contacted: node::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
-            lead_id: maybe_id(NodeKind::User, input.lead_id)?,
+            lead_id: node::maybe_id(NodeKind::User, input.lead_id)?,
             reason: node::maybe(input.reason),
             tracker: maybe_url("tracker", input.tracker, 200, false)?,
             test_strategy: maybe_url("testStrategy", input.test_strategy, 200, false)?,
@@ -540,7 +527,7 @@ impl EngagementMutation {
             build_id: node::maybe(input.build_id),
             commit_hash: node::maybe(input.commit_hash),
             branch_tag: node::maybe(input.branch_tag),
-            environment_id: maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
+            environment_id: node::maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
             deduplication_on_engagement: input.deduplication_on_engagement,
             tags: input.tags.map(clean_tags).transpose()?,
             updated: None,
@@ -593,7 +580,7 @@ impl EngagementMutation {
             .name
             .map(|n| domain::clean_name("name", &n, 300))
             .transpose()
-            .map_err(bad)?;
+            .map_err(AppError::from)?;
         let row = db(ctx)
             .write(move |c| Box::pin(rows::copy(c, id, name)))
             .await

@@ -422,10 +422,6 @@ pub struct FindingPayload {
     finding: Finding,
 }
 
-fn bad(e: domain::Invalid) -> AppError {
-    AppError::BadUserInput(e.0)
-}
-
 fn check_score(v: Option<f64>) -> AppResult<()> {
     if v.is_some_and(|s| !(0.0..=10.0).contains(&s)) {
         return Err(AppError::bad_input("cvssv3Score must be between 0 and 10"));
@@ -442,7 +438,7 @@ fn check_cwe(v: Option<i32>) -> AppResult<()> {
 
 fn vulnerability_ids(v: Vec<String>) -> AppResult<Vec<String>> {
     v.iter()
-        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(bad))
+        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(AppError::from))
         .collect()
 }
 
@@ -487,7 +483,7 @@ impl FindingMutation {
         check_cwe(input.cwe)?;
         let test_id = node::decode(NodeKind::Test, &input.test_id)?;
         let fields = rows::FindingFields {
-            title: domain::clean_name("title", &input.title, 511).map_err(bad)?,
+            title: domain::clean_name("title", &input.title, 511).map_err(AppError::from)?,
             description: input.description,
             severity: Some(input.severity.into()),
             date: input.date.map(|d| d.0),
@@ -558,7 +554,7 @@ impl FindingMutation {
                 .title
                 .map(|t| domain::clean_name("title", &t, 511))
                 .transpose()
-                .map_err(bad)?,
+                .map_err(AppError::from)?,
             description: input.description,
             severity: input.severity.map(Into::into),
             numerical_severity: None,

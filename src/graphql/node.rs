@@ -178,6 +178,23 @@ pub fn maybe<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// `MaybeUndefined` global id of `kind` as a changeset field (keep / clear / set).
+pub fn maybe_id(
+    kind: NodeKind,
+    v: async_graphql::MaybeUndefined<ID>,
+) -> AppResult<Option<Option<i32>>> {
+    Ok(match v {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(id) => Some(Some(decode(kind, &id)?)),
+    })
+}
+
+/// A text-array column as a list (Postgres arrays may hold NULLs; ours never do).
+pub fn strings(v: &[Option<String>]) -> Vec<String> {
+    v.iter().flatten().cloned().collect()
+}
+
 /// Input naming one object.
 #[derive(async_graphql::InputObject, Debug, Clone)]
 pub struct IdInput {

@@ -258,8 +258,8 @@ impl NoteMutation {
             .clone()
             .filter(|t| t.len() <= 255)
             .unwrap_or_else(|| "application/octet-stream".into());
-        let filename = domain::clean_name("filename", &upload.filename, 255)
-            .map_err(|e| AppError::BadUserInput(e.0))?;
+        let filename =
+            domain::clean_name("filename", &upload.filename, 255).map_err(AppError::from)?;
         let mut content = Vec::new();
         upload
             .into_read()
@@ -272,9 +272,7 @@ impl NoteMutation {
             );
         }
         let title = match input.title {
-            Some(t) => {
-                domain::clean_name("title", &t, 100).map_err(|e| AppError::BadUserInput(e.0))?
-            }
+            Some(t) => domain::clean_name("title", &t, 100).map_err(AppError::from)?,
             None => filename.chars().take(100).collect(),
         };
         let new = NewFile {

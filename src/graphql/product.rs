@@ -35,10 +35,6 @@ pub struct Technology {
     pub version: Option<String>,
 }
 
-fn strings(v: &[Option<String>]) -> Vec<String> {
-    v.iter().flatten().cloned().collect()
-}
-
 #[Object]
 impl Product {
     pub async fn id(&self) -> ID {
@@ -103,7 +99,7 @@ impl Product {
         self.0.internet_accessible
     }
     async fn regulations(&self) -> Vec<String> {
-        strings(&self.0.regulations)
+        node::strings(&self.0.regulations)
     }
     async fn technologies(&self) -> Vec<Technology> {
         self.0
@@ -116,7 +112,7 @@ impl Product {
             .collect()
     }
     async fn tags(&self) -> Vec<String> {
-        strings(&self.0.tags)
+        node::strings(&self.0.tags)
     }
     async fn enable_simple_risk_acceptance(&self) -> bool {
         self.0.enable_simple_risk_acceptance
@@ -240,7 +236,7 @@ impl ProductFilter {
 
 /// Validated, lowercased tags.
 pub fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
-    domain::clean_tags(&tags).map_err(|e| AppError::BadUserInput(e.0))
+    domain::clean_tags(&tags).map_err(AppError::from)
 }
 
 /// Sort keys of product lists.
@@ -358,7 +354,7 @@ fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
         .map(|t| {
             Ok(rows::Technology {
                 name: domain::clean_name("technology name", &t.name, 200)
-                    .map_err(|e| AppError::BadUserInput(e.0))?,
+                    .map_err(AppError::from)?,
                 version: t.version,
             })
         })
@@ -368,16 +364,8 @@ fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
 
 fn clean_strings(field: &str, v: Vec<String>) -> AppResult<Vec<String>> {
     v.iter()
-        .map(|s| domain::clean_name(field, s, 200).map_err(|e| AppError::BadUserInput(e.0)))
+        .map(|s| domain::clean_name(field, s, 200).map_err(AppError::from))
         .collect()
-}
-
-fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
-    Ok(match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
-    })
 }
 
 #[derive(Default)]
@@ -422,8 +410,7 @@ impl ProductMutation {
             return Err(AppError::bad_input("userRecords must not be negative").into());
         }
         let new = rows::NewProduct {
-            name: domain::clean_name("name", &input.name, 255)
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
             description: input.description,
             product_type_id: node::decode(NodeKind::ProductType, &input.product_type_id)?,
             sla_configuration_id: node::decode_opt(
@@ -476,16 +463,16 @@ impl ProductMutation {
                 .name
                 .map(|n| domain::clean_name("name", &n, 255))
                 .transpose()
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+                .map_err(AppError::from)?,
             description: input.description,
             product_type_id: node::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
             sla_configuration_id: node::decode_opt(
                 NodeKind::SlaConfiguration,
                 &input.sla_configuration_id,
             )?,
-            product_manager_id: maybe_id(NodeKind::User, input.product_manager_id)?,
-            technical_contact_id: maybe_id(NodeKind::User, input.technical_contact_id)?,
-            team_manager_id: maybe_id(NodeKind::User, input.team_manager_id)?,
+            product_manager_id: node::maybe_id(NodeKind::User, input.product_manager_id)?,
+            technical_contact_id: node::maybe_id(NodeKind::User, input.technical_contact_id)?,
+            team_manager_id: node::maybe_id(NodeKind::User, input.team_manager_id)?,
             business_criticality: node::maybe(input.business_criticality)
                 .map(|v| v.map(Into::into)),
             platform: node::maybe(input.platform).map(|v| v.map(Into::into)),

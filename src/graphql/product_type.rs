@@ -185,8 +185,7 @@ impl ProductTypeMutation {
     ) -> async_graphql::Result<ProductTypePayload> {
         reference::check_len("description", input.description.as_deref(), 4000)?;
         let new = rows::NewProductType {
-            name: domain::clean_name("name", &input.name, 255)
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
             description: input.description,
             critical_product: input.critical_product,
             key_product: input.key_product,
@@ -214,7 +213,7 @@ impl ProductTypeMutation {
                 .name
                 .map(|n| domain::clean_name("name", &n, 255))
                 .transpose()
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+                .map_err(AppError::from)?,
             description: node::maybe(input.description),
             critical_product: input.critical_product,
             key_product: input.key_product,

@@ -365,7 +365,7 @@ impl ReferenceMutation {
         check_len("lastName", input.last_name.as_deref(), 150)?;
         let new = users::NewUser {
             username: domain::clean_name("username", &input.username, 150)
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+                .map_err(AppError::from)?,
             email: input.email,
             first_name: input.first_name,
             last_name: input.last_name,
@@ -390,8 +390,7 @@ impl ReferenceMutation {
         ])?;
         check_len("description", input.description.as_deref(), 512)?;
         let new = sla::NewSlaConfiguration {
-            name: domain::clean_name("name", &input.name, 128)
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+            name: domain::clean_name("name", &input.name, 128).map_err(AppError::from)?,
             description: input.description,
             critical: input.critical,
             high: input.high,
@@ -432,7 +431,7 @@ impl ReferenceMutation {
                 .name
                 .map(|n| domain::clean_name("name", &n, 128))
                 .transpose()
-                .map_err(|e| AppError::BadUserInput(e.0))?,
+                .map_err(AppError::from)?,
             description: node::maybe(input.description),
             critical: input.critical,
             high: input.high,

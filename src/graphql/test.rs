@@ -252,10 +252,6 @@ pub struct TestPayload {
     test: Test,
 }
 
-fn bad(e: domain::Invalid) -> AppError {
-    AppError::BadUserInput(e.0)
-}
-
 fn check_percent(v: Option<i32>) -> AppResult<()> {
     if v.is_some_and(|p| !(0..=100).contains(&p)) {
         return Err(AppError::bad_input(
@@ -271,14 +267,6 @@ fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
         reference::check_len(field, *value, *max)?;
     }
     Ok(())
-}
-
-fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> AppResult<Option<Option<i32>>> {
-    Ok(match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => Some(Some(node::decode(kind, &id)?)),
-    })
 }
 
 #[derive(Default)]
@@ -318,7 +306,8 @@ impl TestMutation {
         ctx: &Context<'_>,
         input: CreateTestInput,
     ) -> async_graphql::Result<TestPayload> {
-        domain::check_date_range(input.target_start.0, input.target_end.0).map_err(bad)?;
+        domain::check_date_range(input.target_start.0, input.target_end.0)
+            .map_err(AppError::from)?;
         check_percent(input.percent_complete)?;
         check_lengths(&[
             ("version", input.version.as_deref(), 100),
@@ -326,7 +315,8 @@ impl TestMutation {
             ("commitHash", input.commit_hash.as_deref(), 150),
             ("branchTag", input.branch_tag.as_deref(), 150),
         ])?;
-        let test_type = domain::clean_name("testType", &input.test_type, 200).map_err(bad)?;
+        let test_type =
+            domain::clean_name("testType", &input.test_type, 200).map_err(AppError::from)?;
         let new = rows::NewTest {
             engagement_id: node::decode(NodeKind::Engagement, &input.engagement_id)?,
             product_id: 0,
@@ -337,7 +327,7 @@ impl TestMutation {
                 .title
                 .map(|t| domain::clean_name("title", &t, 255))
                 .transpose()
-                .map_err(bad)?,
+                .map_err(AppError::from)?,
             description: input.description,
             target_start: input.target_start.0,
             target_end: input.target_end.0,
@@ -368,7 +358,7 @@ impl TestMutation {
     ) -> async_graphql::Result<TestPayload> {
         let id = node::decode(NodeKind::Test, &input.id)?;
         if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(bad)?;
+            domain::check_date_range(s.0, e.0).map_err(AppError::from)?;
         }
         if let MaybeUndefined::Value(p) = input.percent_complete {
             check_percent(Some(p))?;
@@ -389,16 +379,18 @@ impl TestMutation {
         ])?;
         let changes = rows::TestChanges {
             test_type_id: node::decode_opt(NodeKind::TestType, &input.test_type_id)?,
-            lead_id: maybe_id(NodeKind::User, input.lead_id)?,
+            lead_id: node::maybe_id(NodeKind::User, input.lead_id)?,
             title: match node::maybe(input.title) {
-                Some(Some(t)) => Some(Some(domain::clean_name("title", &t, 255).map_err(bad)?)),
+                Some(Some(t)) => Some(Some(
+                    domain::clean_name("title", &t, 255).map_err(AppError::from)?,
+                )),
                 other => other,
             },
             description: node::maybe(input.description),
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
             percent_complete: node::maybe(input.percent_complete),
-            environment_id: maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
+            environment_id: node::maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
             version: node::maybe(input.version),
             build_id: node::maybe(input.build_id),
             commit_hash: node::maybe(input.commit_hash),

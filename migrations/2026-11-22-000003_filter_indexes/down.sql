@@ -1,0 +1,2 @@
+DROP INDEX engagements_engagement_type_idx;
+DROP INDEX findings_title_trgm_idx;

@@ -22,6 +22,7 @@ use futures_util::TryStreamExt;
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
+    auth,
     config::Config,
     db::{self, Db, PoolSettings},
     error::{self as codes},
@@ -124,7 +125,28 @@ async fn graphql_handler(
         Ok(r) => r,
         Err(e) => return parse_error(e),
     };
-    let request = graphql::with_loader(request, &state.db, state.config.loader_delay);
+    let mut request = graphql::with_loader(request, &state.db, state.config.loader_delay);
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().unwrap_or_default();
+        match auth::authenticate(&state.db, value).await {
+            Ok(principal) => request = request.data(principal),
+            Err(auth::AuthError::Db(e)) => {
+                tracing::warn!(error = %e, "authentication lookup failed");
+                return request_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::SERVICE_UNAVAILABLE,
+                    "try again",
+                );
+            }
+            Err(e) => {
+                return request_error(
+                    StatusCode::UNAUTHORIZED,
+                    codes::UNAUTHENTICATED,
+                    e.to_string(),
+                );
+            }
+        }
+    }
     Json(graphql::execute(&state.schema, request).await).into_response()
 }
 

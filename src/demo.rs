@@ -158,6 +158,7 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                     email: Some(format!("{name}@example.com")),
                     first_name: Some(first.into()),
                     last_name: Some(last.into()),
+                    is_superuser: false,
                 },
             )
             .await?

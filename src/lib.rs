@@ -7,6 +7,7 @@
 //! axum router, the schema and graceful shutdown. `config`, `error` and `telemetry` are leaves.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -30,6 +30,15 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
     ExportSchema,
+    /// Create a user with an API token; the token is printed alone on the last line.
+    CreateUser {
+        username: String,
+        /// Make the user a superuser (may do everything).
+        #[arg(long)]
+        superuser: bool,
+        #[arg(long)]
+        email: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +55,35 @@ async fn main() -> anyhow::Result<()> {
             dojoql::db::ensure_database(&config.database_url).await?;
             let ran = dojoql::db::migrate(&config.database_url).await?;
             tracing::info!(migrations = ran, "database migrated");
+            Ok(())
+        }
+        Command::CreateUser {
+            username,
+            superuser,
+            email,
+        } => {
+            dojoql::telemetry::init();
+            let config = dojoql::config::Config::from_env()?;
+            dojoql::db::ensure_database(&config.database_url).await?;
+            dojoql::db::migrate(&config.database_url).await?;
+            let state = dojoql::app::AppState::new(config)?;
+            let username = dojoql::domain::clean_name("username", &username, 150)
+                .map_err(|e| anyhow::anyhow!(e.0))?;
+            let new = dojoql::db::user::NewUser {
+                username,
+                email,
+                first_name: None,
+                last_name: None,
+                is_superuser: superuser,
+            };
+            let (user, token) = dojoql::auth::create_user_with_token(&state.db, new, "cli").await?;
+            println!(
+                "created {}user {} (id {}); its API token (shown once):",
+                if user.is_superuser { "super" } else { "" },
+                user.username,
+                user.id
+            );
+            println!("{token}");
             Ok(())
         }
         Command::Serve { demo } => {

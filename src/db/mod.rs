@@ -5,6 +5,7 @@
 //! [`Db::write`] runs them on a spawned task so that a client hanging up cannot cancel a
 //! transaction half-way.
 
+pub mod api_token;
 pub mod counts;
 pub mod delete;
 pub mod engagement;

@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Int4,
+        user_id -> Int4,
+        #[max_length = 100]
+        name -> Varchar,
+        #[max_length = 64]
+        token_hash -> Varchar,
+        created -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     development_environments (id) {
         id -> Int4,
         #[max_length = 200]
@@ -272,9 +286,12 @@ diesel::table! {
         #[max_length = 150]
         last_name -> Nullable<Varchar>,
         created -> Timestamptz,
+        is_active -> Bool,
+        is_superuser -> Bool,
     }
 }
 
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(engagements -> development_environments (environment_id));
 diesel::joinable!(engagements -> products (product_id));
 diesel::joinable!(engagements -> users (lead_id));
@@ -292,6 +309,7 @@ diesel::joinable!(tests -> test_types (test_type_id));
 diesel::joinable!(tests -> users (lead_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     development_environments,
     engagements,
     files,

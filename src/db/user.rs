@@ -20,6 +20,8 @@ pub struct User {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub created: DateTime<Utc>,
+    pub is_active: bool,
+    pub is_superuser: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -29,6 +31,7 @@ pub struct NewUser {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    pub is_superuser: bool,
 }
 
 /// Filter for user lists.

@@ -16,6 +16,7 @@ pub enum NodeKind {
     DevelopmentEnvironment,
     Note,
     File,
+    ApiToken,
 }
 
 impl NodeKind {
@@ -31,6 +32,7 @@ impl NodeKind {
         NodeKind::DevelopmentEnvironment,
         NodeKind::Note,
         NodeKind::File,
+        NodeKind::ApiToken,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -47,6 +49,7 @@ impl NodeKind {
             NodeKind::DevelopmentEnvironment => "DevelopmentEnvironment",
             NodeKind::Note => "Note",
             NodeKind::File => "File",
+            NodeKind::ApiToken => "ApiToken",
         }
     }
 }

@@ -254,6 +254,24 @@ impl Loader<FileId> for PgLoader {
     }
 }
 
+/// An API token by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiTokenId(pub i32);
+
+impl Loader<ApiTokenId> for PgLoader {
+    type Value = crate::db::api_token::ApiToken;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ApiTokenId]) -> LoadResult<ApiTokenId, Self::Value> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let rows = crate::db::api_token::by_ids(&mut conn, &ids)
+            .await
+            .map_err(err)?;
+        Ok(rows.into_iter().map(|t| (ApiTokenId(t.id), t)).collect())
+    }
+}
+
 macro_rules! has_id {
     ($($t:ty),+) => {$(
         impl HasId for $t {

@@ -5,6 +5,7 @@
 //! nested fields go through [`loaders::PgLoader`], so a query costs a constant number of SQL
 //! statements however many rows it touches.
 
+pub mod auth;
 pub mod context;
 pub mod engagement;
 pub mod enums;
@@ -37,6 +38,7 @@ pub struct Query(
     test::TestQuery,
     finding::FindingQuery,
     reference::ReferenceQuery,
+    auth::AuthQuery,
 );
 
 /// Every mutation.
@@ -49,6 +51,7 @@ pub struct Mutation(
     finding::FindingMutation,
     note::NoteMutation,
     reference::ReferenceMutation,
+    auth::AuthMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -3,10 +3,11 @@
 use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 
 use super::{
+    auth::ApiToken,
     context::{db, gql, loader, map_db},
     engagement::Engagement,
     finding::Finding,
-    loaders::{FileId, NoteId, RowId},
+    loaders::{ApiTokenId, FileId, NoteId, RowId},
     note::{File, Note},
     product::Product,
     product_type::ProductType,
@@ -42,6 +43,7 @@ pub enum Node {
     DevelopmentEnvironment(DevelopmentEnvironment),
     Note(Note),
     File(File),
+    ApiToken(ApiToken),
 }
 
 /// Decodes a global id of `kind` (BAD_USER_INPUT otherwise).
@@ -107,6 +109,10 @@ async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node
             .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
         NodeKind::Note => l.load_one(NoteId(id)).await?.map(|r| Node::Note(Note(r))),
         NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
+        NodeKind::ApiToken => l
+            .load_one(ApiTokenId(id))
+            .await?
+            .map(|r| Node::ApiToken(ApiToken(r))),
     })
 }
 

@@ -45,6 +45,14 @@ impl User {
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
     }
+    /// Inactive users cannot authenticate.
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+    /// Superusers may do everything.
+    async fn is_superuser(&self) -> bool {
+        self.0.is_superuser
+    }
 }
 
 /// Loads an optional user reference through the dataloader.
@@ -369,6 +377,7 @@ impl ReferenceMutation {
             email: input.email,
             first_name: input.first_name,
             last_name: input.last_name,
+            is_superuser: false,
         };
         let row = db(ctx)
             .write(move |c| Box::pin(users::create(c, new)))

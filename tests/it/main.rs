@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod auth;
 mod dataloader;
 mod delete;
 mod engagement;

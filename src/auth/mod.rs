@@ -1,0 +1,124 @@
+//! Authentication: API tokens (`Authorization: Token <key>` as DefectDojo clients send it, or
+//! `Bearer <key>`) resolved to a [`Principal`]. Tokens are 160 random bits, shown once, and only
+//! their SHA-256 is stored, so a database leak does not leak usable tokens.
+//!
+//! Authorization (roles per product type / product, global roles) builds on the principal.
+
+use sha2::{Digest, Sha256};
+
+use crate::db::{self, Db, DbError};
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i32,
+    pub username: String,
+    pub is_superuser: bool,
+}
+
+impl From<db::user::User> for Principal {
+    fn from(u: db::user::User) -> Self {
+        Principal {
+            user_id: u.id,
+            username: u.username,
+            is_superuser: u.is_superuser,
+        }
+    }
+}
+
+/// The prefix of every token (makes leaked tokens easy to recognize in logs and scanners).
+pub const TOKEN_PREFIX: &str = "dojoql_";
+
+/// A new random token: `dojoql_` + 40 hex digits.
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{TOKEN_PREFIX}{hex}"))
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// The key in an `Authorization` header value: `Token <key>` or `Bearer <key>` (scheme
+/// case-insensitive). `None` for any other shape.
+pub fn parse_authorization(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once(' ')?;
+    let key = key.trim();
+    let scheme_ok = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
+    (scheme_ok && !key.is_empty() && !key.contains(char::is_whitespace)).then_some(key)
+}
+
+/// Why a presented credential was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("malformed Authorization header (use `Token <key>` or `Bearer <key>`)")]
+    Malformed,
+    #[error("invalid, expired or revoked token")]
+    Invalid,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Resolves an `Authorization` header value to its principal.
+pub async fn authenticate(db: &Db, header: &str) -> Result<Principal, AuthError> {
+    let key = parse_authorization(header).ok_or(AuthError::Malformed)?;
+    let hash = hash_token(key);
+    let user = db
+        .read(async move |mut c| db::api_token::authenticate(&mut c, &hash).await)
+        .await?
+        .ok_or(AuthError::Invalid)?;
+    Ok(user.into())
+}
+
+/// Creates a user with a first token named `name` in one transaction; returns the user and the
+/// token (the only time it is visible). Used by `dojoql create-user` to bootstrap access.
+pub async fn create_user_with_token(
+    db: &Db,
+    new: db::user::NewUser,
+    token_name: &str,
+) -> anyhow::Result<(db::user::User, String)> {
+    let token = generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let hash = hash_token(&token);
+    let token_name = token_name.to_string();
+    let user = db
+        .write(move |c| {
+            Box::pin(async move {
+                let user = db::user::create(c, new).await?;
+                db::api_token::create(c, user.id, token_name, hash, None).await?;
+                Ok(user)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Unique { .. } => anyhow::anyhow!("a user with this username already exists"),
+            other => anyhow::anyhow!("cannot create the user: {other}"),
+        })?;
+    Ok((user, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_prefixed_and_hashed() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 40);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn parses_token_and_bearer_schemes() {
+        assert_eq!(parse_authorization("Token abc"), Some("abc"));
+        assert_eq!(parse_authorization("bearer  abc "), Some("abc"));
+        assert_eq!(parse_authorization("Basic abc"), None);
+        assert_eq!(parse_authorization("Token"), None);
+        assert_eq!(parse_authorization("Token a b"), None);
+    }
+}

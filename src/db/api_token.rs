@@ -1,0 +1,92 @@
+//! API tokens: stored as SHA-256 hashes; a token authenticates while it is neither revoked nor
+//! expired and its user is active.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{
+    DbError, QueryResult,
+    schema::{api_tokens, users},
+    user::User,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct ApiToken {
+    pub id: i32,
+    pub user_id: i32,
+    pub name: String,
+    pub token_hash: String,
+    pub created: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Stores a token (by its hash) for an existing user.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    name: String,
+    token_hash: String,
+    expires_at: Option<DateTime<Utc>>,
+) -> QueryResult<ApiToken> {
+    users::table
+        .find(user_id)
+        .select(users::id)
+        .for_share()
+        .first::<i32>(conn)
+        .await
+        .optional()?
+        .ok_or(DbError::ParentNotFound("user"))?;
+    Ok(diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::user_id.eq(user_id),
+            api_tokens::name.eq(name),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::expires_at.eq(expires_at),
+        ))
+        .returning(ApiToken::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Revokes a token (idempotent: a revoked token keeps its first revocation time).
+pub async fn revoke(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<ApiToken> {
+    Ok(diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::revoked_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("COALESCE(revoked_at, now())")))
+        .returning(ApiToken::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<ApiToken>> {
+    Ok(api_tokens::table
+        .filter(api_tokens::id.eq_any(ids))
+        .select(ApiToken::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// The active user owning a valid (unrevoked, unexpired) token with this hash, in one statement.
+pub async fn authenticate(
+    conn: &mut AsyncPgConnection,
+    token_hash: &str,
+) -> QueryResult<Option<User>> {
+    Ok(api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(token_hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(
+            api_tokens::expires_at
+                .is_null()
+                .or(api_tokens::expires_at.gt(diesel::dsl::now)),
+        )
+        .filter(users::is_active.eq(true))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}

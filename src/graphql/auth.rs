@@ -1,0 +1,160 @@
+//! The caller (`me`) and API tokens. A token is returned once, by `createApiToken`; the server
+//! keeps only its hash.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, map_db},
+    node::{self, IdInput},
+    reference::{self, User},
+};
+use crate::{
+    auth::{self, Principal},
+    db::api_token as rows,
+    domain::{self, ids::NodeKind},
+    error::AppError,
+};
+
+/// A credential for the API (`Authorization: Token <key>` or `Bearer <key>`).
+#[derive(Clone)]
+pub struct ApiToken(pub rows::ApiToken);
+
+#[Object]
+impl ApiToken {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::ApiToken, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, Some(self.0.user_id)).await
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// The authenticated caller.
+#[derive(SimpleObject)]
+pub struct Me {
+    user: User,
+}
+
+/// The caller's principal, or UNAUTHENTICATED.
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
+    ctx.data_opt::<Principal>().ok_or(AppError::Unauthenticated)
+}
+
+/// Refuses to act on another user's credentials unless the caller is a superuser. Requests
+/// without a principal pass for now: authentication is not yet enforced API-wide.
+fn check_self_or_superuser(ctx: &Context<'_>, user_id: i32) -> Result<(), AppError> {
+    match ctx.data_opt::<Principal>() {
+        Some(p) if p.user_id != user_id && !p.is_superuser => Err(AppError::Forbidden(
+            "only the user or a superuser may manage these tokens".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateApiTokenInput {
+    user_id: ID,
+    /// What the token is for, e.g. "ci".
+    name: String,
+    /// No expiry when omitted.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApiTokenPayload {
+    /// The secret, shown only here: store it now.
+    token: String,
+    api_token: ApiToken,
+}
+
+#[derive(SimpleObject)]
+pub struct ApiTokenPayload {
+    api_token: ApiToken,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The caller, identified by its API token.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let p = principal(ctx)?;
+        let user = reference::load_user(ctx, Some(p.user_id))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Me { user })
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates a token for a user; the response is the only place the token appears.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiTokenInput,
+    ) -> async_graphql::Result<CreateApiTokenPayload> {
+        let user_id = node::decode(NodeKind::User, &input.user_id)?;
+        check_self_or_superuser(ctx, user_id)?;
+        let name = domain::clean_name("name", &input.name, 100).map_err(AppError::from)?;
+        if input.expires_at.is_some_and(|e| e <= Utc::now()) {
+            return Err(AppError::bad_input("expiresAt must be in the future").into());
+        }
+        let token = auth::generate_token()
+            .map_err(|e| AppError::internal(anyhow::anyhow!("randomness: {e}")))?;
+        let hash = auth::hash_token(&token);
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::create(c, user_id, name, hash, input.expires_at)))
+            .await
+            .map_err(map_db("User"))?;
+        Ok(CreateApiTokenPayload {
+            token,
+            api_token: ApiToken(row),
+        })
+    }
+
+    /// Revokes a token at once; requests using it fail with UNAUTHENTICATED from then on.
+    async fn revoke_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IdInput,
+    ) -> async_graphql::Result<ApiTokenPayload> {
+        let id = node::decode(NodeKind::ApiToken, &input.id)?;
+        let existing = db(ctx)
+            .read(async move |mut c| rows::by_ids(&mut c, &[id]).await)
+            .await
+            .map_err(map_db("ApiToken"))?;
+        let token = existing
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("ApiToken"))?;
+        check_self_or_superuser(ctx, token.user_id)?;
+        let row = db(ctx)
+            .write(move |c| Box::pin(rows::revoke(c, id)))
+            .await
+            .map_err(map_db("ApiToken"))?;
+        Ok(ApiTokenPayload {
+            api_token: ApiToken(row),
+        })
+    }
+}

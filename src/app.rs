@@ -46,13 +46,7 @@ impl AppState {
             wait_timeout: config.pool_timeout,
             statement_timeout: config.statement_timeout,
         })?;
-        let schema = graphql::build(
-            Some(db.clone()),
-            &SchemaOptions {
-                introspection: config.introspection,
-                max_upload_bytes: config.max_upload_bytes,
-            },
-        );
+        let schema = graphql::build(Some(db.clone()), &SchemaOptions::from_config(&config));
         Ok(Self {
             schema,
             db,
@@ -63,16 +57,38 @@ impl AppState {
 
 /// The router, shared by `serve` and the tests.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
+    let limit = state
+        .config
+        .max_body_bytes
+        .saturating_add(state.config.max_upload_bytes);
     Router::new()
         .route("/", get(graphiql))
-        .route("/graphql", get(graphiql).post(graphql_handler))
+        .route("/graphql", get(graphql_get).post(graphql_handler))
         .route("/files/{id}", get(download))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /graphql` serves GraphiQL; operations over GET are refused (no mutation through a link or
+/// an image tag, no cross-site request without a preflight).
+async fn graphql_get(uri: axum::http::Uri) -> Response {
+    let has_operation = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
+    if has_operation {
+        let mut r = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::BAD_USER_INPUT,
+            "operations must be sent with POST",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    graphiql().await.into_response()
 }
 
 async fn graphiql() -> Html<String> {
@@ -114,7 +130,19 @@ async fn graphql_handler(
             "POST /graphql takes application/json or multipart/form-data",
         );
     }
-    let reader = body
+    // JSON bodies are capped at `max_body_bytes`; multipart bodies may carry an upload on top.
+    let multipart = content_type
+        .as_deref()
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"));
+    let limit = if multipart {
+        state
+            .config
+            .max_body_bytes
+            .saturating_add(state.config.max_upload_bytes)
+    } else {
+        state.config.max_body_bytes
+    };
+    let reader = Body::new(http_body_util::Limited::new(body, limit))
         .into_data_stream()
         .map_err(|e| io::Error::other(e.to_string()))
         .into_async_read();
@@ -147,7 +175,9 @@ async fn graphql_handler(
             }
         }
     }
-    Json(graphql::execute(&state.schema, request).await).into_response()
+    let c = &state.config;
+    Json(graphql::execute(&state.schema, request, &c.query_limits, c.request_timeout).await)
+        .into_response()
 }
 
 fn parse_error(e: async_graphql::ParseRequestError) -> Response {

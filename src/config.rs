@@ -28,6 +28,14 @@ pub struct Config {
     pub introspection: bool,
     /// How long a dataloader waits for sibling keys before it runs a batch.
     pub loader_delay: Duration,
+    /// Whether "did you mean …?" hints are given for misspelt fields.
+    pub suggestions: bool,
+    /// Deepest selection nesting a query may have.
+    pub max_query_depth: usize,
+    /// Cost limits checked before execution (nodes, aliases, root fields).
+    pub query_limits: crate::graphql::limits::QueryLimits,
+    /// A request still running after this long is answered with SERVICE_UNAVAILABLE.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +52,10 @@ impl std::fmt::Debug for Config {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("introspection", &self.introspection)
             .field("loader_delay", &self.loader_delay)
+            .field("suggestions", &self.suggestions)
+            .field("max_query_depth", &self.max_query_depth)
+            .field("query_limits", &self.query_limits)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -87,10 +99,14 @@ impl Default for Config {
             pool_size: 16,
             pool_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
-            max_body_bytes: 32 * 1024 * 1024,
-            max_upload_bytes: 10 * 1024 * 1024,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
             introspection: true,
             loader_delay: Duration::from_millis(2),
+            suggestions: true,
+            max_query_depth: 20,
+            query_limits: crate::graphql::limits::QueryLimits::default(),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -117,6 +133,17 @@ impl Config {
             loader_delay: parse::<u64>("LOADER_DELAY_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.loader_delay),
+            suggestions: parse("GRAPHQL_SUGGESTIONS")?.unwrap_or(d.suggestions),
+            max_query_depth: parse("MAX_QUERY_DEPTH")?.unwrap_or(d.max_query_depth),
+            query_limits: crate::graphql::limits::QueryLimits {
+                max_nodes: parse("MAX_QUERY_NODES")?.unwrap_or(d.query_limits.max_nodes),
+                max_aliases: parse("MAX_QUERY_ALIASES")?.unwrap_or(d.query_limits.max_aliases),
+                max_root_fields: parse("MAX_QUERY_ROOT_FIELDS")?
+                    .unwrap_or(d.query_limits.max_root_fields),
+            },
+            request_timeout: parse::<u64>("REQUEST_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.request_timeout),
         })
     }
 }

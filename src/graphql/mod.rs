@@ -11,6 +11,7 @@ pub mod engagement;
 pub mod enums;
 pub mod finding;
 pub mod finding_counts;
+pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod note;
@@ -60,14 +61,24 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Debug, Clone)]
 pub struct SchemaOptions {
     pub introspection: bool,
+    pub suggestions: bool,
+    pub max_depth: usize,
     pub max_upload_bytes: usize,
 }
 
 impl Default for SchemaOptions {
     fn default() -> Self {
+        Self::from_config(&crate::config::Config::default())
+    }
+}
+
+impl SchemaOptions {
+    pub fn from_config(c: &crate::config::Config) -> Self {
         Self {
-            introspection: true,
-            max_upload_bytes: 10 * 1024 * 1024,
+            introspection: c.introspection,
+            suggestions: c.suggestions,
+            max_depth: c.max_query_depth,
+            max_upload_bytes: c.max_upload_bytes,
         }
     }
 }
@@ -76,12 +87,15 @@ impl Default for SchemaOptions {
 /// by [`with_loader`].
 pub fn build(db: Option<Db>, options: &SchemaOptions) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(32)
+        .limit_depth(options.max_depth)
         .limit_recursive_depth(32)
         .limit_directives(16)
         .data(note::UploadLimit(options.max_upload_bytes));
     if !options.introspection {
         builder = builder.disable_introspection();
+    }
+    if !options.suggestions {
+        builder = builder.disable_suggestions();
     }
     if let Some(db) = db {
         builder = builder.data(db);
@@ -117,12 +131,42 @@ pub fn with_loader(
 ///
 /// This is done after execution rather than in an `Extension`: with no extensions registered,
 /// async-graphql resolves fields without wrapping each one in an extension chain.
-pub async fn execute(schema: &AppSchema, request: async_graphql::Request) -> Response {
-    let mut response = schema.execute(request).await;
+///
+/// Before executing it checks the query's cost against `limits` (see [`limits`]) and bounds the
+/// execution by `timeout`. A mutation cut off by the timeout still commits or rolls back as a
+/// whole: its transaction runs on a task of its own (`Db::write`).
+pub async fn execute(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    limits: &limits::QueryLimits,
+    timeout: std::time::Duration,
+) -> Response {
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query)
+        && let Err(message) = limits::check(&doc, &request.variables, limits)
+    {
+        return error_response(message, error::BAD_USER_INPUT);
+    }
+    let mut response = match tokio::time::timeout(timeout, schema.execute(request)).await {
+        Ok(r) => r,
+        Err(_) => {
+            return error_response(
+                format!("the request took longer than {} ms", timeout.as_millis()),
+                error::SERVICE_UNAVAILABLE,
+            );
+        }
+    };
     for e in &mut response.errors {
         fill_code(e);
     }
     response
+}
+
+fn error_response(message: String, code: &str) -> Response {
+    let mut e = ServerError::new(message, None);
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", Value::from(code));
+    Response::from_errors(vec![e])
 }
 
 fn fill_code(e: &mut ServerError) {

@@ -9,6 +9,7 @@ mod engagement;
 mod errors;
 mod finding;
 mod http;
+mod limits;
 mod notes_files;
 mod pagination;
 mod product;

@@ -256,7 +256,16 @@ impl TestApp {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));
         let request = graphql::with_loader(request, &self.state.db, self.state.config.loader_delay);
-        serde_json::to_value(graphql::execute(&self.state.schema, request).await).unwrap()
+        serde_json::to_value(
+            graphql::execute(
+                &self.state.schema,
+                request,
+                &self.state.config.query_limits,
+                self.state.config.request_timeout,
+            )
+            .await,
+        )
+        .unwrap()
     }
 
     /// Like [`Self::gql`], asserting there are no errors; returns `data`.

@@ -1,0 +1,194 @@
+//! Query limits: node budget, aliases, root fields, depth, fragment cycles, directives, GET
+//! operations, timeouts, introspection and suggestions — each refused before any SQL runs.
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::helpers::TestApp;
+
+/// Asserts the query is refused with BAD_USER_INPUT and runs no SQL statement.
+async fn refused(app: &TestApp, query: &str) -> String {
+    app.statements().start_recording();
+    let r = app.gql(query, json!({})).await;
+    let sql = app.statements().take();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert!(sql.is_empty(), "no SQL before refusing: {sql:?}");
+    r["errors"][0]["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_budget_refuses_four_nested_pages_of_100() {
+    let app = TestApp::new().await;
+    let msg = refused(
+        &app,
+        "{ productTypes(first:100){nodes{products(first:100){nodes{engagements(first:100){nodes{findings(first:100){nodes{id}}}}}}}}}",
+    )
+    .await;
+    assert!(msg.contains("nodes"), "{msg}");
+    // Page sizes given as variables count too.
+    app.statements().start_recording();
+    let r = app
+        .gql(
+            "query($n: Int) { productTypes(first:$n){nodes{products(first:$n){nodes{engagements(first:$n){nodes{findings(first:$n){nodes{id}}}}}}}}}",
+            json!({ "n": 100 }),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(app.statements().take().is_empty());
+    // The benchmark's dashboard (three levels of 100) is within budget.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/bench/dashboard.graphql"
+    ))
+    .unwrap();
+    app.ok(&dashboard, json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_and_root_field_floods_are_refused() {
+    let app = TestApp::new().await;
+    let aliases: String = (0..101)
+        .map(|i| format!("a{i}: productTypes(first: 1) {{ totalCount }} "))
+        .collect();
+    let msg = refused(&app, &format!("{{ {aliases} }}")).await;
+    assert!(msg.contains("aliases") || msg.contains("nodes"), "{msg}");
+    let roots: String = (0..21).map(|_| "__typename ".to_string()).collect();
+    let msg = refused(&app, &format!("{{ {roots} }}")).await;
+    assert!(msg.contains("root fields"), "{msg}");
+    let nested_aliases: String = (0..31).map(|i| format!("n{i}: name ")).collect();
+    let msg = refused(
+        &app,
+        &format!("{{ productTypes(first: 1) {{ nodes {{ {nested_aliases} }} }} }}"),
+    )
+    .await;
+    assert!(msg.contains("aliases"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_nesting_fragment_cycles_and_directive_floods_are_refused() {
+    let app = TestApp::new().await;
+    // 25 levels through finding.duplicateOf (no connection, so only the depth limit applies).
+    let deep = format!(
+        "{{ findings(first: 1) {{ nodes {{ {} id {} }} }} }}",
+        "duplicateOf { ".repeat(25),
+        "} ".repeat(25)
+    );
+    refused(&app, &deep).await;
+    refused(
+        &app,
+        "{ productTypes(first: 1) { ...A } } fragment A on ProductTypeConnection { ...B } fragment B on ProductTypeConnection { ...A }",
+    )
+    .await;
+    let directives = "@skip(if: false) ".repeat(10_000);
+    let r = app
+        .gql(
+            &format!("{{ productTypes(first: 1) {directives} {{ totalCount }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        r.to_string().len() < 100_000,
+        "the error response stays small"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_over_get_are_method_not_allowed() {
+    let app = TestApp::new().await;
+    let uri = "/graphql?query=mutation%20%7B%20createProductType(input%3A%20%7Bname%3A%20%22x%22%7D)%20%7B%20productType%20%7B%20id%20%7D%20%7D%20%7D";
+    let res = app
+        .router()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.count("product_types").await, 0);
+    let res = app
+        .router()
+        .oneshot(Request::get("/graphql").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "GraphiQL still served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out() {
+    // 1 ms: less than opening the pool's first connection plus one round trip.
+    let app =
+        TestApp::with_config(|c| c.request_timeout = std::time::Duration::from_millis(1)).await;
+    let r = app
+        .gql(
+            "{ productTypes(first: 5) { totalCount nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_profile_hides_the_schema() {
+    let app = TestApp::with_config(|c| {
+        c.introspection = false;
+        c.suggestions = false;
+    })
+    .await;
+    let r = app.gql("{ __schema { types { name } } }", json!({})).await;
+    assert!(
+        r["data"]["__schema"].is_null(),
+        "introspection answers nothing: {r}"
+    );
+    let r = app
+        .gql(
+            "{ __type(name: \"Finding\") { fields { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(r["data"]["__type"].is_null(), "{r}");
+    let r = app.gql("{ productTypez { totalCount } }", json!({})).await;
+    assert!(!r.to_string().contains("Did you mean"), "{r}");
+    let open = TestApp::new().await;
+    let r = open.gql("{ productTypez { totalCount } }", json!({})).await;
+    assert!(
+        r.to_string().contains("Did you mean"),
+        "suggestions on by default: {r}"
+    );
+}
+
+#[test]
+fn every_connection_field_is_budgeted() {
+    let sdl = dojoql::graphql::sdl();
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for line in sdl.lines() {
+        let line = line.trim();
+        if let Some((name, ty)) = line.split_once('(').or_else(|| line.split_once(':'))
+            && (ty.ends_with("Connection!")
+                || ty.contains("): ") && ty.trim_end().ends_with("Connection!"))
+        {
+            let name = name.trim().trim_end_matches(':');
+            found += 1;
+            if !dojoql::graphql::limits::CONNECTION_FIELDS.contains(&name) {
+                missing.push(name.to_string());
+            }
+        }
+    }
+    assert!(
+        found >= 10,
+        "found only {found} connection fields in the SDL"
+    );
+    assert!(
+        missing.is_empty(),
+        "connection fields missing from limits::CONNECTION_FIELDS: {missing:?}"
+    );
+}

@@ -2,7 +2,6 @@
 //! delete reports and the rows that actually disappear; siblings survive; duplicate clusters
 //! reaching outside the deleted subtree get a new original.
 
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use dojoql::domain::ids::{NodeKind, encode};
 use serde_json::{Value, json};
@@ -31,23 +30,6 @@ async fn counts(app: &TestApp) -> Vec<i64> {
 async fn exec(app: &TestApp, statement: &str) {
     let mut c = app.sql().await;
     diesel::sql_query(statement).execute(&mut c).await.unwrap();
-}
-
-/// Rows of one query as JSON text.
-async fn dump(app: &TestApp, query: &str) -> String {
-    #[derive(QueryableByName)]
-    struct Dump {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        dump: String,
-    }
-    let mut c = app.sql().await;
-    diesel::sql_query(format!(
-        "SELECT COALESCE(json_agg(t ORDER BY t.id)::text, '[]') AS dump FROM ({query}) t"
-    ))
-    .get_result::<Dump>(&mut c)
-    .await
-    .unwrap()
-    .dump
 }
 
 async fn note(app: &TestApp, parent: &str, entry: &str) {
@@ -222,8 +204,8 @@ async fn delete_product_type() {
         )
     };
     let survivors = (
-        dump(&app, &other_rows("engagements")).await,
-        dump(&app, &other_rows("findings")).await,
+        app.dump(&other_rows("engagements")).await,
+        app.dump(&other_rows("findings")).await,
     );
     check_delete(
         &app,
@@ -237,8 +219,8 @@ async fn delete_product_type() {
     assert_eq!(counts(&app).await, vec![1, 1, 2, 4, 8, 14, 6]);
     assert_eq!(
         (
-            dump(&app, &other_rows("engagements")).await,
-            dump(&app, &other_rows("findings")).await
+            app.dump(&other_rows("engagements")).await,
+            app.dump(&other_rows("findings")).await
         ),
         survivors
     );
@@ -248,14 +230,12 @@ async fn delete_product_type() {
 async fn delete_product() {
     let app = TestApp::new().await;
     let t = tree(&app, "A", 2).await;
-    let sibling_rows = dump(
-        &app,
-        &format!(
+    let sibling_rows = app
+        .dump(&format!(
             "SELECT id, title, active, duplicate FROM findings WHERE product_id = {}",
             db_id(&t.products[1])
-        ),
-    )
-    .await;
+        ))
+        .await;
     check_delete(
         &app,
         "deleteProduct",
@@ -278,13 +258,10 @@ async fn delete_product() {
         assert!(exists(&app, &[&e.id]).await == vec![false]);
     }
     assert_eq!(
-        dump(
-            &app,
-            &format!(
-                "SELECT id, title, active, duplicate FROM findings WHERE product_id = {}",
-                db_id(&t.products[1])
-            )
-        )
+        app.dump(&format!(
+            "SELECT id, title, active, duplicate FROM findings WHERE product_id = {}",
+            db_id(&t.products[1])
+        ))
         .await,
         sibling_rows
     );

@@ -2,7 +2,6 @@
 //! reopen, ENGAGEMENT_COMPLETED), `isOverdue`, list filters and orders, and the deep copy.
 
 use chrono::{Days, NaiveDate, Utc};
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
@@ -82,23 +81,6 @@ fn today() -> NaiveDate {
 
 fn days_ago(n: u64) -> String {
     (today() - Days::new(n)).to_string()
-}
-
-/// Rows of one query as JSON text (for "unchanged" assertions on part of the database).
-async fn dump(app: &TestApp, query: &str) -> String {
-    #[derive(QueryableByName)]
-    struct Dump {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        dump: String,
-    }
-    let mut c = app.sql().await;
-    diesel::sql_query(format!(
-        "SELECT COALESCE(json_agg(t ORDER BY t.id)::text, '[]') AS dump FROM ({query}) t"
-    ))
-    .get_result::<Dump>(&mut c)
-    .await
-    .unwrap()
-    .dump
 }
 
 async fn exec(app: &TestApp, statement: &str) {
@@ -949,35 +931,10 @@ async fn list_filters_and_orders() {
         ("STATUS", v(&[&e3, &e4, &e1, &e2])),
         ("ID", v(&[&e1, &e2, &e3, &e4])),
     ];
-    for (field, asc) in orders {
-        assert_eq!(
-            listed(
-                &app,
-                json!(null),
-                json!({ "field": field, "direction": "ASC" })
-            )
-            .await,
-            asc,
-            "{field} ASC"
-        );
-        assert_eq!(
-            listed(&app, json!(null), json!({ "field": field })).await,
-            asc,
-            "{field} default"
-        );
-        let mut desc = asc.clone();
-        desc.reverse();
-        assert_eq!(
-            listed(
-                &app,
-                json!(null),
-                json!({ "field": field, "direction": "DESC" })
-            )
-            .await,
-            desc,
-            "{field} DESC"
-        );
-    }
+    crate::helpers::assert_orders(orders.to_vec(), async |o| {
+        listed(&app, json!(null), o).await
+    })
+    .await;
     // Filter and order together.
     assert_eq!(
         listed(
@@ -1143,14 +1100,12 @@ async fn copy_is_deep_and_relinks_duplicates() {
     insert_file(&app, "finding_id", &outside_original, "not copied").await;
 
     let source_deep = deep(&app, &source).await;
-    let source_rows = dump(
-        &app,
-        &format!(
+    let source_rows = app
+        .dump(&format!(
             "SELECT * FROM findings WHERE engagement_id = {}",
             db_id(&source)
-        ),
-    )
-    .await;
+        ))
+        .await;
     let counts = table_counts(&app).await;
 
     let d = app.ok(COPY, json!({ "id": source, "n": "copy" })).await;
@@ -1235,13 +1190,10 @@ async fn copy_is_deep_and_relinks_duplicates() {
     // The source is unchanged.
     assert_eq!(deep(&app, &source).await, source_deep);
     assert_eq!(
-        dump(
-            &app,
-            &format!(
-                "SELECT * FROM findings WHERE engagement_id = {}",
-                db_id(&source)
-            )
-        )
+        app.dump(&format!(
+            "SELECT * FROM findings WHERE engagement_id = {}",
+            db_id(&source)
+        ))
         .await,
         source_rows
     );

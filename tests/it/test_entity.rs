@@ -579,35 +579,10 @@ async fn list_filters_and_orders() {
         ("ID", v(&[&t1, &t2, &t3, &t4])),
         ("CREATED", v(&[&t1, &t2, &t3, &t4])),
     ];
-    for (field, asc) in orders {
-        assert_eq!(
-            listed(
-                &app,
-                json!(null),
-                json!({ "field": field, "direction": "ASC" })
-            )
-            .await,
-            asc,
-            "{field} ASC"
-        );
-        assert_eq!(
-            listed(&app, json!(null), json!({ "field": field })).await,
-            asc,
-            "{field} default"
-        );
-        let mut desc = asc.clone();
-        desc.reverse();
-        assert_eq!(
-            listed(
-                &app,
-                json!(null),
-                json!({ "field": field, "direction": "DESC" })
-            )
-            .await,
-            desc,
-            "{field} DESC"
-        );
-    }
+    crate::helpers::assert_orders(orders.to_vec(), async |o| {
+        listed(&app, json!(null), o).await
+    })
+    .await;
     // UPDATED follows the last change.
     update(&app, json!({ "id": t1, "description": "touched" })).await;
     assert_eq!(

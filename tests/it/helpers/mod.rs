@@ -312,17 +312,29 @@ impl TestApp {
             .n
     }
 
-    /// Every row of every table, as JSON text: equal snapshots mean an unchanged database.
-    pub async fn snapshot(&self) -> String {
+    /// The rows of `query` as JSON text, ordered by `id`.
+    pub async fn dump(&self, query: &str) -> String {
         #[derive(QueryableByName)]
         struct Dump {
             #[diesel(sql_type = diesel::sql_types::Text)]
             dump: String,
         }
         let mut c = self.sql().await;
+        diesel::sql_query(format!(
+            "SELECT COALESCE(json_agg(t ORDER BY t.id)::text, '[]') AS dump FROM ({query}) t"
+        ))
+        .get_result::<Dump>(&mut c)
+        .await
+        .unwrap()
+        .dump
+    }
+
+    /// Every row of every table, as JSON text: equal snapshots mean an unchanged database.
+    pub async fn snapshot(&self) -> String {
         let mut out = String::new();
         for table in [
             "users",
+            "api_tokens",
             "sla_configurations",
             "development_environments",
             "test_types",
@@ -334,15 +346,9 @@ impl TestApp {
             "notes",
             "files",
         ] {
-            let d: Dump = diesel::sql_query(format!(
-                "SELECT COALESCE(json_agg(t ORDER BY t.id)::text, '[]') AS dump FROM {table} t"
-            ))
-            .get_result(&mut c)
-            .await
-            .unwrap();
             out.push_str(table);
             out.push_str(": ");
-            out.push_str(&d.dump);
+            out.push_str(&self.dump(&format!("SELECT * FROM {table}")).await);
             out.push('\n');
         }
         out
@@ -448,6 +454,32 @@ impl TestApp {
             engagement,
             test,
         }
+    }
+}
+
+/// Asserts, for each `(field, ids in ascending order)`, that `list(orderBy)` returns that order
+/// with `ASC` and with the default direction, and the reverse with `DESC`.
+pub async fn assert_orders(
+    orders: Vec<(&str, Vec<String>)>,
+    list: impl AsyncFn(Value) -> Vec<String>,
+) {
+    for (field, asc) in orders {
+        assert_eq!(
+            list(json!({ "field": field, "direction": "ASC" })).await,
+            asc,
+            "{field} ASC"
+        );
+        assert_eq!(
+            list(json!({ "field": field })).await,
+            asc,
+            "{field} default"
+        );
+        let desc: Vec<String> = asc.iter().rev().cloned().collect();
+        assert_eq!(
+            list(json!({ "field": field, "direction": "DESC" })).await,
+            desc,
+            "{field} DESC"
+        );
     }
 }
 

@@ -979,21 +979,6 @@ async fn finding_counts_count_only_active_findings() {
     );
 }
 
-async fn sla_dates(app: &TestApp, product: &str) -> Vec<Value> {
-    let d = app
-        .ok(
-            "query($id: ID!) { node(id: $id) { ... on Product { findings(first: 10) { nodes { slaExpirationDate } } } } }",
-            json!({ "id": product }),
-        )
-        .await;
-    d["node"]["findings"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["slaExpirationDate"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_sla_configuration_recomputes_deadlines() {
     let app = TestApp::new().await;
@@ -1019,7 +1004,7 @@ async fn changing_the_sla_configuration_recomputes_deadlines() {
 
     // Default: 7 days critical, 30 high, none for info; the SLA start date wins over the date.
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [
             json!("2026-01-08"),
             json!("2026-01-31"),
@@ -1036,7 +1021,7 @@ async fn changing_the_sla_configuration_recomputes_deadlines() {
     .await;
     assert_eq!(p["slaConfiguration"]["name"], "Strict");
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [
             json!("2026-01-04"),
             json!("2026-01-31"),
@@ -1048,12 +1033,12 @@ async fn changing_the_sla_configuration_recomputes_deadlines() {
     let none = sla_by_name(&app, "No SLA Enforced").await;
     update(&app, json!({ "id": h.product, "slaConfigurationId": none })).await;
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [Value::Null, Value::Null, Value::Null, Value::Null]
     );
 
     // Another product's findings were never touched.
-    assert_eq!(sla_dates(&app, &untouched).await, [json!("2026-01-08")]);
+    assert_eq!(app.sla_dates(&untouched).await, [json!("2026-01-08")]);
 
     // Back to the default.
     let default = default_sla_id(&app).await;
@@ -1063,7 +1048,7 @@ async fn changing_the_sla_configuration_recomputes_deadlines() {
     )
     .await;
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [
             json!("2026-01-08"),
             json!("2026-01-31"),

@@ -469,21 +469,6 @@ async fn sla_configuration_bad_input_and_conflicts_write_nothing() {
     assert_eq!(app.snapshot().await, before);
 }
 
-async fn sla_dates(app: &TestApp, product: &str) -> Vec<Value> {
-    let d = app
-        .ok(
-            "query($id: ID!) { node(id: $id) { ... on Product { findings(first: 10) { nodes { slaExpirationDate } } } } }",
-            json!({ "id": product }),
-        )
-        .await;
-    d["node"]["findings"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["slaExpirationDate"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
     let app = TestApp::new().await;
@@ -516,7 +501,7 @@ async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
             .await;
     }
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         ["2026-01-04", "2026-01-31", "2026-04-01", "2026-05-01"]
     );
 
@@ -532,7 +517,7 @@ async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
         json!({ "critical": 10, "high": 5 })
     );
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         ["2026-01-11", "2026-01-06", "2026-04-01", "2026-05-01"]
     );
 
@@ -543,7 +528,7 @@ async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
     )
     .await;
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [
             json!("2026-01-11"),
             json!("2026-01-06"),
@@ -554,7 +539,7 @@ async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
     app.ok(update, json!({ "i": { "id": custom, "enforceLow": true } }))
         .await;
     assert_eq!(
-        sla_dates(&app, &h.product).await,
+        app.sla_dates(&h.product).await,
         [
             json!("2026-01-11"),
             json!("2026-01-06"),
@@ -562,14 +547,14 @@ async fn updating_a_configuration_recomputes_the_deadlines_of_its_products() {
             json!("2026-05-01")
         ]
     );
-    assert_eq!(sla_dates(&app, &other).await, ["2026-01-08"]);
+    assert_eq!(app.sla_dates(&other).await, ["2026-01-08"]);
 
     // Changing the default configuration moves the other product.
     let default = encode(NodeKind::SlaConfiguration, 1);
     app.ok(update, json!({ "i": { "id": default, "critical": 1 } }))
         .await;
-    assert_eq!(sla_dates(&app, &other).await, ["2026-01-02"]);
-    assert_eq!(sla_dates(&app, &h.product).await[0], "2026-01-11");
+    assert_eq!(app.sla_dates(&other).await, ["2026-01-02"]);
+    assert_eq!(app.sla_dates(&h.product).await[0], "2026-01-11");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

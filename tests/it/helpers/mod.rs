@@ -354,6 +354,22 @@ impl TestApp {
         out
     }
 
+    /// `slaExpirationDate` of a product's findings, in creation order.
+    pub async fn sla_dates(&self, product: &str) -> Vec<Value> {
+        let d = self
+            .ok(
+                "query($id: ID!) { node(id: $id) { ... on Product { findings(first: 10) { nodes { slaExpirationDate } } } } }",
+                json!({ "id": product }),
+            )
+            .await;
+        d["node"]["findings"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["slaExpirationDate"].clone())
+            .collect()
+    }
+
     // ---- builders (all through the API) ----
 
     pub async fn product_type(&self, name: &str) -> String {

@@ -4,8 +4,11 @@
 //! Routes (the API's table of contents):
 //! - `GET /` — GraphiQL
 //! - `POST /graphql` — GraphQL over JSON or multipart (uploads); one operation per request
+//! - `GET /graphql/ws` — GraphQL over websockets (`graphql-transport-ws` and `graphql-ws`)
 //! - `GET /files/{id}` — download an attached file (always as an attachment)
 //! - `GET /health` — the process is up; `GET /ready` — the database answers
+
+pub mod ws;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -35,6 +38,8 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: Db,
     pub config: Arc<Config>,
+    /// Demo mode only: a token GraphiQL sends, so the demo works in the browser at once.
+    pub graphiql_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -51,6 +56,7 @@ impl AppState {
             schema,
             db,
             config: Arc::new(config),
+            graphiql_token: None,
         })
     }
 }
@@ -62,8 +68,9 @@ pub fn router(state: AppState) -> Router {
         .max_body_bytes
         .saturating_add(state.config.max_upload_bytes);
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(graphiql_page))
         .route("/graphql", get(graphql_get).post(graphql_handler))
+        .route("/graphql/ws", get(ws::handler))
         .route("/files/{id}", get(download))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -74,7 +81,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /graphql` serves GraphiQL; operations over GET are refused (no mutation through a link or
 /// an image tag, no cross-site request without a preflight).
-async fn graphql_get(uri: axum::http::Uri) -> Response {
+async fn graphql_get(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     let has_operation = uri
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
@@ -88,16 +95,26 @@ async fn graphql_get(uri: axum::http::Uri) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    graphiql().await.into_response()
+    graphiql_page(State(state)).await.into_response()
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("dojoql")
-            .finish(),
-    )
+/// GraphiQL. Requests need an API token: put `{"Authorization": "Token <key>"}` in its headers
+/// editor (in demo mode the page sends the demo superuser's token by itself).
+async fn graphiql_page(State(state): State<AppState>) -> Html<String> {
+    let header = state
+        .graphiql_token
+        .as_deref()
+        .map(|t| format!("Token {t}"));
+    let mut page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql/ws")
+        .title("dojoql");
+    if let Some(h) = header.as_deref() {
+        page = page
+            .header("Authorization", h)
+            .ws_connection_param("Authorization", h);
+    }
+    Html(page.finish())
 }
 
 /// A request-level error in GraphQL's response shape.
@@ -153,31 +170,50 @@ async fn graphql_handler(
         Ok(r) => r,
         Err(e) => return parse_error(e),
     };
-    let mut request = graphql::with_loader(request, &state.db, state.config.loader_delay);
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().unwrap_or_default();
-        match auth::authenticate(&state.db, value).await {
-            Ok(principal) => request = request.data(principal),
-            Err(auth::AuthError::Db(e)) => {
-                tracing::warn!(error = %e, "authentication lookup failed");
-                return request_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    codes::SERVICE_UNAVAILABLE,
-                    "try again",
-                );
-            }
-            Err(e) => {
-                return request_error(
-                    StatusCode::UNAUTHORIZED,
-                    codes::UNAUTHENTICATED,
-                    e.to_string(),
-                );
-            }
-        }
-    }
+    let principal = match authenticate(&state, &headers).await {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
+    };
+    let request = graphql::prepare(request, &state.db, state.config.loader_delay, principal);
     let c = &state.config;
     Json(graphql::execute(&state.schema, request, &c.query_limits, c.request_timeout).await)
         .into_response()
+}
+
+/// The principal named by the `Authorization` header, or the response refusing the request:
+/// 401 `UNAUTHENTICATED` for a missing, malformed, unknown, revoked or expired token (or an
+/// inactive user), 503 when the lookup itself fails.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<auth::Principal, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthenticated(
+            "authentication required: send `Authorization: Token <key>`",
+        ));
+    };
+    let value = value.to_str().unwrap_or_default();
+    match auth::authenticate(&state.db, value).await {
+        Ok(principal) => Ok(principal),
+        Err(auth::AuthError::Db(e)) => {
+            tracing::warn!(error = %e, "authentication lookup failed");
+            Err(request_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::SERVICE_UNAVAILABLE,
+                "try again",
+            ))
+        }
+        Err(e) => Err(unauthenticated(&e.to_string())),
+    }
+}
+
+fn unauthenticated(message: &str) -> Response {
+    let mut r = request_error(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, message);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Token realm=\"dojoql\""),
+    );
+    r
 }
 
 fn parse_error(e: async_graphql::ParseRequestError) -> Response {
@@ -220,14 +256,24 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves a stored file as an attachment (`nosniff`, `application/octet-stream`), never inline.
-async fn download(State(state): State<AppState>, Path(raw): Path<String>) -> Response {
+/// Serves a stored file as an attachment (`nosniff`, `application/octet-stream`), never inline,
+/// to a caller who may read the object it is attached to (404 otherwise, as for a missing file).
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let principal = match authenticate(&state, &headers).await {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
+    };
     let Ok(id) = raw.parse::<i32>() else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
+    let viewer = principal.viewer();
     let found = state
         .db
-        .read(async move |mut c| db::file::content(&mut c, id).await)
+        .read(async move |mut c| db::file::content(&mut c, id, viewer).await)
         .await;
     match found {
         Ok((meta, bytes)) => {
@@ -275,7 +321,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
         None => tracing::info!("no REDIS_URL: events use the in-process bus (single node)"),
     }
-    let state = AppState::new(config.clone())?;
+    let mut state = AppState::new(config.clone())?;
     if demo {
         let loaded = crate::demo::load(&state.db).await?;
         if loaded {
@@ -283,6 +329,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         } else {
             tracing::info!("demo data already present");
         }
+        let logins = crate::demo::logins(&state.db).await?;
+        println!("demo logins (send `Authorization: Token <token>`; new tokens on every start):");
+        for l in &logins {
+            println!("  {:<13} {:<48} {}", l.username, l.access, l.token);
+        }
+        tracing::warn!(
+            "demo mode: GraphiQL at / sends the admin token; never run --demo in production"
+        );
+        state.graphiql_token = logins.first().map(|l| Arc::from(l.token.as_str()));
     }
     let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
     let addr: SocketAddr = listener.local_addr()?;

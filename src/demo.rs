@@ -400,3 +400,107 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+/// A demo login printed at start-up.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub username: String,
+    /// What the user may do, in words.
+    pub access: String,
+    pub token: String,
+}
+
+/// The demo users: `admin` (superuser) and one user per role on the "Web Applications" product
+/// type. Created when missing; on every start their earlier demo tokens are revoked and fresh
+/// ones issued (tokens are stored hashed, so they can only be shown when created).
+pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
+    use crate::{
+        auth,
+        db::{
+            api_token,
+            membership::{self, Member, On},
+            schema::{api_tokens, product_types as pt, users},
+        },
+        domain::Role,
+    };
+    use diesel::{ExpressionMethods, OptionalExtension};
+
+    const TOKEN_NAME: &str = "demo";
+    let accounts: Vec<(&str, Option<Role>)> = vec![
+        ("admin", None),
+        ("reader", Some(Role::Reader)),
+        ("api_importer", Some(Role::ApiImporter)),
+        ("writer", Some(Role::Writer)),
+        ("maintainer", Some(Role::Maintainer)),
+        ("owner", Some(Role::Owner)),
+    ];
+    let mut tokens = Vec::new();
+    for _ in &accounts {
+        tokens.push(auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?);
+    }
+    let issued = tokens.clone();
+    let logins = db
+        .write(move |c| {
+            Box::pin(async move {
+                let web: Option<i32> = pt::table
+                    .filter(pt::name.eq("Web Applications"))
+                    .select(pt::id)
+                    .first(c)
+                    .await
+                    .optional()?;
+                let mut out = Vec::new();
+                for ((name, role), token) in accounts.into_iter().zip(issued) {
+                    let existing: Option<i32> = users::table
+                        .filter(users::username.eq(name))
+                        .select(users::id)
+                        .first(c)
+                        .await
+                        .optional()?;
+                    let id = match existing {
+                        Some(id) => id,
+                        None => {
+                            let id = user::create(
+                                c,
+                                user::NewUser {
+                                    username: name.into(),
+                                    email: Some(format!("{name}@demo.invalid")),
+                                    first_name: None,
+                                    last_name: None,
+                                    is_superuser: role.is_none(),
+                                },
+                            )
+                            .await?
+                            .id;
+                            if let (Some(role), Some(web)) = (role, web) {
+                                membership::add(c, On::ProductType(web), Member::User(id), role)
+                                    .await?;
+                            }
+                            id
+                        }
+                    };
+                    diesel::update(
+                        api_tokens::table
+                            .filter(api_tokens::user_id.eq(id))
+                            .filter(api_tokens::name.eq(TOKEN_NAME))
+                            .filter(api_tokens::revoked_at.is_null()),
+                    )
+                    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+                    .execute(c)
+                    .await?;
+                    api_token::create(c, id, TOKEN_NAME.into(), auth::hash_token(&token), None)
+                        .await?;
+                    out.push(DemoLogin {
+                        username: name.into(),
+                        access: match role {
+                            None => "superuser".into(),
+                            Some(r) => format!("{r} on product type \"Web Applications\""),
+                        },
+                        token,
+                    });
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+    Ok(logins)
+}

@@ -2,27 +2,77 @@
 //! `Bearer <key>`) resolved to a [`Principal`]. Tokens are 160 random bits, shown once, and only
 //! their SHA-256 is stored, so a database leak does not leak usable tokens.
 //!
-//! Authorization (roles per product type / product, global roles) builds on the principal.
+//! Authorization ([`access`]) builds on the principal: what it may read is a
+//! [`Visibility`] every query applies in SQL; what it may do is checked per mutation against the
+//! roles it holds where the mutation acts.
+
+pub mod access;
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{self, Db, DbError};
+use crate::{
+    db::{
+        self, Db, DbError,
+        authz::{Viewer, Visibility},
+    },
+    domain::Role,
+};
 
-/// Who is making a request.
+/// Who is making a request. Built per request (per websocket operation), so a revoked token,
+/// role or membership takes effect on the next request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: i32,
     pub username: String,
     pub is_superuser: bool,
+    /// The highest global role of the user and its groups.
+    pub global_role: Option<Role>,
+    /// When the token used expires (a websocket is closed then).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-impl From<db::user::User> for Principal {
-    fn from(u: db::user::User) -> Self {
+impl Principal {
+    /// A principal for `user` with the given global roles (its own and its groups').
+    pub fn new(user: db::user::User, global_roles: &[Role]) -> Self {
         Principal {
-            user_id: u.id,
-            username: u.username,
-            is_superuser: u.is_superuser,
+            user_id: user.id,
+            username: user.username,
+            is_superuser: user.is_superuser,
+            global_role: global_roles.iter().copied().max(),
+            expires_at: None,
         }
+    }
+
+    /// The products (and everything below them) this principal may read.
+    pub fn visibility(&self) -> Visibility {
+        if self.is_superuser || self.global_role.is_some() {
+            Visibility::All
+        } else {
+            Visibility::Member(self.user_id)
+        }
+    }
+
+    /// The groups this principal may read: group permissions come only from membership in the
+    /// group (reference §7.1, 6), so global roles do not widen this.
+    pub fn group_visibility(&self) -> Visibility {
+        if self.is_superuser {
+            Visibility::All
+        } else {
+            Visibility::Member(self.user_id)
+        }
+    }
+
+    /// What this principal may read.
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            products: self.visibility(),
+            groups: self.group_visibility(),
+        }
+    }
+
+    /// Creating product types needs a global MAINTAINER or OWNER role, or a superuser.
+    pub fn may_add_product_types(&self) -> bool {
+        self.is_superuser || self.global_role.is_some_and(Role::may_add_product_types)
     }
 }
 
@@ -66,11 +116,19 @@ pub enum AuthError {
 pub async fn authenticate(db: &Db, header: &str) -> Result<Principal, AuthError> {
     let key = parse_authorization(header).ok_or(AuthError::Malformed)?;
     let hash = hash_token(key);
-    let user = db
-        .read(async move |mut c| db::api_token::authenticate(&mut c, &hash).await)
+    let (user, expires_at, roles) = db
+        .read(async move |mut c| {
+            let Some((user, expires_at)) = db::api_token::authenticate(&mut c, &hash).await? else {
+                return Ok(None);
+            };
+            let roles = db::authz::global_roles(&mut c, user.id).await?;
+            Ok(Some((user, expires_at, roles)))
+        })
         .await?
         .ok_or(AuthError::Invalid)?;
-    Ok(user.into())
+    let mut principal = Principal::new(user, &roles);
+    principal.expires_at = expires_at;
+    Ok(principal)
 }
 
 /// Creates a user with a first token named `name` in one transaction; returns the user and the

@@ -70,11 +70,12 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Ve
         .await?)
 }
 
-/// The active user owning a valid (unrevoked, unexpired) token with this hash, in one statement.
+/// The active user owning a valid (unrevoked, unexpired) token with this hash, and the token's
+/// expiry, in one statement.
 pub async fn authenticate(
     conn: &mut AsyncPgConnection,
     token_hash: &str,
-) -> QueryResult<Option<User>> {
+) -> QueryResult<Option<(User, Option<DateTime<Utc>>)>> {
     Ok(api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
@@ -85,7 +86,7 @@ pub async fn authenticate(
                 .or(api_tokens::expires_at.gt(diesel::dsl::now)),
         )
         .filter(users::is_active.eq(true))
-        .select(User::as_select())
+        .select((User::as_select(), api_tokens::expires_at))
         .first(conn)
         .await
         .optional()?)

@@ -8,7 +8,11 @@ use diesel::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{QueryResult, sql::Sql};
+use super::{
+    QueryResult,
+    authz::{self, Viewer},
+    sql::Sql,
+};
 use crate::domain::Severity;
 
 /// Whose findings are counted.
@@ -57,10 +61,15 @@ struct Row {
 }
 
 /// Counts for every id in `ids` (ids without active findings get zeros), in one statement.
+///
+/// A product type's counts include only the products `viewer` may read; products, engagements
+/// and tests are read whole or not at all, so their counts need no condition (which keeps them
+/// index-only scans).
 pub async fn active_by_severity(
     conn: &mut AsyncPgConnection,
     scope: CountScope,
     ids: &[i32],
+    viewer: Viewer,
 ) -> QueryResult<HashMap<i32, SeverityCounts>> {
     let (parent, from) = match scope {
         CountScope::ProductType => (
@@ -74,8 +83,11 @@ pub async fn active_by_severity(
     let mut sql = Sql::new(&format!(
         "SELECT {parent} AS parent, f.severity, count(*) AS n FROM {from} WHERE f.active AND {parent} = ANY("
     ));
-    sql.bind::<Array<Integer>, _>(ids.to_vec())
-        .push(") GROUP BY 1, 2");
+    sql.bind::<Array<Integer>, _>(ids.to_vec()).push(")");
+    if scope == CountScope::ProductType {
+        authz::push_visible(&mut sql, authz::Scope::Product("f.product_id"), viewer);
+    }
+    sql.push(" GROUP BY 1, 2");
     let rows: Vec<Row> = sql.build().load(conn).await?;
     let mut out: HashMap<i32, SeverityCounts> = ids
         .iter()

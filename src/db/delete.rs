@@ -6,7 +6,11 @@
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{DbError, QueryResult, sql::Sql};
+use super::{
+    DbError, QueryResult,
+    authz::{Viewer, Visibility},
+    sql::Sql,
+};
 
 /// A deletable hierarchy object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,45 +75,62 @@ impl Root {
     }
 
     /// CTEs selecting the ids of every doomed row per table; `$1` is the root id.
-    fn scope_ctes(self) -> &'static str {
+    /// `products` is appended to the selection of a product type's products (a visibility
+    /// condition for previews).
+    fn scope_ctes(self, products: &str) -> String {
         match self {
-            Root::ProductType(_) => {
+            Root::ProductType(_) => format!(
                 "pt AS (SELECT id FROM product_types WHERE id = $1), \
-                 p AS (SELECT id FROM products WHERE product_type_id = $1), \
+                 p AS (SELECT id FROM products WHERE product_type_id = $1{products}), \
                  e AS (SELECT id FROM engagements WHERE product_id IN (SELECT id FROM p)), \
                  t AS (SELECT id FROM tests WHERE product_id IN (SELECT id FROM p)), \
                  f AS (SELECT id FROM findings WHERE product_id IN (SELECT id FROM p))"
-            }
+            ),
             Root::Product(_) => {
                 "pt AS (SELECT NULL::int AS id WHERE FALSE), \
                  p AS (SELECT id FROM products WHERE id = $1), \
                  e AS (SELECT id FROM engagements WHERE product_id = $1), \
                  t AS (SELECT id FROM tests WHERE product_id = $1), \
                  f AS (SELECT id FROM findings WHERE product_id = $1)"
+                    .into()
             }
             Root::Engagement(_) => {
                 "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
                  e AS (SELECT id FROM engagements WHERE id = $1), \
                  t AS (SELECT id FROM tests WHERE engagement_id = $1), \
                  f AS (SELECT id FROM findings WHERE engagement_id = $1)"
+                    .into()
             }
             Root::Test(_) => {
                 "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
                  e AS (SELECT NULL::int AS id WHERE FALSE), \
                  t AS (SELECT id FROM tests WHERE id = $1), \
                  f AS (SELECT id FROM findings WHERE test_id = $1)"
+                    .into()
             }
             Root::Finding(_) => {
                 "pt AS (SELECT NULL::int AS id WHERE FALSE), p AS (SELECT NULL::int AS id WHERE FALSE), \
                  e AS (SELECT NULL::int AS id WHERE FALSE), t AS (SELECT NULL::int AS id WHERE FALSE), \
                  f AS (SELECT id FROM findings WHERE id = $1)"
+                    .into()
             }
         }
     }
 }
 
-/// What deleting `root` would remove; `NotFound` when it does not exist.
-pub async fn preview(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<DeleteCounts> {
+/// What deleting `root` would remove; `NotFound` when it does not exist. A product type's
+/// products are counted only where `viewer` may read them (the caller checks the root itself).
+pub async fn preview(
+    conn: &mut AsyncPgConnection,
+    root: Root,
+    viewer: Viewer,
+) -> QueryResult<DeleteCounts> {
+    let products = match viewer.products {
+        Visibility::Member(_) => {
+            " AND id IN (SELECT pg.product_id FROM product_grants pg WHERE pg.user_id = $2)"
+        }
+        Visibility::All => "",
+    };
     let mut sql = Sql::new(&format!(
         "WITH {} SELECT \
          (SELECT count(*) FROM pt) AS product_types, (SELECT count(*) FROM p) AS products, \
@@ -119,9 +140,12 @@ pub async fn preview(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<De
             OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS notes, \
          (SELECT count(*) FROM files WHERE engagement_id IN (SELECT id FROM e) \
             OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS files",
-        root.scope_ctes()
+        root.scope_ctes(products)
     ));
     sql.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
+    if let Visibility::Member(user) = viewer.products {
+        sql.bind_unwritten::<diesel::sql_types::Integer, _>(user);
+    }
     let counts: DeleteCounts = sql.build().get_result(conn).await?;
     let own = match root {
         Root::ProductType(_) => counts.product_types,
@@ -149,7 +173,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
         n: i32,
     }
     lock.build().get_result::<One>(conn).await?;
-    let counts = preview(conn, root).await?;
+    let counts = preview(conn, root, Viewer::ALL).await?;
     let mut heirs = Sql::new(&format!(
         "WITH {}, doomed AS (SELECT x.id, x.active, x.verified, x.is_mitigated, x.mitigated \
            FROM findings x WHERE x.id IN (SELECT id FROM f)), \
@@ -165,7 +189,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
            mitigated = CASE WHEN y.id = h.heir_id THEN d.mitigated ELSE y.mitigated END \
          FROM heirs h JOIN doomed d ON d.id = h.old_id \
          WHERE y.duplicate_finding_id = h.old_id AND y.id NOT IN (SELECT id FROM doomed)",
-        root.scope_ctes()
+        root.scope_ctes("")
     ));
     heirs.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
     heirs.build().execute(conn).await?;

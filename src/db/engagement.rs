@@ -76,6 +76,9 @@ pub struct NewEngagement {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = engagements)]
 pub struct EngagementChanges {
+    /// Moves the engagement, its tests and findings to another product (the composite keys
+    /// cascade the new product id).
+    pub product_id: Option<i32>,
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub version: Option<Option<String>>,
@@ -187,6 +190,7 @@ pub enum EngagementOrder {
 
 impl Listed for Engagement {
     const FROM: &'static str = "engagements t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = EngagementFilter;
     type Order = EngagementOrder;
     fn order_column(order: EngagementOrder) -> &'static str {
@@ -245,11 +249,20 @@ pub async fn update(
     let end = changes.target_end.unwrap_or(current.target_end);
     crate::domain::check_date_range(start, end).map_err(|e| DbError::Rule(e.0))?;
     changes.updated = Some(Utc::now());
-    Ok(diesel::update(engagements::table.find(id))
+    let moved = changes.product_id.is_some_and(|p| p != current.product_id);
+    if moved {
+        lock_product(conn, changes.product_id.unwrap_or_default()).await?;
+    }
+    let engagement = diesel::update(engagements::table.find(id))
         .set(&changes)
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    if moved {
+        // The new product's SLA configuration applies from now on.
+        super::finding::recompute_sla(conn, super::finding::SlaScope::Engagement(id)).await?;
+    }
+    Ok(engagement)
 }
 
 /// Close → COMPLETED and inactive; reopen → IN_PROGRESS and active. Findings keep their status.

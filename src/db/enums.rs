@@ -10,7 +10,8 @@ use diesel::{
 };
 
 use crate::domain::{
-    BusinessCriticality, EngagementStatus, EngagementType, Lifecycle, Origin, Platform, Severity,
+    BusinessCriticality, EngagementStatus, EngagementType, Lifecycle, Origin, Platform, Role,
+    Severity,
 };
 
 macro_rules! text_sql {
@@ -37,5 +38,6 @@ text_sql!(
     BusinessCriticality,
     Platform,
     Lifecycle,
-    Origin
+    Origin,
+    Role
 );

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{QueryResult, note::Attachment, schema::files};
+use super::{QueryResult, authz::Viewer, note::Attachment, schema::files, sql::Sql};
 
 /// A file's metadata (everything but the bytes).
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
 pub struct FileMeta {
     pub id: i32,
@@ -69,21 +69,50 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMe
         .await?)
 }
 
-pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<FileMeta>> {
-    Ok(files::table
-        .filter(files::id.eq_any(ids))
-        .select(FileMeta::as_select())
-        .load(conn)
-        .await?)
+/// What file `id` is attached to; `NotFound` when it does not exist.
+pub async fn parent(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Attachment> {
+    let (e, t, f): (Option<i32>, Option<i32>, Option<i32>) = files::table
+        .find(id)
+        .select((files::engagement_id, files::test_id, files::finding_id))
+        .get_result(conn)
+        .await?;
+    Attachment::from_ids(e, t, f).ok_or(super::DbError::NotFound)
 }
 
-/// A file's metadata and bytes.
-pub async fn content(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(FileMeta, Vec<u8>)> {
-    Ok(files::table
-        .find(id)
-        .select((FileMeta::as_select(), files::content))
-        .get_result(conn)
-        .await?)
+const META: &str = "SELECT x.id, x.engagement_id, x.test_id, x.finding_id, x.title, x.filename, \
+     x.content_type, x.size, x.sha256, x.created";
+
+/// Files by id that `viewer` may read (missing and unreadable ids are both absent).
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i32],
+    viewer: Viewer,
+) -> QueryResult<Vec<FileMeta>> {
+    let mut sql = Sql::new(&format!("{META} FROM files x WHERE x.id = ANY("));
+    sql.bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids.to_vec())
+        .push(")");
+    super::authz::push_attachment_visible(&mut sql, viewer);
+    Ok(sql.build().load(conn).await?)
+}
+
+/// A file's metadata and bytes, if `viewer` may read it.
+pub async fn content(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    viewer: Viewer,
+) -> QueryResult<(FileMeta, Vec<u8>)> {
+    #[derive(QueryableByName)]
+    struct WithContent {
+        #[diesel(embed)]
+        meta: FileMeta,
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        content: Vec<u8>,
+    }
+    let mut sql = Sql::new(&format!("{META}, x.content FROM files x WHERE x.id = "));
+    sql.bind::<diesel::sql_types::Integer, _>(id);
+    super::authz::push_attachment_visible(&mut sql, viewer);
+    let row: WithContent = sql.build().get_result(conn).await?;
+    Ok((row.meta, row.content))
 }
 
 /// Files of many parents, oldest first, in one statement.

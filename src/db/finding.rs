@@ -330,6 +330,7 @@ pub enum FindingOrder {
 
 impl Listed for Finding {
     const FROM: &'static str = "findings t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = FindingFilter;
     type Order = FindingOrder;
     fn order_column(order: FindingOrder) -> &'static str {
@@ -349,6 +350,8 @@ impl Listed for Finding {
 #[derive(Debug, Clone)]
 pub enum SlaScope {
     Product(i32),
+    Engagement(i32),
+    Test(i32),
     SlaConfiguration(i32),
     Findings(Vec<i32>),
 }
@@ -368,6 +371,8 @@ pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> Que
     );
     match scope {
         SlaScope::Product(id) => sql.push("p.id = ").bind::<Integer, _>(id),
+        SlaScope::Engagement(id) => sql.push("f.engagement_id = ").bind::<Integer, _>(id),
+        SlaScope::Test(id) => sql.push("f.test_id = ").bind::<Integer, _>(id),
         SlaScope::SlaConfiguration(id) => sql.push("s.id = ").bind::<Integer, _>(id),
         SlaScope::Findings(ids) => sql
             .push("f.id = ANY(")

@@ -38,6 +38,7 @@ pub enum NameOrder {
 
 impl Listed for TestType {
     const FROM: &'static str = "test_types t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = NameOrder;
     fn order_column(order: NameOrder) -> &'static str {
@@ -50,6 +51,7 @@ impl Listed for TestType {
 
 impl Listed for DevelopmentEnvironment {
     const FROM: &'static str = "development_environments t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = NameOrder;
     fn order_column(order: NameOrder) -> &'static str {

@@ -6,13 +6,16 @@
 //! transaction half-way.
 
 pub mod api_token;
+pub mod authz;
 pub mod counts;
 pub mod delete;
 pub mod engagement;
 pub mod enums;
 pub mod file;
 pub mod finding;
+pub mod group;
 pub mod lookup;
+pub mod membership;
 pub mod note;
 pub mod page;
 pub mod product;
@@ -71,6 +74,9 @@ pub enum DbError {
     /// The parent named by a create (an engagement for a test, …) does not exist.
     #[error("{0} not found")]
     ParentNotFound(&'static str),
+    /// The caller may see the object but lacks the permission (the message is safe to show).
+    #[error("{0}")]
+    Forbidden(String),
     /// The engagement is COMPLETED: reopen it before adding tests or findings.
     #[error("engagement {0} is completed; reopen it first")]
     EngagementCompleted(i32),

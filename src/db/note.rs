@@ -40,7 +40,11 @@ impl Attachment {
         }
     }
 
-    fn from_ids(engagement: Option<i32>, test: Option<i32>, finding: Option<i32>) -> Option<Self> {
+    pub fn from_ids(
+        engagement: Option<i32>,
+        test: Option<i32>,
+        finding: Option<i32>,
+    ) -> Option<Self> {
         match (engagement, test, finding) {
             (Some(id), _, _) => Some(Attachment::Engagement(id)),
             (_, Some(id), _) => Some(Attachment::Test(id)),
@@ -150,12 +154,17 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> 
         .await?)
 }
 
-pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<Note>> {
-    Ok(notes::table
-        .filter(notes::id.eq_any(ids))
-        .select(Note::as_select())
-        .load(conn)
-        .await?)
+/// Notes by id that `viewer` may read (missing and unreadable ids are both absent).
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i32],
+    viewer: super::authz::Viewer,
+) -> QueryResult<Vec<Note>> {
+    let mut sql = Sql::new("SELECT x.* FROM notes x WHERE x.id = ANY(");
+    sql.bind::<diesel::sql_types::Array<Integer>, _>(ids.to_vec())
+        .push(")");
+    super::authz::push_attachment_visible(&mut sql, viewer);
+    Ok(sql.build().load(conn).await?)
 }
 
 /// Notes of many parents of one kind, oldest first, in one statement.

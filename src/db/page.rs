@@ -17,6 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     QueryResult,
+    authz::{Scope, Viewer, Visible},
     sql::{Direction, Sql, SqlFilter},
 };
 
@@ -26,6 +27,8 @@ pub trait Listed: QBN<Pg> + Send + 'static {
     const FROM: &'static str;
     type Filter: SqlFilter + Clone + Eq + std::hash::Hash + Send + Sync + 'static;
     type Order: Copy + Eq + std::hash::Hash + Default + Send + Sync + 'static;
+    /// Which rows a viewer may read.
+    const SCOPE: Scope;
     /// The SQL expression sorted on for `order`.
     fn order_column(order: Self::Order) -> &'static str;
 }
@@ -57,48 +60,65 @@ fn spec_for<T: Listed>(sort: Sort<T::Order>) -> ListSpec {
     }
 }
 
-/// A top-level page of `T`.
+fn visible<T: Listed>(filter: &T::Filter, viewer: Viewer) -> Visible<'_, T::Filter> {
+    Visible {
+        filter,
+        scope: T::SCOPE,
+        viewer,
+    }
+}
+
+/// A top-level page of the `T` that `viewer` may read.
 pub async fn list<T: Listed>(
     conn: &mut AsyncPgConnection,
     args: &ListArgs<T::Filter, T::Order>,
     want_total: bool,
+    viewer: Viewer,
 ) -> QueryResult<Page<T>> {
     load_page(
         conn,
         &spec_for::<T>(args.sort),
-        &args.filter,
+        &visible::<T>(&args.filter, viewer),
         args.window,
         want_total,
     )
     .await
 }
 
-/// Pages of `T` for many parents (`parent` is the SQL expression of a row's parent id).
+/// Pages of `T` for many parents (`parent` is the SQL expression of a row's parent id), holding
+/// only rows `viewer` may read.
 pub async fn list_for_parents<T: Listed>(
     conn: &mut AsyncPgConnection,
     parent: &str,
     parents: &[i32],
     args: &ListArgs<T::Filter, T::Order>,
+    viewer: Viewer,
 ) -> QueryResult<HashMap<i32, Page<T>>> {
     load_pages(
         conn,
         &spec_for::<T>(args.sort),
         parent,
         parents,
-        &args.filter,
+        &visible::<T>(&args.filter, viewer),
         args.window,
     )
     .await
 }
 
-/// Rows of `T` by id, in one statement (missing ids are simply absent).
-pub async fn by_ids<T: Listed>(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<T>> {
+/// Rows of `T` by id that `viewer` may read, in one statement (missing and unreadable ids are
+/// both simply absent).
+pub async fn by_ids<T: Listed>(
+    conn: &mut AsyncPgConnection,
+    ids: &[i32],
+    viewer: Viewer,
+) -> QueryResult<Vec<T>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(&format!("SELECT t.* FROM {} WHERE t.id = ANY(", T::FROM));
     sql.bind::<diesel::sql_types::Array<Integer>, _>(ids.to_vec())
         .push(")");
+    super::authz::push_visible(&mut sql, T::SCOPE, viewer);
     Ok(sql.build().load(conn).await?)
 }
 

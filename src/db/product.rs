@@ -185,6 +185,7 @@ pub enum ProductOrder {
 
 impl Listed for Product {
     const FROM: &'static str = "products t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.id");
     type Filter = ProductFilter;
     type Order = ProductOrder;
     fn order_column(order: ProductOrder) -> &'static str {

@@ -77,6 +77,7 @@ pub enum ProductTypeOrder {
 
 impl Listed for ProductType {
     const FROM: &'static str = "product_types t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::ProductType;
     type Filter = ProductTypeFilter;
     type Order = ProductTypeOrder;
     fn order_column(order: ProductTypeOrder) -> &'static str {

@@ -149,6 +149,43 @@ diesel::table! {
 }
 
 diesel::table! {
+    group_members (id) {
+        id -> Int4,
+        group_id -> Int4,
+        user_id -> Int4,
+        #[max_length = 16]
+        role -> Varchar,
+        created -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 4000]
+        description -> Nullable<Varchar>,
+        #[max_length = 16]
+        global_role -> Nullable<Varchar>,
+        created -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Int4,
+        product_type_id -> Nullable<Int4>,
+        product_id -> Nullable<Int4>,
+        user_id -> Nullable<Int4>,
+        group_id -> Nullable<Int4>,
+        #[max_length = 16]
+        role -> Varchar,
+        created -> Timestamptz,
+    }
+}
+
+diesel::table! {
     notes (id) {
         id -> Int4,
         engagement_id -> Nullable<Int4>,
@@ -288,6 +325,8 @@ diesel::table! {
         created -> Timestamptz,
         is_active -> Bool,
         is_superuser -> Bool,
+        #[max_length = 16]
+        global_role -> Nullable<Varchar>,
     }
 }
 
@@ -298,6 +337,12 @@ diesel::joinable!(engagements -> users (lead_id));
 diesel::joinable!(files -> engagements (engagement_id));
 diesel::joinable!(files -> findings (finding_id));
 diesel::joinable!(files -> tests (test_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(memberships -> groups (group_id));
+diesel::joinable!(memberships -> product_types (product_type_id));
+diesel::joinable!(memberships -> products (product_id));
+diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(notes -> engagements (engagement_id));
 diesel::joinable!(notes -> findings (finding_id));
 diesel::joinable!(notes -> tests (test_id));
@@ -314,6 +359,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     engagements,
     files,
     findings,
+    group_members,
+    groups,
+    memberships,
     notes,
     product_types,
     products,

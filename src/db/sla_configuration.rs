@@ -90,6 +90,7 @@ pub enum SlaConfigurationOrder {
 
 impl Listed for SlaConfiguration {
     const FROM: &'static str = "sla_configurations t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = SlaConfigurationOrder;
     fn order_column(order: SlaConfigurationOrder) -> &'static str {

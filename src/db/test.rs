@@ -60,6 +60,10 @@ pub struct NewTest {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = tests)]
 pub struct TestChanges {
+    /// Moves the test and its findings to another engagement (set through [`update`], which
+    /// fills in the engagement's product).
+    pub engagement_id: Option<i32>,
+    pub product_id: Option<i32>,
     pub test_type_id: Option<i32>,
     pub lead_id: Option<Option<i32>>,
     pub title: Option<Option<String>>,
@@ -124,6 +128,7 @@ pub enum TestOrder {
 
 impl Listed for Test {
     const FROM: &'static str = "tests t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = TestFilter;
     type Order = TestOrder;
     fn order_column(order: TestOrder) -> &'static str {
@@ -163,11 +168,26 @@ pub async fn update(
     let end = changes.target_end.unwrap_or(current.target_end);
     crate::domain::check_date_range(start, end).map_err(|e| DbError::Rule(e.0))?;
     changes.updated = Some(Utc::now());
-    Ok(diesel::update(tests::table.find(id))
+    changes.product_id = None;
+    let mut moved_product = false;
+    if let Some(engagement_id) = changes
+        .engagement_id
+        .filter(|e| *e != current.engagement_id)
+    {
+        // A test moves only into an engagement that may receive tests (not COMPLETED).
+        let product_id = engagement::open_for_children(conn, engagement_id).await?;
+        moved_product = product_id != current.product_id;
+        changes.product_id = Some(product_id);
+    }
+    let test = diesel::update(tests::table.find(id))
         .set(&changes)
         .returning(Test::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    if moved_product {
+        super::finding::recompute_sla(conn, super::finding::SlaScope::Test(id)).await?;
+    }
+    Ok(test)
 }
 
 /// The engagement and product of a test that may receive new findings (its engagement must not

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::domain::Role;
+
 use super::{
     QueryResult,
     page::Listed,
@@ -22,6 +24,7 @@ pub struct User {
     pub created: DateTime<Utc>,
     pub is_active: bool,
     pub is_superuser: bool,
+    pub global_role: Option<Role>,
 }
 
 #[derive(Debug, Insertable)]
@@ -37,8 +40,9 @@ pub struct NewUser {
 /// Filter for user lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct UserFilter {
-    /// Matches username, email, first or last name.
+    /// Matches username, first or last name, and the email when `include_email`.
     pub search: Option<String>,
+    pub include_email: bool,
 }
 
 impl SqlFilter for UserFilter {
@@ -46,10 +50,12 @@ impl SqlFilter for UserFilter {
         if let Some(s) = &self.search {
             let p = like_pattern(s);
             sql.push(" AND (t.username ILIKE ")
-                .bind::<diesel::sql_types::Text, _>(p.clone())
-                .push(" OR t.email ILIKE ")
-                .bind::<diesel::sql_types::Text, _>(p.clone())
-                .push(" OR concat_ws(' ', t.first_name, t.last_name) ILIKE ")
+                .bind::<diesel::sql_types::Text, _>(p.clone());
+            if self.include_email {
+                sql.push(" OR t.email ILIKE ")
+                    .bind::<diesel::sql_types::Text, _>(p.clone());
+            }
+            sql.push(" OR concat_ws(' ', t.first_name, t.last_name) ILIKE ")
                 .bind::<diesel::sql_types::Text, _>(p)
                 .push(")");
         }
@@ -66,6 +72,7 @@ pub enum UserOrder {
 
 impl Listed for User {
     const FROM: &'static str = "users t";
+    const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = UserFilter;
     type Order = UserOrder;
     fn order_column(order: UserOrder) -> &'static str {
@@ -79,6 +86,42 @@ impl Listed for User {
 pub async fn create(conn: &mut AsyncPgConnection, new: NewUser) -> QueryResult<User> {
     Ok(diesel::insert_into(users::table)
         .values(&new)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Changes to a user; fields left `None` stay as they are.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub email: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    changes: UserChanges,
+) -> QueryResult<User> {
+    Ok(diesel::update(users::table.find(id))
+        .set(&changes)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Sets or clears a user's global role.
+pub async fn set_global_role(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    role: Option<Role>,
+) -> QueryResult<User> {
+    Ok(diesel::update(users::table.find(id))
+        .set(users::global_role.eq(role))
         .returning(User::as_returning())
         .get_result(conn)
         .await?)

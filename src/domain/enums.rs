@@ -161,3 +161,15 @@ mod tests {
         assert_eq!(Severity::parse_loose("Informational"), Some(Severity::Info));
     }
 }
+
+text_enum!(
+    /// An access role (reference §7.1), lowest first: the derived `Ord` ranks them, so the
+    /// highest of several applicable roles is their `max`.
+    Role {
+        Reader => "READER",
+        ApiImporter => "API_IMPORTER",
+        Writer => "WRITER",
+        Maintainer => "MAINTAINER",
+        Owner => "OWNER",
+    }
+);

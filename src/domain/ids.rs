@@ -17,6 +17,9 @@ pub enum NodeKind {
     Note,
     File,
     ApiToken,
+    Group,
+    GroupMember,
+    Membership,
 }
 
 impl NodeKind {
@@ -33,6 +36,9 @@ impl NodeKind {
         NodeKind::Note,
         NodeKind::File,
         NodeKind::ApiToken,
+        NodeKind::Group,
+        NodeKind::GroupMember,
+        NodeKind::Membership,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -50,6 +56,9 @@ impl NodeKind {
             NodeKind::Note => "Note",
             NodeKind::File => "File",
             NodeKind::ApiToken => "ApiToken",
+            NodeKind::Group => "Group",
+            NodeKind::GroupMember => "GroupMember",
+            NodeKind::Membership => "Membership",
         }
     }
 }

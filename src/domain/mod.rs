@@ -7,6 +7,7 @@
 mod enums;
 pub mod finding_status;
 pub mod ids;
+pub mod rbac;
 pub mod sla;
 
 pub use enums::*;

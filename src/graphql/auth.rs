@@ -5,12 +5,12 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, map_db},
+    context::{db, map_db, principal},
     node::{self, IdInput},
     reference::{self, User},
 };
 use crate::{
-    auth::{self, Principal},
+    auth,
     db::api_token as rows,
     domain::{self, ids::NodeKind},
     error::AppError,
@@ -45,26 +45,15 @@ impl ApiToken {
     }
 }
 
-/// The authenticated caller.
-#[derive(SimpleObject)]
-pub struct Me {
-    user: User,
-}
-
-/// The caller's principal, or UNAUTHENTICATED.
-pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
-    ctx.data_opt::<Principal>().ok_or(AppError::Unauthenticated)
-}
-
-/// Refuses to act on another user's credentials unless the caller is a superuser. Requests
-/// without a principal pass for now: authentication is not yet enforced API-wide.
+/// Refuses to act on another user's credentials unless the caller is a superuser.
 fn check_self_or_superuser(ctx: &Context<'_>, user_id: i32) -> Result<(), AppError> {
-    match ctx.data_opt::<Principal>() {
-        Some(p) if p.user_id != user_id && !p.is_superuser => Err(AppError::Forbidden(
+    let p = principal(ctx)?;
+    if p.user_id != user_id && !p.is_superuser {
+        return Err(AppError::Forbidden(
             "only the user or a superuser may manage these tokens".into(),
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 #[derive(InputObject)]
@@ -94,12 +83,12 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The caller, identified by its API token.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<super::access::Me> {
         let p = principal(ctx)?;
         let user = reference::load_user(ctx, Some(p.user_id))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        Ok(Me { user })
+        Ok(super::access::Me { user })
     }
 }
 
@@ -144,11 +133,12 @@ impl AuthMutation {
             .read(async move |mut c| rows::by_ids(&mut c, &[id]).await)
             .await
             .map_err(map_db("ApiToken"))?;
-        let token = existing
+        // Another user's token is NOT_FOUND, as if it did not exist (no id probing).
+        let p = principal(ctx)?;
+        existing
             .into_iter()
-            .next()
+            .find(|t| p.is_superuser || t.user_id == p.user_id)
             .ok_or_else(|| AppError::not_found("ApiToken"))?;
-        check_self_or_superuser(ctx, token.user_id)?;
         let row = db(ctx)
             .write(move |c| Box::pin(rows::revoke(c, id)))
             .await

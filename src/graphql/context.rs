@@ -5,13 +5,33 @@ use async_graphql::Context;
 
 use super::loaders::RequestLoader;
 use crate::{
-    db::{Db, DbError},
+    auth::Principal,
+    db::{
+        Db, DbError,
+        authz::{Viewer, Visibility},
+    },
     error::{AppError, AppResult},
 };
 
 /// The database handle of the schema.
 pub fn db<'a>(ctx: &Context<'a>) -> &'a Db {
     ctx.data_unchecked::<Db>()
+}
+
+/// The caller; every request carries one (see [`super::prepare`]).
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
+    ctx.data_opt::<Principal>().ok_or(AppError::Unauthenticated)
+}
+
+/// What the caller may read; a request without a principal sees nothing.
+pub fn viewer(ctx: &Context<'_>) -> Viewer {
+    match ctx.data_opt::<Principal>() {
+        Some(p) => p.viewer(),
+        None => Viewer {
+            products: Visibility::Member(0),
+            groups: Visibility::Member(0),
+        },
+    }
 }
 
 /// The per-request dataloader (caches only for the duration of one request).
@@ -28,6 +48,7 @@ pub fn db_error(e: DbError, what: &str) -> AppError {
             "the engagement is completed: reopen it before adding tests or findings".into(),
         ),
         DbError::Rule(msg) => AppError::BadUserInput(msg),
+        DbError::Forbidden(msg) => AppError::Forbidden(msg),
         DbError::Conflict(msg) => AppError::Conflict(msg),
         DbError::Unique { constraint } => AppError::Conflict(unique_message(&constraint).into()),
         DbError::ForeignKey { constraint } => foreign_key_error(&constraint),

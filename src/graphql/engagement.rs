@@ -4,10 +4,11 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    context::loader,
     enums::{self, EngagementStatus, EngagementType, OrderDirection},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
+    guards,
     loaders::{FilesOf, NotesOf, RowId},
     node::{self, DeletePayload, IdInput},
     note::{File, Note},
@@ -18,8 +19,11 @@ use super::{
     test::{Test, TestFilter, TestOrder},
 };
 use crate::{
-    db::{self as store, counts::CountScope, engagement as rows, note::Attachment, page::ListArgs},
-    domain::{self, ids::NodeKind},
+    db::{
+        self as store, authz::Target, counts::CountScope, engagement as rows, note::Attachment,
+        page::ListArgs,
+    },
+    domain::{self, ids::NodeKind, rbac::Permission},
     error::{AppError, AppResult},
 };
 
@@ -305,6 +309,9 @@ pub struct CreateEngagementInput {
 #[derive(InputObject)]
 pub struct UpdateEngagementInput {
     id: ID,
+    /// Moves the engagement with its tests and findings to another product (needs
+    /// ENGAGEMENT_ADD there; the findings' SLA deadlines follow the new product).
+    product_id: Option<ID>,
     name: Option<String>,
     description: MaybeUndefined<String>,
     version: MaybeUndefined<String>,
@@ -402,10 +409,13 @@ async fn lifecycle(
     open: bool,
 ) -> async_graphql::Result<EngagementPayload> {
     let id = node::decode(NodeKind::Engagement, &input.id)?;
-    let row = db(ctx)
-        .write(move |c| Box::pin(rows::set_lifecycle(c, id, open)))
-        .await
-        .map_err(map_db("Engagement"))?;
+    let row = guards::write(
+        ctx,
+        "Engagement",
+        vec![(Target::Engagement(id), Permission::EngagementEdit)],
+        move |c, _| Box::pin(rows::set_lifecycle(c, id, open)),
+    )
+    .await?;
     Ok(EngagementPayload {
         engagement: Engagement(row),
     })
@@ -461,10 +471,13 @@ impl EngagementMutation {
             deduplication_on_engagement: input.deduplication_on_engagement,
             tags: clean_tags(input.tags.unwrap_or_default())?,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, new)))
-            .await
-            .map_err(map_db("Engagement"))?;
+        let row = guards::write(
+            ctx,
+            "Product",
+            vec![(Target::Product(new.product_id), Permission::EngagementAdd)],
+            move |c, _| Box::pin(rows::create(c, new)),
+        )
+        .await?;
         Ok(EngagementPayload {
             engagement: Engagement(row),
         })
@@ -500,6 +513,7 @@ impl EngagementMutation {
             ),
         ])?;
         let changes = rows::EngagementChanges {
+            product_id: node::decode_opt(NodeKind::Product, &input.product_id)?,
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, 300))
@@ -532,10 +546,14 @@ impl EngagementMutation {
             tags: input.tags.map(clean_tags).transpose()?,
             updated: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, changes)))
-            .await
-            .map_err(map_db("Engagement"))?;
+        let mut checks = vec![(Target::Engagement(id), Permission::EngagementEdit)];
+        if let Some(product) = changes.product_id {
+            checks.push((Target::Product(product), Permission::EngagementAdd));
+        }
+        let row = guards::write(ctx, "Engagement", checks, move |c, _| {
+            Box::pin(rows::update(c, id, changes))
+        })
+        .await?;
         Ok(EngagementPayload {
             engagement: Engagement(row),
         })
@@ -581,10 +599,14 @@ impl EngagementMutation {
             .map(|n| domain::clean_name("name", &n, 300))
             .transpose()
             .map_err(AppError::from)?;
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::copy(c, id, name)))
-            .await
-            .map_err(map_db("Engagement"))?;
+        // A copy is a new engagement in the same product.
+        let row = guards::write(
+            ctx,
+            "Engagement",
+            vec![(Target::Engagement(id), Permission::EngagementAdd)],
+            move |c, _| Box::pin(rows::copy(c, id, name)),
+        )
+        .await?;
         Ok(EngagementPayload {
             engagement: Engagement(row),
         })

@@ -5,9 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    context::loader,
     engagement::{self, Engagement},
     enums::{self, OrderDirection, Severity},
+    guards,
     loaders::{FilesOf, NotesOf, RowId},
     node::{self, DeletePayload, IdInput},
     note::{File, Note},
@@ -18,13 +19,15 @@ use super::{
     test::{self, Test},
 };
 use crate::{
+    auth::access,
     db::{
-        self as store,
+        self as store, DbError,
+        authz::{Anchor, Lock, Target},
         finding::{self as rows, DuplicateOf},
         note::Attachment,
         page::ListArgs,
     },
-    domain::{self, finding_status::StatusChange, ids::NodeKind, sla},
+    domain::{self, finding_status::StatusChange, ids::NodeKind, rbac::Permission, sla},
     error::{AppError, AppResult},
 };
 
@@ -521,10 +524,18 @@ impl FindingMutation {
             mitigated: input.mitigated_at,
             duplicate: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, test_id, fields, status)))
-            .await
-            .map_err(map_db("Finding"))?;
+        let row = guards::write(
+            ctx,
+            "Test",
+            vec![(Target::Test(test_id), Permission::FindingAdd)],
+            move |c, p| {
+                // The reporter is the caller unless named.
+                let mut fields = fields;
+                fields.reporter_id = fields.reporter_id.or(Some(p.user_id));
+                Box::pin(rows::create(c, test_id, fields, status))
+            },
+        )
+        .await?;
         Ok(FindingPayload {
             finding: Finding(row),
         })
@@ -591,10 +602,40 @@ impl FindingMutation {
             mitigated: input.mitigated_at,
             duplicate: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, changes, status, duplicate_of)))
-            .await
-            .map_err(map_db("Finding"))?;
+        // `rows::update` locks the finding, its new original and the findings it re-points in id
+        // order (so crossing duplicate markings cannot deadlock); the checks therefore lock
+        // nothing, and the finding's product is verified again once it is locked.
+        let row = guards::write(ctx, "Finding", vec![], move |c, p| {
+            Box::pin(async move {
+                let checked = access::require_with(
+                    c,
+                    &p,
+                    Target::Finding(id),
+                    Permission::FindingEdit,
+                    Lock::None,
+                )
+                .await?;
+                // The original named by duplicateOfId must be visible to the caller too.
+                if let DuplicateOf::Set(original) = duplicate_of {
+                    access::require_with(
+                        c,
+                        &p,
+                        Target::Finding(original),
+                        Permission::FindingView,
+                        Lock::None,
+                    )
+                    .await?;
+                }
+                let row = rows::update(c, id, changes, status, duplicate_of).await?;
+                if checked != Anchor::Product(row.product_id) {
+                    return Err(DbError::Conflict(
+                        "the finding moved to another product meanwhile: try again".into(),
+                    ));
+                }
+                Ok(row)
+            })
+        })
+        .await?;
         Ok(FindingPayload {
             finding: Finding(row),
         })

@@ -25,6 +25,7 @@ pub const CONNECTION_FIELDS: &[&str] = &[
     "testTypes",
     "developmentEnvironments",
     "duplicates",
+    "groups",
 ];
 
 /// The limits; every one is configurable (see `Config`).

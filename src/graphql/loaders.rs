@@ -6,11 +6,16 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData};
 
 use async_graphql::dataloader::Loader;
 
+use crate::domain::Role;
+
 use super::context::db_error;
 use crate::db::{
     Db,
+    authz::{self, Anchor, Viewer},
     counts::{self, CountScope, SeverityCounts},
     file::{self, FileMeta},
+    group::{self, GroupMember},
+    membership::{self, Membership, On},
     note::{self, Attachment, Note},
     page::{self, ListArgs, Listed, Page},
 };
@@ -19,14 +24,18 @@ use crate::db::{
 pub type RequestLoader =
     async_graphql::dataloader::DataLoader<PgLoader, async_graphql::dataloader::HashMapCache>;
 
-/// Loads everything the resolvers need, batched.
+/// Loads everything the resolvers need, batched, restricted to what the request's caller may
+/// read (every statement carries the caller's visibility condition).
 pub struct PgLoader {
     db: Db,
+    viewer: Viewer,
+    /// The caller (whose roles [`RolesOn`] loads).
+    user: i32,
 }
 
 impl PgLoader {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, viewer: Viewer, user: i32) -> Self {
+        Self { db, viewer, user }
     }
 }
 
@@ -76,7 +85,9 @@ where
     async fn load(&self, keys: &[RowId<T>]) -> LoadResult<RowId<T>, T> {
         let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = page::by_ids::<T>(&mut conn, &ids).await.map_err(err)?;
+        let rows = page::by_ids::<T>(&mut conn, &ids, self.viewer)
+            .await
+            .map_err(err)?;
         Ok(rows
             .into_iter()
             .map(|r| (RowId::new(r.row_id()), r))
@@ -146,7 +157,7 @@ where
         let mut conn = self.db.conn().await.map_err(err)?;
         let mut out = HashMap::new();
         for ((column, args), parents) in groups {
-            let pages = page::list_for_parents::<T>(&mut conn, column, &parents, args)
+            let pages = page::list_for_parents::<T>(&mut conn, column, &parents, args, self.viewer)
                 .await
                 .map_err(err)?;
             for (parent, page) in pages {
@@ -173,7 +184,7 @@ impl Loader<CountsOf> for PgLoader {
         let mut conn = self.db.conn().await.map_err(err)?;
         let mut out = HashMap::new();
         for (scope, ids) in by_scope {
-            for (id, c) in counts::active_by_severity(&mut conn, scope, &ids)
+            for (id, c) in counts::active_by_severity(&mut conn, scope, &ids, self.viewer)
                 .await
                 .map_err(err)?
             {
@@ -233,7 +244,9 @@ impl Loader<NoteId> for PgLoader {
     async fn load(&self, keys: &[NoteId]) -> LoadResult<NoteId, Note> {
         let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = note::by_ids(&mut conn, &ids).await.map_err(err)?;
+        let rows = note::by_ids(&mut conn, &ids, self.viewer)
+            .await
+            .map_err(err)?;
         Ok(rows.into_iter().map(|n| (NoteId(n.id), n)).collect())
     }
 }
@@ -249,7 +262,9 @@ impl Loader<FileId> for PgLoader {
     async fn load(&self, keys: &[FileId]) -> LoadResult<FileId, FileMeta> {
         let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = file::by_ids(&mut conn, &ids).await.map_err(err)?;
+        let rows = file::by_ids(&mut conn, &ids, self.viewer)
+            .await
+            .map_err(err)?;
         Ok(rows.into_iter().map(|f| (FileId(f.id), f)).collect())
     }
 }
@@ -272,6 +287,112 @@ impl Loader<ApiTokenId> for PgLoader {
     }
 }
 
+/// The roles the caller holds on a product (own, group and product-type grants), product type
+/// or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RolesOn(pub Anchor);
+
+impl Loader<RolesOn> for PgLoader {
+    type Value = Vec<Role>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RolesOn]) -> LoadResult<RolesOn, Vec<Role>> {
+        let (mut products, mut product_types, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        for k in keys {
+            match k.0 {
+                Anchor::Product(id) => products.push(id),
+                Anchor::ProductType(id) => product_types.push(id),
+                Anchor::Group(id) => groups.push(id),
+            }
+        }
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut out = HashMap::new();
+        if !products.is_empty() {
+            for (id, roles) in authz::product_roles(&mut conn, self.user, &products)
+                .await
+                .map_err(err)?
+            {
+                out.insert(RolesOn(Anchor::Product(id)), roles);
+            }
+        }
+        if !product_types.is_empty() {
+            for (id, roles) in authz::product_type_roles(&mut conn, self.user, &product_types)
+                .await
+                .map_err(err)?
+            {
+                out.insert(RolesOn(Anchor::ProductType(id)), roles);
+            }
+        }
+        if !groups.is_empty() {
+            for (id, role) in authz::group_roles(&mut conn, self.user, &groups)
+                .await
+                .map_err(err)?
+            {
+                out.insert(RolesOn(Anchor::Group(id)), vec![role]);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The memberships held on one product type or product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembersOf(pub On);
+
+impl Loader<MembersOf> for PgLoader {
+    type Value = Vec<Membership>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[MembersOf]) -> LoadResult<MembersOf, Vec<Membership>> {
+        let targets: Vec<On> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut found = membership::of_targets(&mut conn, &targets)
+            .await
+            .map_err(err)?;
+        Ok(targets
+            .into_iter()
+            .map(|t| (MembersOf(t), found.remove(&t).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// The members of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GroupMembersOf(pub i32);
+
+impl Loader<GroupMembersOf> for PgLoader {
+    type Value = Vec<GroupMember>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[GroupMembersOf]) -> LoadResult<GroupMembersOf, Vec<GroupMember>> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut found = group::members_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(ids
+            .into_iter()
+            .map(|g| (GroupMembersOf(g), found.remove(&g).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// A membership by id (visible when its product type or product is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembershipId(pub i32);
+
+impl Loader<MembershipId> for PgLoader {
+    type Value = Membership;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[MembershipId]) -> LoadResult<MembershipId, Membership> {
+        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let rows = membership::by_ids(&mut conn, &ids, self.viewer)
+            .await
+            .map_err(err)?;
+        Ok(rows.into_iter().map(|m| (MembershipId(m.id), m)).collect())
+    }
+}
+
 macro_rules! has_id {
     ($($t:ty),+) => {$(
         impl HasId for $t {
@@ -289,5 +410,6 @@ has_id!(
     crate::db::user::User,
     crate::db::sla_configuration::SlaConfiguration,
     crate::db::lookup::TestType,
-    crate::db::lookup::DevelopmentEnvironment
+    crate::db::lookup::DevelopmentEnvironment,
+    crate::db::group::Group
 );

@@ -5,12 +5,14 @@
 //! nested fields go through [`loaders::PgLoader`], so a query costs a constant number of SQL
 //! statements however many rows it touches.
 
+pub mod access;
 pub mod auth;
 pub mod context;
 pub mod engagement;
 pub mod enums;
 pub mod finding;
 pub mod finding_counts;
+pub mod guards;
 pub mod limits;
 pub mod loaders;
 pub mod node;
@@ -40,6 +42,7 @@ pub struct Query(
     finding::FindingQuery,
     reference::ReferenceQuery,
     auth::AuthQuery,
+    access::AccessQuery,
 );
 
 /// Every mutation.
@@ -53,6 +56,7 @@ pub struct Mutation(
     note::NoteMutation,
     reference::ReferenceMutation,
     auth::AuthMutation,
+    access::AccessMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -108,21 +112,24 @@ pub fn sdl() -> String {
     build(None, &SchemaOptions::default()).sdl()
 }
 
-/// Attaches a fresh per-request dataloader (it caches only within this request).
+/// Prepares a request for execution as `principal`: attaches the principal and a fresh
+/// per-request dataloader that caches only within this request and reads only what the
+/// principal may see.
 ///
 /// `delay` is how long a batch waits for sibling keys (see `Config::loader_delay`).
-pub fn with_loader(
+pub fn prepare(
     request: async_graphql::Request,
     db: &Db,
     delay: std::time::Duration,
+    principal: crate::auth::Principal,
 ) -> async_graphql::Request {
     let loader: loaders::RequestLoader = DataLoader::with_cache(
-        loaders::PgLoader::new(db.clone()),
+        loaders::PgLoader::new(db.clone(), principal.viewer(), principal.user_id),
         tokio::spawn,
         HashMapCache::default(),
     )
     .delay(delay);
-    request.data(loader)
+    request.data(loader).data(principal)
 }
 
 /// Executes one request and gives every error without one an `extensions.code`: errors raised

@@ -3,11 +3,13 @@
 use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 
 use super::{
+    access::{Group, GroupMember, Membership},
     auth::ApiToken,
-    context::{db, gql, loader, map_db},
+    context::{db, gql, loader, map_db, principal, viewer},
     engagement::Engagement,
     finding::Finding,
-    loaders::{ApiTokenId, FileId, NoteId, RowId},
+    guards,
+    loaders::{ApiTokenId, FileId, MembershipId, NoteId, RowId},
     note::{File, Note},
     product::Product,
     product_type::ProductType,
@@ -15,8 +17,12 @@ use super::{
     test::Test,
 };
 use crate::{
-    db::delete::{DeleteCounts, Root},
+    db::{
+        authz::Target,
+        delete::{DeleteCounts, Root},
+    },
     domain::ids::{self, NodeKind},
+    domain::rbac::Permission,
     error::{AppError, AppResult},
 };
 
@@ -44,6 +50,9 @@ pub enum Node {
     Note(Note),
     File(File),
     ApiToken(ApiToken),
+    Group(Group),
+    GroupMember(GroupMember),
+    Membership(Membership),
 }
 
 /// Decodes a global id of `kind` (BAD_USER_INPUT otherwise).
@@ -109,10 +118,30 @@ async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node
             .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
         NodeKind::Note => l.load_one(NoteId(id)).await?.map(|r| Node::Note(Note(r))),
         NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
-        NodeKind::ApiToken => l
-            .load_one(ApiTokenId(id))
+        NodeKind::ApiToken => {
+            // A token is visible to its user and to superusers only.
+            let p = principal(ctx)?;
+            l.load_one(ApiTokenId(id))
+                .await?
+                .filter(|t| p.is_superuser || t.user_id == p.user_id)
+                .map(|r| Node::ApiToken(ApiToken(r)))
+        }
+        NodeKind::Group => l
+            .load_one(RowId::new(id))
             .await?
-            .map(|r| Node::ApiToken(ApiToken(r))),
+            .map(|r| Node::Group(Group(r))),
+        NodeKind::Membership => l
+            .load_one(MembershipId(id))
+            .await?
+            .map(|r| Node::Membership(Membership(r))),
+        NodeKind::GroupMember => {
+            let viewer = viewer(ctx);
+            db(ctx)
+                .read(async move |mut c| crate::db::group::member_by_id(&mut c, id, viewer).await)
+                .await
+                .map_err(map_db("GroupMember"))?
+                .map(|r| Node::GroupMember(GroupMember(r)))
+        }
     })
 }
 
@@ -207,6 +236,25 @@ pub struct IdInput {
     pub id: ID,
 }
 
+/// The permission checks of deleting `root` (`delete: true`) or previewing it.
+fn root_check(root: Root, delete: bool) -> guards::Check {
+    use Permission as P;
+    let pick = |view, del| if delete { del } else { view };
+    match root {
+        Root::ProductType(id) => (
+            Target::ProductType(id),
+            pick(P::ProductTypeView, P::ProductTypeDelete),
+        ),
+        Root::Product(id) => (Target::Product(id), pick(P::ProductView, P::ProductDelete)),
+        Root::Engagement(id) => (
+            Target::Engagement(id),
+            pick(P::EngagementView, P::EngagementDelete),
+        ),
+        Root::Test(id) => (Target::Test(id), pick(P::TestView, P::TestDelete)),
+        Root::Finding(id) => (Target::Finding(id), pick(P::FindingView, P::FindingDelete)),
+    }
+}
+
 /// Deletes a hierarchy object (one transaction) and returns what was removed.
 pub async fn delete(
     ctx: &Context<'_>,
@@ -222,10 +270,13 @@ pub async fn delete(
         ))
         .into());
     }
-    let counts = db(ctx)
-        .write(move |c| Box::pin(crate::db::delete::delete(c, root)))
-        .await
-        .map_err(map_db(kind.type_name()))?;
+    let counts = guards::write(
+        ctx,
+        kind.type_name(),
+        vec![root_check(root, true)],
+        move |c, _| Box::pin(crate::db::delete::delete(c, root)),
+    )
+    .await?;
     Ok(DeletePayload {
         deleted_id: raw.clone(),
         deleted: counts.into(),
@@ -275,8 +326,10 @@ impl NodeQuery {
         id: ID,
     ) -> async_graphql::Result<DeletePreview> {
         let root = delete_root(&id)?;
+        guards::check(ctx, "object", root_check(root, false)).await?;
+        let viewer = viewer(ctx);
         let counts = db(ctx)
-            .read(async move |mut c| crate::db::delete::preview(&mut c, root).await)
+            .read(async move |mut c| crate::db::delete::preview(&mut c, root, viewer).await)
             .await
             .map_err(map_db("object"));
         Ok(gql(counts)?.into())

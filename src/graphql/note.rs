@@ -7,18 +7,22 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    context::{db, map_db},
+    context::principal,
+    guards,
     node::{self, IdInput},
     reference::{self, User},
 };
 use crate::{
+    auth::access,
     db::{
+        authz::Target,
         file::{self, FileMeta, NewFile},
         note::{self as rows, Attachment},
     },
     domain::{
         self,
         ids::{self, NodeKind},
+        rbac::Permission,
     },
     error::{AppError, AppResult},
 };
@@ -136,6 +140,32 @@ fn attachment(id: &ID) -> AppResult<Attachment> {
     }
 }
 
+/// The engagement, test or finding a note or file is attached to, as a permission target.
+fn parent_target(on: Attachment) -> Target {
+    match on {
+        Attachment::Engagement(id) => Target::Engagement(id),
+        Attachment::Test(id) => Target::Test(id),
+        Attachment::Finding(id) => Target::Finding(id),
+    }
+}
+
+fn parent_name(on: Attachment) -> &'static str {
+    match on {
+        Attachment::Engagement(_) => "Engagement",
+        Attachment::Test(_) => "Test",
+        Attachment::Finding(_) => "Finding",
+    }
+}
+
+/// Attaching and removing files needs the edit permission of the parent.
+fn edit_permission(on: Attachment) -> Permission {
+    match on {
+        Attachment::Engagement(_) => Permission::EngagementEdit,
+        Attachment::Test(_) => Permission::TestEdit,
+        Attachment::Finding(_) => Permission::FindingEdit,
+    }
+}
+
 fn entry(text: &str) -> AppResult<String> {
     if text.trim().is_empty() {
         return Err(AppError::bad_input("entry must not be empty"));
@@ -200,11 +230,22 @@ impl NoteMutation {
     ) -> async_graphql::Result<NotePayload> {
         let on = attachment(&input.parent_id)?;
         let text = entry(&input.entry)?;
-        let author = node::decode_opt(NodeKind::User, &input.author_id)?;
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, on, text, input.private, author)))
-            .await
-            .map_err(map_db("Note"))?;
+        // The author is the caller; only a superuser may write in someone else's name.
+        let caller = principal(ctx)?;
+        let author = node::decode_opt(NodeKind::User, &input.author_id)?.unwrap_or(caller.user_id);
+        if author != caller.user_id && !caller.is_superuser {
+            return Err(AppError::Forbidden(
+                "only a superuser may add a note in another user's name".into(),
+            )
+            .into());
+        }
+        let row = guards::write(
+            ctx,
+            parent_name(on),
+            vec![(parent_target(on), Permission::NoteAdd)],
+            move |c, _| Box::pin(rows::create(c, on, text, input.private, Some(author))),
+        )
+        .await?;
         Ok(NotePayload { note: Note(row) })
     }
 
@@ -215,10 +256,13 @@ impl NoteMutation {
     ) -> async_graphql::Result<NotePayload> {
         let id = node::decode(NodeKind::Note, &input.id)?;
         let text = input.entry.as_deref().map(entry).transpose()?;
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, text, input.private)))
-            .await
-            .map_err(map_db("Note"))?;
+        let row = guards::write(
+            ctx,
+            "Note",
+            vec![(Target::Note(id), Permission::NoteEdit)],
+            move |c, _| Box::pin(rows::update(c, id, text, input.private)),
+        )
+        .await?;
         Ok(NotePayload { note: Note(row) })
     }
 
@@ -228,10 +272,13 @@ impl NoteMutation {
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
         let id = node::decode(NodeKind::Note, &input.id)?;
-        db(ctx)
-            .write(move |c| Box::pin(rows::delete(c, id)))
-            .await
-            .map_err(map_db("Note"))?;
+        guards::write(
+            ctx,
+            "Note",
+            vec![(Target::Note(id), Permission::NoteDelete)],
+            move |c, _| Box::pin(rows::delete(c, id)),
+        )
+        .await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,
         })
@@ -245,6 +292,7 @@ impl NoteMutation {
         input: UploadFileInput,
     ) -> async_graphql::Result<FilePayload> {
         let on = attachment(&input.parent_id)?;
+        principal(ctx)?;
         let limit = ctx
             .data_opt::<UploadLimit>()
             .map(|l| l.0)
@@ -282,10 +330,13 @@ impl NoteMutation {
             sha256: format!("{:x}", Sha256::digest(&content)),
             content,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(file::create(c, on, new)))
-            .await
-            .map_err(map_db("File"))?;
+        let row = guards::write(
+            ctx,
+            parent_name(on),
+            vec![(parent_target(on), edit_permission(on))],
+            move |c, _| Box::pin(file::create(c, on, new)),
+        )
+        .await?;
         Ok(FilePayload { file: File(row) })
     }
 
@@ -295,10 +346,15 @@ impl NoteMutation {
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
         let id = node::decode(NodeKind::File, &input.id)?;
-        db(ctx)
-            .write(move |c| Box::pin(file::delete(c, id)))
-            .await
-            .map_err(map_db("File"))?;
+        // Deleting a file needs the edit permission of what it is attached to.
+        guards::write(ctx, "File", vec![], move |c, p| {
+            Box::pin(async move {
+                let on = file::parent(c, id).await?;
+                access::require(c, &p, Target::File(id), edit_permission(on)).await?;
+                file::delete(c, id).await
+            })
+        })
+        .await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,
         })

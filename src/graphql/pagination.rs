@@ -5,6 +5,7 @@ use async_graphql::{OutputType, SimpleObject};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{
+    access::Group,
     engagement::Engagement,
     finding::Finding,
     product::Product,
@@ -88,6 +89,7 @@ pub struct PageInfo {
 #[graphql(concrete(name = "SlaConfigurationEdge", params(SlaConfiguration)))]
 #[graphql(concrete(name = "TestTypeEdge", params(TestType)))]
 #[graphql(concrete(name = "DevelopmentEnvironmentEdge", params(DevelopmentEnvironment)))]
+#[graphql(concrete(name = "GroupEdge", params(Group)))]
 pub struct Edge<T: OutputType> {
     pub cursor: String,
     pub node: T,
@@ -107,6 +109,7 @@ pub struct Edge<T: OutputType> {
     name = "DevelopmentEnvironmentConnection",
     params(DevelopmentEnvironment)
 ))]
+#[graphql(concrete(name = "GroupConnection", params(Group)))]
 pub struct Connection<T: OutputType + Clone>
 where
     Edge<T>: OutputType,
@@ -161,8 +164,11 @@ where
     Edge<G>: OutputType,
 {
     let want_total = ctx.look_ahead().field("totalCount").exists();
+    let viewer = super::context::viewer(ctx);
     let page = super::context::db(ctx)
-        .read(async move |mut c| crate::db::page::list::<T>(&mut c, &args, want_total).await)
+        .read(async move |mut c| {
+            crate::db::page::list::<T>(&mut c, &args, want_total, viewer).await
+        })
         .await
         .map_err(super::context::map_db("list"))?;
     Ok(Connection::from_page(page, wrap))

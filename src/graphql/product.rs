@@ -5,11 +5,13 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    access::{self, Membership, MyPermissions},
+    context::loader,
     engagement::{Engagement, EngagementFilter, EngagementOrder},
     enums::{self, BusinessCriticality, Lifecycle, OrderDirection, Origin, Platform},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
+    guards,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
@@ -18,8 +20,15 @@ use super::{
     test::{Test, TestFilter, TestOrder},
 };
 use crate::{
-    db::{self as store, counts::CountScope, page::ListArgs, product as rows},
-    domain::{self, ids::NodeKind},
+    db::{
+        self as store,
+        authz::{Anchor, Target},
+        counts::CountScope,
+        membership::On,
+        page::ListArgs,
+        product as rows,
+    },
+    domain::{self, ids::NodeKind, rbac::Permission},
     error::{AppError, AppResult},
 };
 
@@ -193,6 +202,17 @@ impl Product {
     /// Active findings per severity.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::Product, self.0.id).await
+    }
+
+    /// Roles granted on this product itself (roles on its product type apply too: see
+    /// `productType.members`).
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
+        access::members(ctx, On::Product(self.0.id)).await
+    }
+
+    /// What the caller may do on this product and everything in it.
+    async fn my_permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<MyPermissions> {
+        access::my_permissions(ctx, Anchor::Product(self.0.id)).await
     }
 }
 
@@ -436,10 +456,16 @@ impl ProductMutation {
             enable_full_risk_acceptance: input.enable_full_risk_acceptance,
             disable_sla_breach_notifications: input.disable_sla_breach_notifications,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, new)))
-            .await
-            .map_err(map_db("Product"))?;
+        let row = guards::write(
+            ctx,
+            "ProductType",
+            vec![(
+                Target::ProductType(new.product_type_id),
+                Permission::ProductTypeAddProduct,
+            )],
+            move |c, _| Box::pin(rows::create(c, new)),
+        )
+        .await?;
         Ok(ProductPayload {
             product: Product(row),
         })
@@ -493,10 +519,15 @@ impl ProductMutation {
             disable_sla_breach_notifications: input.disable_sla_breach_notifications,
             updated: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, changes)))
-            .await
-            .map_err(map_db("Product"))?;
+        // Moving to another product type needs the right to add products there too.
+        let mut checks = vec![(Target::Product(id), Permission::ProductEdit)];
+        if let Some(pt) = changes.product_type_id {
+            checks.push((Target::ProductType(pt), Permission::ProductTypeAddProduct));
+        }
+        let row = guards::write(ctx, "Product", checks, move |c, _| {
+            Box::pin(rows::update(c, id, changes))
+        })
+        .await?;
         Ok(ProductPayload {
             product: Product(row),
         })

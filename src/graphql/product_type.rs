@@ -4,17 +4,26 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    access::{self, Membership, MyPermissions},
+    context::{loader, principal},
     enums::OrderDirection,
     finding_counts::FindingCounts,
+    guards,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
     product::{Product, ProductFilter, ProductOrder},
     reference,
 };
 use crate::{
-    db::{self as store, counts::CountScope, page::ListArgs, product_type as rows},
-    domain::{self, ids::NodeKind},
+    db::{
+        self as store,
+        authz::{Anchor, Target},
+        counts::CountScope,
+        membership::{self, Member, On},
+        page::ListArgs,
+        product_type as rows,
+    },
+    domain::{self, Role, ids::NodeKind, rbac::Permission},
     error::AppError,
 };
 
@@ -69,9 +78,18 @@ impl ProductType {
         pagination::children(ctx, self.0.id, "t.product_type_id", args, Product).await
     }
 
-    /// Active findings per severity over every product of this type.
+    /// Active findings per severity over every product of this type that the caller may read.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::ProductType, self.0.id).await
+    }
+    /// Roles granted on this product type (they apply to all its products).
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
+        access::members(ctx, On::ProductType(self.0.id)).await
+    }
+
+    /// What the caller may do on this product type itself.
+    async fn my_permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<MyPermissions> {
+        access::my_permissions(ctx, Anchor::ProductType(self.0.id)).await
     }
 }
 
@@ -190,10 +208,29 @@ impl ProductTypeMutation {
             critical_product: input.critical_product,
             key_product: input.key_product,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, new)))
-            .await
-            .map_err(map_db("ProductType"))?;
+        if !principal(ctx)?.may_add_product_types() {
+            return Err(AppError::Forbidden(
+                "creating product types needs a global MAINTAINER or OWNER role".into(),
+            )
+            .into());
+        }
+        // The creator becomes the product type's OWNER (a superuser needs no membership).
+        let row = guards::write(ctx, "ProductType", vec![], move |c, p| {
+            Box::pin(async move {
+                let row = rows::create(c, new).await?;
+                if !p.is_superuser {
+                    membership::add(
+                        c,
+                        On::ProductType(row.id),
+                        Member::User(p.user_id),
+                        Role::Owner,
+                    )
+                    .await?;
+                }
+                Ok(row)
+            })
+        })
+        .await?;
         Ok(ProductTypePayload {
             product_type: ProductType(row),
         })
@@ -219,10 +256,13 @@ impl ProductTypeMutation {
             key_product: input.key_product,
             updated: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, changes)))
-            .await
-            .map_err(map_db("ProductType"))?;
+        let row = guards::write(
+            ctx,
+            "ProductType",
+            vec![(Target::ProductType(id), Permission::ProductTypeEdit)],
+            move |c, _| Box::pin(rows::update(c, id, changes)),
+        )
+        .await?;
         Ok(ProductTypePayload {
             product_type: ProductType(row),
         })

@@ -4,8 +4,9 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    context::{db, loader, map_db, principal},
     enums::OrderDirection,
+    guards,
     loaders::RowId,
     node::{self, IdInput},
     pagination::{self, Connection},
@@ -33,8 +34,9 @@ impl User {
     async fn username(&self) -> &str {
         &self.0.username
     }
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    /// Shown to the user itself and to superusers only (null for everyone else).
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.private(ctx, self.0.email.as_deref()).flatten()
     }
     async fn first_name(&self) -> Option<&str> {
         self.0.first_name.as_deref()
@@ -45,13 +47,30 @@ impl User {
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
     }
-    /// Inactive users cannot authenticate.
-    async fn is_active(&self) -> bool {
-        self.0.is_active
+    /// Inactive users cannot authenticate. Shown to the user itself and to superusers only.
+    async fn is_active(&self, ctx: &Context<'_>) -> Option<bool> {
+        self.private(ctx, self.0.is_active)
     }
-    /// Superusers may do everything.
-    async fn is_superuser(&self) -> bool {
-        self.0.is_superuser
+    /// Superusers may do everything. Shown to the user itself and to superusers only.
+    async fn is_superuser(&self, ctx: &Context<'_>) -> Option<bool> {
+        self.private(ctx, self.0.is_superuser)
+    }
+    /// The user's own global role (its groups may add others; see `me.globalRole`). Shown to
+    /// the user itself and to superusers only.
+    async fn global_role(&self, ctx: &Context<'_>) -> Option<super::access::Role> {
+        self.private(ctx, self.0.global_role)
+            .flatten()
+            .map(Into::into)
+    }
+}
+
+impl User {
+    /// `value` when the caller is this user or a superuser (threat A10: user listings do not
+    /// reveal emails or flags).
+    fn private<T>(&self, ctx: &Context<'_>, value: T) -> Option<T> {
+        ctx.data_opt::<crate::auth::Principal>()
+            .filter(|p| p.is_superuser || p.user_id == self.0.id)
+            .map(|_| value)
     }
 }
 
@@ -165,7 +184,7 @@ impl DevelopmentEnvironment {
 /// Filter for user lists.
 #[derive(InputObject, Default)]
 pub struct UserFilter {
-    /// Case-insensitive substring of the username, email or name.
+    /// Case-insensitive substring of the username or name (and, for superusers, the email).
     search: Option<String>,
 }
 
@@ -191,6 +210,8 @@ pub struct CreateUserInput {
     email: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
+    #[graphql(default)]
+    is_superuser: bool,
 }
 
 #[derive(SimpleObject)]
@@ -294,6 +315,7 @@ impl ReferenceQuery {
         let args = ListArgs {
             filter: users::UserFilter {
                 search: filter.and_then(|f| f.search),
+                include_email: principal(ctx)?.is_superuser,
             },
             sort: order_by
                 .map(|o| Sort {
@@ -371,13 +393,14 @@ impl ReferenceMutation {
         check_len("email", input.email.as_deref(), 254)?;
         check_len("firstName", input.first_name.as_deref(), 150)?;
         check_len("lastName", input.last_name.as_deref(), 150)?;
+        guards::superuser(ctx, "create users")?;
         let new = users::NewUser {
             username: domain::clean_name("username", &input.username, 150)
                 .map_err(AppError::from)?,
             email: input.email,
             first_name: input.first_name,
             last_name: input.last_name,
-            is_superuser: false,
+            is_superuser: input.is_superuser,
         };
         let row = db(ctx)
             .write(move |c| Box::pin(users::create(c, new)))
@@ -391,6 +414,7 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: CreateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
+        guards::superuser(ctx, "create SLA configurations")?;
         check_days(&[
             ("critical", Some(input.critical)),
             ("high", Some(input.high)),
@@ -425,6 +449,7 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: UpdateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
+        guards::superuser(ctx, "change SLA configurations")?;
         let id = node::decode(NodeKind::SlaConfiguration, &input.id)?;
         check_days(&[
             ("critical", input.critical),
@@ -468,6 +493,7 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteSlaConfigurationPayload> {
+        guards::superuser(ctx, "delete SLA configurations")?;
         let id = node::decode(NodeKind::SlaConfiguration, &input.id)?;
         db(ctx)
             .write(move |c| Box::pin(sla::delete(c, id)))

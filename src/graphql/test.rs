@@ -5,11 +5,12 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db},
+    context::loader,
     engagement::{self, Engagement},
     enums::OrderDirection,
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
+    guards,
     loaders::{FilesOf, NotesOf, RowId},
     node::{self, DeletePayload, IdInput},
     note::{File, Note},
@@ -19,8 +20,11 @@ use super::{
     scalars::Date,
 };
 use crate::{
-    db::{self as store, counts::CountScope, note::Attachment, page::ListArgs, test as rows},
-    domain::{self, ids::NodeKind},
+    db::{
+        self as store, authz::Target, counts::CountScope, note::Attachment, page::ListArgs,
+        test as rows,
+    },
+    domain::{self, ids::NodeKind, rbac::Permission},
     error::{AppError, AppResult},
 };
 
@@ -232,6 +236,9 @@ pub struct CreateTestInput {
 #[derive(InputObject)]
 pub struct UpdateTestInput {
     id: ID,
+    /// Moves the test with its findings to another engagement (needs TEST_ADD there; the
+    /// engagement must not be COMPLETED).
+    engagement_id: Option<ID>,
     title: MaybeUndefined<String>,
     test_type_id: Option<ID>,
     description: MaybeUndefined<String>,
@@ -342,12 +349,15 @@ impl TestMutation {
             branch_tag: input.branch_tag,
             tags: clean_tags(input.tags.unwrap_or_default())?,
         };
-        let row = db(ctx)
-            .write(move |c| {
+        let row = guards::write(
+            ctx,
+            "Engagement",
+            vec![(Target::Engagement(new.engagement_id), Permission::TestAdd)],
+            move |c, _| {
                 Box::pin(async move { rows::create_with_type_name(c, new, &test_type).await })
-            })
-            .await
-            .map_err(map_db("Test"))?;
+            },
+        )
+        .await?;
         Ok(TestPayload { test: Test(row) })
     }
 
@@ -378,6 +388,8 @@ impl TestMutation {
             ),
         ])?;
         let changes = rows::TestChanges {
+            engagement_id: node::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
+            product_id: None,
             test_type_id: node::decode_opt(NodeKind::TestType, &input.test_type_id)?,
             lead_id: node::maybe_id(NodeKind::User, input.lead_id)?,
             title: match node::maybe(input.title) {
@@ -398,10 +410,14 @@ impl TestMutation {
             tags: input.tags.map(clean_tags).transpose()?,
             updated: None,
         };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::update(c, id, changes)))
-            .await
-            .map_err(map_db("Test"))?;
+        let mut checks = vec![(Target::Test(id), Permission::TestEdit)];
+        if let Some(engagement) = changes.engagement_id {
+            checks.push((Target::Engagement(engagement), Permission::TestAdd));
+        }
+        let row = guards::write(ctx, "Test", checks, move |c, _| {
+            Box::pin(rows::update(c, id, changes))
+        })
+        .await?;
         Ok(TestPayload { test: Test(row) })
     }
 

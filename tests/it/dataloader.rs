@@ -41,6 +41,33 @@ async fn statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
     app.statements().start_recording();
     let d = app.ok(DASHBOARD, json!({})).await;
     let statements = app.statements().take();
+    count_products(&d, products);
+    (statements.len(), statements)
+}
+
+/// Like [`statements_for_dashboard`], as a READER of product type A only: the visibility
+/// conditions ride inside the same statements.
+async fn member_statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
+    let app = TestApp::with_config(wide_window).await;
+    seed(&app, products).await;
+    let reader = app.user("reader").await;
+    let d = app.ok("{ productTypes(first: 1) { nodes { id } } }", json!({})).await;
+    app.ok(
+        "mutation($pt: ID!, $u: ID!) { addProductTypeMember(input: {productTypeId: $pt, userId: $u, role: READER}) { membership { id } } }",
+        json!({ "pt": d["productTypes"]["nodes"][0]["id"], "u": reader.id }),
+    )
+    .await;
+    let principal = app.refresh(&reader).await;
+    app.statements().start_recording();
+    let r = app.gql_as(&principal, DASHBOARD, json!({})).await;
+    let statements = app.statements().take();
+    assert!(r.get("errors").is_none(), "{r}");
+    count_products(&r["data"], products.div_ceil(2));
+    (statements.len(), statements)
+}
+
+/// Asserts the dashboard holds `products` products and all their active findings.
+fn count_products(d: &serde_json::Value, products: usize) {
     let all: usize = d["productTypes"]["nodes"]
         .as_array()
         .unwrap()
@@ -59,7 +86,6 @@ async fn statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
         products as i64 * 4,
         "counts cover every active finding"
     );
-    (statements.len(), statements)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,6 +103,25 @@ async fn dashboard_costs_constant_statements() {
         large,
         small,
         "statements for 50 products:\n{}",
+        large_sql.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_dashboard_costs_the_same_statements() {
+    let (small, small_sql) = member_statements_for_dashboard(2).await;
+    let (large, large_sql) = member_statements_for_dashboard(50).await;
+    assert_eq!(small, 9, "{}", small_sql.join("\n"));
+    assert_eq!(large, small, "{}", large_sql.join("\n"));
+    // Every list and the product types' counts carry the visibility condition; counts of a
+    // product, engagement or test need none (their parent was read through it).
+    let unconditioned: Vec<&String> = large_sql
+        .iter()
+        .filter(|s| !s.contains("product_grants"))
+        .collect();
+    assert!(
+        unconditioned.len() == 3 && unconditioned.iter().all(|s| s.starts_with("SELECT f.")),
+        "{}",
         large_sql.join("\n")
     );
 }

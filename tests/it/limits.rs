@@ -121,9 +121,13 @@ async fn operations_over_get_are_method_not_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_time_out() {
-    // 1 ms: less than opening the pool's first connection plus one round trip.
-    let app =
-        TestApp::with_config(|c| c.request_timeout = std::time::Duration::from_millis(1)).await;
+    // The only pooled connection is held here, so the request waits for one past its timeout.
+    let app = TestApp::with_config(|c| {
+        c.request_timeout = std::time::Duration::from_millis(50);
+        c.pool_size = 1;
+    })
+    .await;
+    let held = app.state.db.conn().await.unwrap();
     let r = app
         .gql(
             "{ productTypes(first: 5) { totalCount nodes { name } } }",
@@ -134,6 +138,10 @@ async fn slow_requests_time_out() {
         r["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
         "{r}"
     );
+    drop(held);
+    // The server answers again once a connection is free.
+    let d = app.ok("{ productTypes(first: 5) { totalCount } }", json!({})).await;
+    assert_eq!(d["productTypes"]["totalCount"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,4 +199,29 @@ fn every_connection_field_is_budgeted() {
         missing.is_empty(),
         "connection fields missing from limits::CONNECTION_FIELDS: {missing:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurdly_deep_documents_and_variables_fail_cleanly() {
+    let app = TestApp::new().await;
+    // A 10,000-deep selection: the parser's recursion limit refuses it (no stack overflow).
+    let deep = format!("{}{}", "{ a ".repeat(10_000), "}".repeat(10_000));
+    let r = app.gql(&deep, json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    // 10,000-deep variables over HTTP: refused as a bad request, the server lives on.
+    let variables = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let body = format!(r#"{{"query":"query($v: [ID]) {{ nodes(ids: []) {{ id }} }}","variables":{{"v":{variables}}}}}"#);
+    let res = app
+        .router()
+        .oneshot(
+            Request::post("/graphql")
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let d = app.ok("{ productTypes(first: 1) { totalCount } }", json!({})).await;
+    assert_eq!(d["productTypes"]["totalCount"], 0);
 }

@@ -2,9 +2,11 @@
 
 mod helpers;
 
+mod access;
 mod auth;
 mod dataloader;
 mod delete;
+mod demo;
 mod engagement;
 mod errors;
 mod finding;
@@ -14,6 +16,9 @@ mod notes_files;
 mod pagination;
 mod product;
 mod product_type;
+mod rbac;
 mod reference;
 mod schema_sdl;
 mod test_entity;
+mod visibility;
+mod websocket;

@@ -65,7 +65,7 @@ async fn users_create_read_search_and_order() {
 
     assert_eq!(
         usernames(&app, None, Value::Null).await,
-        ["carol", "alice", "Bob", "dave"]
+        ["tester", "carol", "alice", "Bob", "dave"]
     );
     // search matches username, email, first and last name, case-insensitively.
     assert_eq!(usernames(&app, Some("AL"), Value::Null).await, ["alice"]);
@@ -96,7 +96,7 @@ async fn users_create_read_search_and_order() {
     // Ordering.
     assert_eq!(
         usernames(&app, None, json!({ "field": "USERNAME" })).await,
-        ["alice", "Bob", "carol", "dave"]
+        ["alice", "Bob", "carol", "dave", "tester"]
     );
     assert_eq!(
         usernames(
@@ -105,11 +105,11 @@ async fn users_create_read_search_and_order() {
             json!({ "field": "USERNAME", "direction": "DESC" })
         )
         .await,
-        ["dave", "carol", "Bob", "alice"]
+        ["tester", "dave", "carol", "Bob", "alice"]
     );
     assert_eq!(
         usernames(&app, None, json!({ "field": "ID", "direction": "DESC" })).await,
-        ["dave", "Bob", "alice", "carol"]
+        ["dave", "Bob", "alice", "carol", "tester"]
     );
     assert_eq!(
         usernames(
@@ -126,7 +126,7 @@ async fn users_create_read_search_and_order() {
         .await;
     assert_eq!(
         d["users"],
-        json!({ "totalCount": 4, "pageInfo": { "hasNextPage": true }, "nodes": [{ "username": "alice" }, { "username": "Bob" }] })
+        json!({ "totalCount": 5, "pageInfo": { "hasNextPage": true }, "nodes": [{ "username": "alice" }, { "username": "Bob" }] })
     );
     assert_eq!(
         app.err("{ users(first: 0) { totalCount } }", json!({}))

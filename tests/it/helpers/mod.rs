@@ -14,11 +14,12 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use axum::Router;
+use axum::{Router, http::HeaderValue};
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use dojoql::{
     app::{self, AppState},
+    auth::Principal,
     config::Config,
     db::StatementLog,
     graphql,
@@ -218,9 +219,31 @@ impl Drop for TestDb {
 }
 
 /// The app on a fresh database. The database field comes last so it drops last.
+///
+/// Every test app has a superuser, `tester`: [`TestApp::gql`] and its siblings run as it, and
+/// [`TestApp::router`] sends its token on requests that carry no `Authorization` header.
+/// [`TestApp::raw_router`] is the router as clients see it.
 pub struct TestApp {
     pub state: AppState,
+    pub root: Principal,
+    pub root_token: String,
     pub db: TestDb,
+}
+
+/// A user of a test, with its principal and a token.
+#[derive(Clone)]
+pub struct TestUser {
+    /// The global id.
+    pub id: String,
+    pub principal: Principal,
+    pub token: String,
+}
+
+impl TestUser {
+    /// The `Authorization` header value of this user.
+    pub fn header(&self) -> String {
+        format!("Token {}", self.token)
+    }
 }
 
 impl TestApp {
@@ -240,22 +263,134 @@ impl TestApp {
         };
         adjust(&mut config);
         let state = AppState::new(config).expect("app state");
-        TestApp { state, db }
+        let created = dojoql::auth::create_user_with_token(
+            &state.db,
+            dojoql::db::user::NewUser {
+                username: "tester".into(),
+                email: None,
+                first_name: None,
+                last_name: None,
+                is_superuser: true,
+            },
+            "test",
+        )
+        .await;
+        let (root, root_token) = match created {
+            Ok((user, token)) => (Principal::new(user, &[]), token),
+            // A test of a broken database configuration: no tester exists there.
+            Err(_) => (
+                Principal {
+                    user_id: 0,
+                    username: "tester".into(),
+                    is_superuser: true,
+                    global_role: None,
+                    expires_at: None,
+                },
+                String::new(),
+            ),
+        };
+        TestApp {
+            state,
+            root,
+            root_token,
+            db,
+        }
     }
 
+    /// The router, sending the test superuser's token on requests without `Authorization`.
     pub fn router(&self) -> Router {
+        let header = HeaderValue::from_str(&format!("Token {}", self.root_token)).unwrap();
+        self.raw_router().layer(axum::middleware::map_request(
+            move |mut req: axum::extract::Request| {
+                let header = header.clone();
+                async move {
+                    req.headers_mut()
+                        .entry(axum::http::header::AUTHORIZATION)
+                        .or_insert(header);
+                    req
+                }
+            },
+        ))
+    }
+
+    /// The router exactly as clients meet it.
+    pub fn raw_router(&self) -> Router {
         app::router(self.state.clone())
+    }
+
+    /// A new user (created by the test superuser) with an API token; `global_role` is set when
+    /// given.
+    pub async fn user(&self, username: &str) -> TestUser {
+        let d = self
+            .ok(
+                "mutation($u: String!) { createUser(input: {username: $u}) { user { id } } }",
+                json!({ "u": username }),
+            )
+            .await;
+        let id = d["createUser"]["user"]["id"].as_str().unwrap().to_string();
+        let d = self
+            .ok(
+                "mutation($u: ID!) { createApiToken(input: {userId: $u, name: \"test\"}) { token } }",
+                json!({ "u": id }),
+            )
+            .await;
+        let token = d["createApiToken"]["token"].as_str().unwrap().to_string();
+        let principal = dojoql::auth::authenticate(&self.state.db, &format!("Token {token}"))
+            .await
+            .unwrap();
+        TestUser {
+            id,
+            principal,
+            token,
+        }
+    }
+
+    /// The user's principal as it is now (roles change; a principal is per request).
+    pub async fn refresh(&self, user: &TestUser) -> Principal {
+        dojoql::auth::authenticate(&self.state.db, &user.header())
+            .await
+            .unwrap()
     }
 
     pub fn statements(&self) -> &Arc<StatementLog> {
         &self.state.db.log
     }
 
-    /// Executes a GraphQL operation through the schema; returns the whole response as JSON.
+    /// Executes a GraphQL operation through the schema as the test superuser; returns the
+    /// whole response as JSON.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(&self.root.clone(), query, variables).await
+    }
+
+    /// Like [`Self::ok`], as `user` (its current roles).
+    pub async fn ok_as(&self, user: &TestUser, query: &str, variables: Value) -> Value {
+        let r = self
+            .gql_as(&self.refresh(user).await, query, variables)
+            .await;
+        assert!(
+            r.get("errors").is_none(),
+            "unexpected errors for {}: {:#}",
+            user.principal.username,
+            r["errors"]
+        );
+        r["data"].clone()
+    }
+
+    /// Executes a GraphQL operation as `principal`.
+    pub async fn gql_as(&self, principal: &Principal, query: &str, variables: Value) -> Value {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));
-        let request = graphql::with_loader(request, &self.state.db, self.state.config.loader_delay);
+        self.execute_as(principal, request).await
+    }
+
+    /// Executes a prepared request as `principal`, the way the HTTP handler does.
+    async fn execute_as(&self, principal: &Principal, request: async_graphql::Request) -> Value {
+        let request = graphql::prepare(
+            request,
+            &self.state.db,
+            self.state.config.loader_delay,
+            principal.clone(),
+        );
         serde_json::to_value(
             graphql::execute(
                 &self.state.schema,
@@ -289,6 +424,17 @@ impl TestApp {
         errors[0]["extensions"]["code"]
             .as_str()
             .unwrap_or_else(|| panic!("error without code: {r:#}"))
+            .to_string()
+    }
+
+    /// Like [`Self::err`], as `user` (its current roles): the first error's code.
+    pub async fn err_as(&self, user: &TestUser, query: &str, variables: Value) -> String {
+        let r = self
+            .gql_as(&self.refresh(user).await, query, variables)
+            .await;
+        r["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code, got {r:#}"))
             .to_string()
     }
 
@@ -329,29 +475,56 @@ impl TestApp {
         .dump
     }
 
-    /// Every row of every table, as JSON text: equal snapshots mean an unchanged database.
+    /// Every row of every table, as JSON text, in one statement: equal snapshots mean an
+    /// unchanged database.
     pub async fn snapshot(&self) -> String {
-        let mut out = String::new();
-        for table in [
-            "users",
-            "api_tokens",
-            "sla_configurations",
-            "development_environments",
-            "test_types",
-            "product_types",
-            "products",
-            "engagements",
-            "tests",
-            "findings",
-            "notes",
-            "files",
-        ] {
-            out.push_str(table);
-            out.push_str(": ");
-            out.push_str(&self.dump(&format!("SELECT * FROM {table}")).await);
-            out.push('\n');
+        #[derive(QueryableByName)]
+        struct Dump {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            dump: String,
         }
-        out
+        let parts: Vec<String> = SNAPSHOT_TABLES
+            .iter()
+            .map(|t| {
+                format!(
+                    "'{t}: ' || COALESCE((SELECT json_agg(x ORDER BY x.id) FROM {t} x)::text, '[]')"
+                )
+            })
+            .collect();
+        let mut c = self.sql().await;
+        diesel::sql_query(format!(
+            "SELECT concat_ws(E'\\n', {}) AS dump",
+            parts.join(", ")
+        ))
+        .get_result::<Dump>(&mut c)
+        .await
+        .unwrap()
+        .dump
+    }
+
+    /// Runs `query` as `principal` with one uploaded file bound to the variable `$f`.
+    pub async fn gql_upload_as(
+        &self,
+        principal: &Principal,
+        query: &str,
+        variables: Value,
+        bytes: &[u8],
+    ) -> Value {
+        use std::io::{Seek, Write};
+        let mut file = tempfile_in_target();
+        file.write_all(bytes).unwrap();
+        file.rewind().unwrap();
+        let mut request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        request.set_upload(
+            "variables.f",
+            async_graphql::UploadValue {
+                filename: "proof.txt".into(),
+                content_type: Some("text/plain".into()),
+                content: file,
+            },
+        );
+        self.execute_as(principal, request).await
     }
 
     /// `slaExpirationDate` of a product's findings, in creation order.
@@ -497,6 +670,42 @@ pub async fn assert_orders(
             "{field} DESC"
         );
     }
+}
+
+/// Every table a snapshot covers.
+const SNAPSHOT_TABLES: &[&str] = &[
+    "users",
+    "api_tokens",
+    "groups",
+    "group_members",
+    "memberships",
+    "sla_configurations",
+    "development_environments",
+    "test_types",
+    "product_types",
+    "products",
+    "engagements",
+    "tests",
+    "findings",
+    "notes",
+    "files",
+];
+
+/// A new anonymous file (removed when closed) for uploads.
+fn tempfile_in_target() -> std::fs::File {
+    let path = std::env::temp_dir().join(format!(
+        "dojoql-upload-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
 }
 
 /// Ids of a minimal hierarchy.

@@ -1,0 +1,781 @@
+//! Access control in the API: roles and permissions, groups, memberships on product types and
+//! products, global roles, what the caller may do where (`myPermissions`, `me`), and the
+//! mutations that manage all of it.
+//!
+//! Escalation rules (threat model A5): only a holder of the `*_MEMBER_ADD_OWNER` permission (an
+//! OWNER) grants, changes or removes an OWNER membership; only superusers set global roles, the
+//! superuser flag, another user's email or active flag; a product type, product or group that
+//! has an OWNER keeps at least one.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    context::{db, loader, map_db, principal},
+    enums::OrderDirection,
+    guards,
+    loaders::{GroupMembersOf, MembersOf, RolesOn, RowId},
+    node,
+    pagination::{self, Connection},
+    product::Product,
+    product_type::ProductType,
+    reference::{self, User},
+};
+use crate::{
+    auth::access,
+    db::{
+        authz::{Anchor, Target},
+        group as groups,
+        membership::{self as rows, Member, On},
+        page::{ListArgs, Sort},
+        user as users,
+    },
+    domain::{self, ids::NodeKind, rbac},
+    error::AppError,
+};
+
+/// An access role, lowest first. Roles only add: where several apply, the caller may do
+/// whatever any of them allows.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::Role")]
+pub enum Role {
+    /// View; add notes.
+    Reader,
+    /// View; add and edit engagements, edit tests, import scans (no notes).
+    ApiImporter,
+    /// Reader and API importer, plus add tests and findings, edit findings and notes.
+    Writer,
+    /// Writer, plus edit the product (type), manage members, delete below the product.
+    Maintainer,
+    /// Everything, including granting OWNER and deleting the product (type).
+    Owner,
+}
+
+/// A permission of the role matrix (DefectDojo 2.x).
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "rbac::Permission")]
+pub enum Permission {
+    ProductTypeView,
+    ProductTypeAddProduct,
+    ProductTypeEdit,
+    ProductTypeManageMembers,
+    ProductTypeMemberDelete,
+    ProductTypeMemberAddOwner,
+    ProductTypeDelete,
+    ProductView,
+    ProductEdit,
+    ProductManageMembers,
+    ProductMemberDelete,
+    ProductMemberAddOwner,
+    ProductConfigureNotifications,
+    ProductDelete,
+    EngagementView,
+    EngagementAdd,
+    EngagementEdit,
+    EngagementDelete,
+    TestView,
+    TestAdd,
+    TestEdit,
+    TestDelete,
+    FindingView,
+    FindingAdd,
+    FindingEdit,
+    FindingDelete,
+    ImportScanResult,
+    RiskAcceptance,
+    NoteAdd,
+    NoteEdit,
+    NoteDelete,
+    GroupView,
+    GroupEdit,
+    GroupManageMembers,
+    GroupMemberDelete,
+    GroupAddOwner,
+    GroupDelete,
+}
+
+/// What the caller may do on one object, so that a client can hide what it may not use.
+#[derive(SimpleObject)]
+pub struct MyPermissions {
+    /// The highest role that applies here (global roles included); null without one.
+    role: Option<Role>,
+    /// Superusers may do everything, with or without a role.
+    is_superuser: bool,
+    permissions: Vec<Permission>,
+}
+
+/// The caller's permissions on `anchor` (one batched statement per kind of anchor).
+pub async fn my_permissions(
+    ctx: &Context<'_>,
+    anchor: Anchor,
+) -> async_graphql::Result<MyPermissions> {
+    let p = principal(ctx)?;
+    let roles = loader(ctx)
+        .load_one(RolesOn(anchor))
+        .await?
+        .unwrap_or_default();
+    let a = access::Access {
+        superuser: p.is_superuser,
+        global: p.global_role,
+        roles,
+        visible: true,
+    };
+    let candidates: Vec<rbac::Permission> = rbac::Permission::ALL
+        .iter()
+        .copied()
+        .filter(|perm| match anchor {
+            Anchor::ProductType(_) => perm.on_product_type(),
+            Anchor::Product(_) => !perm.on_product_type() && !perm.on_group(),
+            Anchor::Group(_) => perm.on_group(),
+        })
+        .collect();
+    Ok(MyPermissions {
+        role: match anchor {
+            Anchor::Group(_) => a.roles.iter().copied().max(),
+            _ => a.highest(),
+        }
+        .map(Into::into),
+        is_superuser: p.is_superuser,
+        permissions: a
+            .permissions(&candidates)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    })
+}
+
+/// A role on a product type (and so on all its products) or on a product, held by a user or a
+/// group.
+#[derive(Clone)]
+pub struct Membership(pub rows::Membership);
+
+#[Object]
+impl Membership {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Membership, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    /// The member, when it is a user.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, self.0.user_id).await
+    }
+    /// The member, when it is a group (null also when the caller may not see the group).
+    async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Group>> {
+        load_group(ctx, self.0.group_id).await
+    }
+    /// The product type the role is held on (null for a product membership, or when the
+    /// caller may not see it).
+    async fn product_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductType>> {
+        match self.0.product_type_id {
+            Some(id) => super::product_type::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// The product the role is held on (null for a product type membership).
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
+        match self.0.product_id {
+            Some(id) => super::product::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+}
+
+/// The memberships held on one product type or product.
+pub async fn members(ctx: &Context<'_>, on: On) -> async_graphql::Result<Vec<Membership>> {
+    Ok(loader(ctx)
+        .load_one(MembersOf(on))
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(Membership)
+        .collect())
+}
+
+/// A group of users. Roles granted to a group apply to all its members.
+#[derive(Clone)]
+pub struct Group(pub groups::Group);
+
+#[Object]
+impl Group {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::Group, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// A role the group's members hold on every product type and product.
+    async fn global_role(&self) -> Option<Role> {
+        self.0.global_role.map(Into::into)
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    /// The group's members with their role inside the group.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupMember>> {
+        Ok(loader(ctx)
+            .load_one(GroupMembersOf(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(GroupMember)
+            .collect())
+    }
+    /// What the caller may do with this group.
+    async fn my_permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<MyPermissions> {
+        my_permissions(ctx, Anchor::Group(self.0.id)).await
+    }
+}
+
+/// A user's place in a group; the role governs managing the group.
+#[derive(Clone)]
+pub struct GroupMember(pub groups::GroupMember);
+
+#[Object]
+impl GroupMember {
+    pub async fn id(&self) -> ID {
+        node::encode(NodeKind::GroupMember, self.0.id)
+    }
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        reference::load_user(ctx, Some(self.0.user_id)).await
+    }
+    async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Group>> {
+        load_group(ctx, Some(self.0.group_id)).await
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+}
+
+/// Loads a group the caller may see.
+pub async fn load_group(
+    ctx: &Context<'_>,
+    id: Option<i32>,
+) -> async_graphql::Result<Option<Group>> {
+    match id {
+        None => Ok(None),
+        Some(id) => Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Group)),
+    }
+}
+
+/// The authenticated caller.
+pub struct Me {
+    pub user: User,
+}
+
+#[Object]
+impl Me {
+    async fn user(&self) -> &User {
+        &self.user
+    }
+    /// The highest global role of the caller and its groups.
+    async fn global_role(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Role>> {
+        Ok(principal(ctx)?.global_role.map(Into::into))
+    }
+    /// Every membership that applies to the caller: its own and its groups'.
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
+        let user = principal(ctx)?.user_id;
+        let rows = db(ctx)
+            .read(async move |mut c| rows::applying_to(&mut c, user).await)
+            .await
+            .map_err(map_db("User"))?;
+        Ok(rows.into_iter().map(Membership).collect())
+    }
+    /// The groups the caller belongs to.
+    async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
+        let user = principal(ctx)?.user_id;
+        let rows = db(ctx)
+            .read(async move |mut c| groups::of_user(&mut c, user).await)
+            .await
+            .map_err(map_db("User"))?;
+        Ok(rows.into_iter().map(Group).collect())
+    }
+}
+
+/// Filter for group lists.
+#[derive(InputObject, Default)]
+pub struct GroupFilter {
+    /// Case-insensitive substring of the name.
+    name_contains: Option<String>,
+}
+
+/// Sort keys of group lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "groups::GroupOrder")]
+pub enum GroupOrderField {
+    Id,
+    Name,
+}
+
+/// How to sort groups.
+#[derive(InputObject)]
+pub struct GroupOrder {
+    field: GroupOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
+#[derive(InputObject)]
+pub struct AddProductTypeMemberInput {
+    product_type_id: ID,
+    /// A user (give this or `groupId`).
+    user_id: Option<ID>,
+    /// A group (give this or `userId`).
+    group_id: Option<ID>,
+    role: Role,
+}
+
+#[derive(InputObject)]
+pub struct AddProductMemberInput {
+    product_id: ID,
+    /// A user (give this or `groupId`).
+    user_id: Option<ID>,
+    /// A group (give this or `userId`).
+    group_id: Option<ID>,
+    role: Role,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMemberInput {
+    /// A membership id.
+    id: ID,
+    role: Role,
+}
+
+#[derive(SimpleObject)]
+pub struct MembershipPayload {
+    membership: Membership,
+}
+
+#[derive(SimpleObject)]
+pub struct RemoveMemberPayload {
+    /// The id of the removed membership.
+    removed_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CreateGroupInput {
+    name: String,
+    description: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct GroupPayload {
+    group: Group,
+}
+
+#[derive(InputObject)]
+pub struct AddGroupMemberInput {
+    group_id: ID,
+    user_id: ID,
+    role: Role,
+}
+
+#[derive(SimpleObject)]
+pub struct GroupMemberPayload {
+    group_member: GroupMember,
+}
+
+#[derive(InputObject)]
+pub struct RemoveGroupMemberInput {
+    group_id: ID,
+    user_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RemoveGroupMemberPayload {
+    /// The id of the removed group membership.
+    removed_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct SetGlobalRoleInput {
+    /// A user (give this or `groupId`).
+    user_id: Option<ID>,
+    /// A group (give this or `userId`).
+    group_id: Option<ID>,
+    /// `null` removes the global role.
+    role: Option<Role>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetGlobalRolePayload {
+    user: Option<User>,
+    group: Option<Group>,
+}
+
+/// Fields left out stay as they are; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    id: ID,
+    /// The user itself or a superuser.
+    first_name: MaybeUndefined<String>,
+    /// The user itself or a superuser.
+    last_name: MaybeUndefined<String>,
+    /// The user itself or a superuser.
+    email: MaybeUndefined<String>,
+    /// Superusers only.
+    is_active: Option<bool>,
+    /// Superusers only.
+    is_superuser: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateUserPayload {
+    user: User,
+}
+
+/// Exactly one of a user id and a group id.
+fn member(user: &Option<ID>, group: &Option<ID>) -> Result<Member, AppError> {
+    match (user, group) {
+        (Some(u), None) => Ok(Member::User(node::decode(NodeKind::User, u)?)),
+        (None, Some(g)) => Ok(Member::Group(node::decode(NodeKind::Group, g)?)),
+        _ => Err(AppError::bad_input(
+            "give exactly one of userId and groupId",
+        )),
+    }
+}
+
+/// The permissions that managing a membership on `on` needs: managing members there, and
+/// adding owners when `owner` (the role given or taken away is OWNER).
+fn manage_checks(on: On, owner: bool) -> Vec<guards::Check> {
+    use rbac::Permission as P;
+    let (target, manage, add_owner) = match on {
+        On::ProductType(id) => (
+            Target::ProductType(id),
+            P::ProductTypeManageMembers,
+            P::ProductTypeMemberAddOwner,
+        ),
+        On::Product(id) => (
+            Target::Product(id),
+            P::ProductManageMembers,
+            P::ProductMemberAddOwner,
+        ),
+    };
+    let mut checks = vec![(target, manage)];
+    if owner {
+        checks.push((target, add_owner));
+    }
+    checks
+}
+
+/// Adds a membership after checking the rights on the target (and, for a group, that the
+/// caller may see the group).
+async fn add_member(
+    ctx: &Context<'_>,
+    on: On,
+    member: Member,
+    role: domain::Role,
+) -> async_graphql::Result<MembershipPayload> {
+    let mut checks = manage_checks(on, role == domain::Role::Owner);
+    if let Member::Group(g) = member {
+        checks.push((Target::Group(g), rbac::Permission::GroupView));
+    }
+    let what = match on {
+        On::ProductType(_) => "ProductType",
+        On::Product(_) => "Product",
+    };
+    let row = guards::write(ctx, what, checks, move |c, _| {
+        Box::pin(rows::add(c, on, member, role))
+    })
+    .await?;
+    Ok(MembershipPayload {
+        membership: Membership(row),
+    })
+}
+
+#[derive(Default)]
+pub struct AccessQuery;
+
+#[Object]
+impl AccessQuery {
+    /// Groups: every group for superusers, the caller's own groups for everyone else.
+    #[allow(clippy::too_many_arguments)]
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<GroupFilter>,
+        order_by: Option<GroupOrder>,
+    ) -> async_graphql::Result<Connection<Group>> {
+        let args = ListArgs {
+            filter: groups::GroupFilter {
+                name_contains: filter.and_then(|f| f.name_contains),
+            },
+            sort: order_by
+                .map(|o| Sort {
+                    field: o.field.into(),
+                    direction: o.direction.into(),
+                })
+                .unwrap_or_default(),
+            window: pagination::window(first, after, last, before)?,
+        };
+        pagination::top_level(ctx, args, Group).await
+    }
+}
+
+#[derive(Default)]
+pub struct AccessMutation;
+
+#[Object]
+impl AccessMutation {
+    /// Grants a user or group a role on a product type and all its products. Needs
+    /// PRODUCT_TYPE_MANAGE_MEMBERS there; granting OWNER needs PRODUCT_TYPE_MEMBER_ADD_OWNER.
+    async fn add_product_type_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddProductTypeMemberInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let on = On::ProductType(node::decode(NodeKind::ProductType, &input.product_type_id)?);
+        let member = member(&input.user_id, &input.group_id)?;
+        add_member(ctx, on, member, input.role.into()).await
+    }
+
+    /// Grants a user or group a role on a product. Needs PRODUCT_MANAGE_MEMBERS there; granting
+    /// OWNER needs PRODUCT_MEMBER_ADD_OWNER.
+    async fn add_product_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddProductMemberInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let on = On::Product(node::decode(NodeKind::Product, &input.product_id)?);
+        let member = member(&input.user_id, &input.group_id)?;
+        add_member(ctx, on, member, input.role.into()).await
+    }
+
+    /// Changes the role of a membership. Giving or taking away OWNER needs the add-owner
+    /// permission; the last OWNER cannot be demoted (CONFLICT).
+    async fn update_member(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMemberInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let id = node::decode(NodeKind::Membership, &input.id)?;
+        let role: domain::Role = input.role.into();
+        let row = guards::write(ctx, "Membership", vec![], move |c, p| {
+            Box::pin(async move {
+                let current = rows::get(c, id).await?;
+                let owner = role == domain::Role::Owner || current.role == domain::Role::Owner;
+                for (_, permission) in manage_checks(current.on(), owner) {
+                    access::require(c, &p, Target::Membership(id), permission).await?;
+                }
+                rows::set_role(c, id, role).await
+            })
+        })
+        .await?;
+        Ok(MembershipPayload {
+            membership: Membership(row),
+        })
+    }
+
+    /// Removes a membership. Needs the `*_MEMBER_DELETE` permission (anyone may remove their
+    /// own membership); removing an OWNER needs the add-owner permission; the last OWNER cannot
+    /// be removed (CONFLICT).
+    async fn remove_member(
+        &self,
+        ctx: &Context<'_>,
+        input: node::IdInput,
+    ) -> async_graphql::Result<RemoveMemberPayload> {
+        use rbac::Permission as P;
+        let id = node::decode(NodeKind::Membership, &input.id)?;
+        guards::write(ctx, "Membership", vec![], move |c, p| {
+            Box::pin(async move {
+                let current = rows::get(c, id).await?;
+                let own = current.user_id == Some(p.user_id);
+                let view = match current.on() {
+                    On::ProductType(_) => P::ProductTypeView,
+                    On::Product(_) => P::ProductView,
+                };
+                // Visible at all? (NOT_FOUND otherwise, as for a missing id.)
+                access::require(c, &p, Target::Membership(id), view).await?;
+                if !own {
+                    let delete = match current.on() {
+                        On::ProductType(_) => P::ProductTypeMemberDelete,
+                        On::Product(_) => P::ProductMemberDelete,
+                    };
+                    access::require(c, &p, Target::Membership(id), delete).await?;
+                    if current.role == domain::Role::Owner {
+                        for (_, permission) in manage_checks(current.on(), true) {
+                            access::require(c, &p, Target::Membership(id), permission).await?;
+                        }
+                    }
+                }
+                rows::remove(c, id).await
+            })
+        })
+        .await?;
+        Ok(RemoveMemberPayload {
+            removed_id: input.id,
+        })
+    }
+
+    /// Creates a group; the creator becomes its OWNER. Needs a global MAINTAINER or OWNER role,
+    /// or a superuser.
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateGroupInput,
+    ) -> async_graphql::Result<GroupPayload> {
+        if !principal(ctx)?.may_add_product_types() {
+            return Err(AppError::Forbidden(
+                "creating groups needs a global MAINTAINER or OWNER role".into(),
+            )
+            .into());
+        }
+        reference::check_len("description", input.description.as_deref(), 4000)?;
+        let new = groups::NewGroup {
+            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
+            description: input.description,
+        };
+        let row = guards::write(ctx, "Group", vec![], move |c, p| {
+            Box::pin(groups::create(c, new, Some(p.user_id)))
+        })
+        .await?;
+        Ok(GroupPayload { group: Group(row) })
+    }
+
+    /// Adds a user to a group. Needs GROUP_MANAGE_MEMBERS (a MAINTAINER of the group); adding
+    /// an OWNER needs GROUP_ADD_OWNER.
+    async fn add_group_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddGroupMemberInput,
+    ) -> async_graphql::Result<GroupMemberPayload> {
+        use rbac::Permission as P;
+        let group = node::decode(NodeKind::Group, &input.group_id)?;
+        let user = node::decode(NodeKind::User, &input.user_id)?;
+        let role: domain::Role = input.role.into();
+        let mut checks = vec![(Target::Group(group), P::GroupManageMembers)];
+        if role == domain::Role::Owner {
+            checks.push((Target::Group(group), P::GroupAddOwner));
+        }
+        let row = guards::write(ctx, "Group", checks, move |c, _| {
+            Box::pin(groups::add_member(c, group, user, role))
+        })
+        .await?;
+        Ok(GroupMemberPayload {
+            group_member: GroupMember(row),
+        })
+    }
+
+    /// Removes a user from a group. Needs GROUP_MEMBER_DELETE (anyone may leave a group);
+    /// removing an OWNER needs GROUP_ADD_OWNER; the last OWNER cannot leave (CONFLICT).
+    async fn remove_group_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveGroupMemberInput,
+    ) -> async_graphql::Result<RemoveGroupMemberPayload> {
+        use rbac::Permission as P;
+        let group = node::decode(NodeKind::Group, &input.group_id)?;
+        let user = node::decode(NodeKind::User, &input.user_id)?;
+        let removed = guards::write(
+            ctx,
+            "Group",
+            vec![(Target::Group(group), P::GroupView)],
+            move |c, p| {
+                Box::pin(async move {
+                    if user != p.user_id {
+                        access::require(c, &p, Target::Group(group), P::GroupMemberDelete).await?;
+                        if groups::role_of(c, group, user).await? == Some(domain::Role::Owner) {
+                            access::require(c, &p, Target::Group(group), P::GroupAddOwner).await?;
+                        }
+                    }
+                    groups::remove_member(c, group, user).await
+                })
+            },
+        )
+        .await?;
+        Ok(RemoveGroupMemberPayload {
+            removed_id: node::encode(NodeKind::GroupMember, removed.id),
+        })
+    }
+
+    /// Sets or removes the global role of a user or a group. Superusers only.
+    async fn set_global_role(
+        &self,
+        ctx: &Context<'_>,
+        input: SetGlobalRoleInput,
+    ) -> async_graphql::Result<SetGlobalRolePayload> {
+        guards::superuser(ctx, "set global roles")?;
+        let who = member(&input.user_id, &input.group_id)?;
+        let role: Option<domain::Role> = input.role.map(Into::into);
+        let (user, group) = guards::write(ctx, "User", vec![], move |c, _| {
+            Box::pin(async move {
+                Ok(match who {
+                    Member::User(id) => (Some(users::set_global_role(c, id, role).await?), None),
+                    Member::Group(id) => (None, Some(groups::set_global_role(c, id, role).await?)),
+                })
+            })
+        })
+        .await?;
+        Ok(SetGlobalRolePayload {
+            user: user.map(User),
+            group: group.map(Group),
+        })
+    }
+
+    /// Changes a user. A user may change its own names and email; only superusers change other
+    /// users, and the active and superuser flags.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateUserInput,
+    ) -> async_graphql::Result<UpdateUserPayload> {
+        let id = node::decode(NodeKind::User, &input.id)?;
+        let p = principal(ctx)?;
+        if !p.is_superuser {
+            if id != p.user_id {
+                return Err(
+                    AppError::Forbidden("only a superuser may change another user".into()).into(),
+                );
+            }
+            if input.is_active.is_some() || input.is_superuser.is_some() {
+                return Err(AppError::Forbidden(
+                    "only a superuser may change isActive or isSuperuser".into(),
+                )
+                .into());
+            }
+        }
+        for (field, v, max) in [
+            ("firstName", input.first_name.value(), 150),
+            ("lastName", input.last_name.value(), 150),
+            ("email", input.email.value(), 254),
+        ] {
+            reference::check_len(field, v.map(String::as_str), max)?;
+        }
+        let changes = users::UserChanges {
+            email: node::maybe(input.email),
+            first_name: node::maybe(input.first_name),
+            last_name: node::maybe(input.last_name),
+            is_active: input.is_active,
+            is_superuser: input.is_superuser,
+        };
+        let row = db(ctx)
+            .write(move |c| Box::pin(users::update(c, id, changes)))
+            .await
+            .map_err(map_db("User"))?;
+        Ok(UpdateUserPayload { user: User(row) })
+    }
+}

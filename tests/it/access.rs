@@ -1,0 +1,670 @@
+//! Managing access and its escalation rules (threat model A5), re-parenting checked on both
+//! sides (A6), ids nested in inputs (A8), and revocation taking effect at once (A9).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser};
+
+/// Grants `role` on `on` (a product type or product) to `user`; as `by` (the superuser when
+/// `None`). Returns the membership id or the error code.
+async fn grant_as(
+    app: &TestApp,
+    by: Option<&TestUser>,
+    field: &str,
+    key: &str,
+    on: &str,
+    user: &str,
+    role: &str,
+) -> Result<String, String> {
+    let input_type = if field == "addProductTypeMember" {
+        "AddProductTypeMemberInput"
+    } else {
+        "AddProductMemberInput"
+    };
+    let q = format!(
+        "mutation($i: {input_type}!) {{ {field}(input: $i) {{ membership {{ id role }} }} }}"
+    );
+    let vars = json!({ "i": { key: on, "userId": user, "role": role } });
+    let principal = match by {
+        Some(u) => app.refresh(u).await,
+        None => app.root.clone(),
+    };
+    let r = app.gql_as(&principal, &q, vars).await;
+    match r["errors"][0]["extensions"]["code"].as_str() {
+        Some(code) => Err(code.to_string()),
+        None => Ok(r["data"][field]["membership"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()),
+    }
+}
+
+async fn on_type(
+    app: &TestApp,
+    by: Option<&TestUser>,
+    pt: &str,
+    user: &str,
+    role: &str,
+) -> Result<String, String> {
+    grant_as(
+        app,
+        by,
+        "addProductTypeMember",
+        "productTypeId",
+        pt,
+        user,
+        role,
+    )
+    .await
+}
+
+async fn on_product(
+    app: &TestApp,
+    by: Option<&TestUser>,
+    p: &str,
+    user: &str,
+    role: &str,
+) -> Result<String, String> {
+    grant_as(app, by, "addProductMember", "productId", p, user, role).await
+}
+
+/// Runs `query` as `user`; returns the error code (`None` on success) and checks that a
+/// refused mutation leaves the database unchanged.
+async fn attempt(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> Option<String> {
+    let before = app.snapshot().await;
+    let r = app.gql_as(&app.refresh(user).await, query, variables).await;
+    let code = r["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_string);
+    if code.is_some() {
+        assert_eq!(
+            app.snapshot().await,
+            before,
+            "a refused {query} changed the database"
+        );
+    }
+    code
+}
+
+const UPDATE_MEMBER: &str = "mutation($id: ID!, $r: Role!) { updateMember(input: {id: $id, role: $r}) { membership { role } } }";
+const REMOVE_MEMBER: &str = "mutation($id: ID!) { removeMember(input: {id: $id}) { removedId } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_owners_grant_change_or_remove_owner() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("A").await;
+    let product = app.product(&pt, "A1").await;
+    let owner = app.user("owner").await;
+    let maintainer = app.user("maintainer").await;
+    let other = app.user("other").await;
+    let owner_m = on_type(&app, None, &pt, &owner.id, "OWNER").await.unwrap();
+    let maint_m = on_type(&app, None, &pt, &maintainer.id, "MAINTAINER")
+        .await
+        .unwrap();
+
+    // A maintainer may not grant OWNER, on the product type or a product…
+    assert_eq!(
+        on_type(&app, Some(&maintainer), &pt, &other.id, "OWNER").await,
+        Err("FORBIDDEN".into())
+    );
+    assert_eq!(
+        on_product(&app, Some(&maintainer), &product, &other.id, "OWNER").await,
+        Err("FORBIDDEN".into())
+    );
+    // …promote itself, demote or remove the owner.
+    for (query, vars) in [
+        (UPDATE_MEMBER, json!({ "id": maint_m, "r": "OWNER" })),
+        (UPDATE_MEMBER, json!({ "id": owner_m, "r": "READER" })),
+        (REMOVE_MEMBER, json!({ "id": owner_m })),
+    ] {
+        assert_eq!(
+            attempt(&app, &maintainer, query, vars).await.as_deref(),
+            Some("FORBIDDEN")
+        );
+    }
+    // It may grant and change lesser roles.
+    let other_m = on_product(&app, Some(&maintainer), &product, &other.id, "READER")
+        .await
+        .unwrap();
+    assert_eq!(
+        attempt(
+            &app,
+            &maintainer,
+            UPDATE_MEMBER,
+            json!({ "id": other_m, "r": "WRITER" })
+        )
+        .await,
+        None
+    );
+    // An owner may grant OWNER.
+    assert_eq!(
+        attempt(
+            &app,
+            &owner,
+            UPDATE_MEMBER,
+            json!({ "id": other_m, "r": "OWNER" })
+        )
+        .await,
+        None
+    );
+    let d = app
+        .ok_as(
+            &other,
+            "query($p: ID!) { node(id: $p) { ... on Product { myPermissions { role } } } }",
+            json!({ "p": product }),
+        )
+        .await;
+    assert_eq!(d["node"]["myPermissions"]["role"], "OWNER");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_owner_stays() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("A").await;
+    let product = app.product(&pt, "A1").await;
+    let owner = app.user("owner").await;
+    let second = app.user("second").await;
+    let owner_m = on_type(&app, None, &pt, &owner.id, "OWNER").await.unwrap();
+    let product_owner_m = on_product(&app, None, &product, &owner.id, "OWNER")
+        .await
+        .unwrap();
+    for id in [&owner_m, &product_owner_m] {
+        assert_eq!(
+            attempt(&app, &owner, REMOVE_MEMBER, json!({ "id": id }))
+                .await
+                .as_deref(),
+            Some("CONFLICT")
+        );
+        assert_eq!(
+            attempt(
+                &app,
+                &owner,
+                UPDATE_MEMBER,
+                json!({ "id": id, "r": "MAINTAINER" })
+            )
+            .await
+            .as_deref(),
+            Some("CONFLICT")
+        );
+    }
+    // With a second owner the first may leave.
+    on_type(&app, Some(&owner), &pt, &second.id, "OWNER")
+        .await
+        .unwrap();
+    assert_eq!(
+        attempt(&app, &owner, REMOVE_MEMBER, json!({ "id": owner_m })).await,
+        None
+    );
+    // Anyone may leave: a reader removes its own membership.
+    let reader = app.user("reader").await;
+    let reader_m = on_product(&app, None, &product, &reader.id, "READER")
+        .await
+        .unwrap();
+    assert_eq!(
+        attempt(&app, &reader, REMOVE_MEMBER, json!({ "id": reader_m })).await,
+        None
+    );
+    // Granting twice is a conflict.
+    let again = on_product(&app, None, &product, &second.id, "READER")
+        .await
+        .unwrap();
+    assert!(!again.is_empty());
+    assert_eq!(
+        on_product(&app, None, &product, &second.id, "WRITER").await,
+        Err("CONFLICT".into())
+    );
+}
+
+const ADD_TO_GROUP: &str = "mutation($g: ID!, $u: ID!, $r: Role!) { addGroupMember(input: {groupId: $g, userId: $u, role: $r}) { groupMember { id role } } }";
+const LEAVE_GROUP: &str = "mutation($g: ID!, $u: ID!) { removeGroupMember(input: {groupId: $g, userId: $u}) { removedId } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_grant_roles_to_their_members_and_keep_an_owner() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("A").await;
+    let product = app.product(&pt, "A1").await;
+    let creator = app.user("creator").await;
+    // Creating groups needs a global MAINTAINER role; the creator becomes the group's owner.
+    assert_eq!(
+        attempt(
+            &app,
+            &creator,
+            "mutation { createGroup(input: {name: \"Sec\"}) { group { id } } }",
+            json!({})
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    app.ok("mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: MAINTAINER}) { user { id } } }", json!({ "u": creator.id })).await;
+    let d = app
+        .ok_as(&creator, "mutation { createGroup(input: {name: \"Sec\"}) { group { id members { role user { username } } } } }", json!({}))
+        .await;
+    let group = d["createGroup"]["group"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d["createGroup"]["group"]["members"],
+        json!([{ "role": "OWNER", "user": { "username": "creator" } }])
+    );
+    let maintainer = app.user("maintainer").await;
+    let member = app.user("member").await;
+    assert_eq!(
+        attempt(
+            &app,
+            &creator,
+            ADD_TO_GROUP,
+            json!({ "g": group, "u": maintainer.id, "r": "MAINTAINER" })
+        )
+        .await,
+        None
+    );
+    // A group maintainer adds members but not owners.
+    assert_eq!(
+        attempt(
+            &app,
+            &maintainer,
+            ADD_TO_GROUP,
+            json!({ "g": group, "u": member.id, "r": "OWNER" })
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &maintainer,
+            ADD_TO_GROUP,
+            json!({ "g": group, "u": member.id, "r": "READER" })
+        )
+        .await,
+        None
+    );
+    // The group's role on the product reaches its members, and leaves with them.
+    app.ok(
+        "mutation($p: ID!, $g: ID!) { addProductMember(input: {productId: $p, groupId: $g, role: WRITER}) { membership { id group { name } } } }",
+        json!({ "p": product, "g": group }),
+    )
+    .await;
+    let q = "query($p: ID!) { node(id: $p) { ... on Product { myPermissions { role } } } }";
+    let d = app.ok_as(&member, q, json!({ "p": product })).await;
+    assert_eq!(d["node"]["myPermissions"]["role"], "WRITER");
+    let d = app
+        .ok_as(
+            &member,
+            "{ me { roles { role group { name } product { name } } groups { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["me"],
+        json!({ "roles": [{ "role": "WRITER", "group": { "name": "Sec" }, "product": { "name": "A1" } }], "groups": [{ "name": "Sec" }] })
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &member,
+            LEAVE_GROUP,
+            json!({ "g": group, "u": member.id })
+        )
+        .await,
+        None
+    );
+    let d = app.ok_as(&member, q, json!({ "p": product })).await;
+    assert!(d["node"].is_null(), "no stale role after leaving the group");
+    // The last owner cannot leave.
+    assert_eq!(
+        attempt(
+            &app,
+            &creator,
+            LEAVE_GROUP,
+            json!({ "g": group, "u": creator.id })
+        )
+        .await
+        .as_deref(),
+        Some("CONFLICT")
+    );
+    // A group the granter cannot see cannot be granted anything (A8).
+    let pm = app.user("pm").await;
+    on_product(&app, None, &product, &pm.id, "OWNER")
+        .await
+        .unwrap();
+    let r = attempt(
+        &app,
+        &pm,
+        "mutation($p: ID!, $g: ID!) { addProductMember(input: {productId: $p, groupId: $g, role: READER}) { membership { id } } }",
+        json!({ "p": product, "g": group }),
+    )
+    .await;
+    assert_eq!(r.as_deref(), Some("NOT_FOUND"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_flags_and_global_roles_are_for_superusers() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let update = "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { firstName email isSuperuser } } }";
+    for input in [
+        json!({ "id": alice.id, "isSuperuser": true }),
+        json!({ "id": alice.id, "isActive": false }),
+        json!({ "id": bob.id, "email": "mine@evil.test" }),
+        json!({ "id": bob.id, "firstName": "B" }),
+    ] {
+        assert_eq!(
+            attempt(&app, &alice, update, json!({ "i": input }))
+                .await
+                .as_deref(),
+            Some("FORBIDDEN"),
+            "{input}"
+        );
+    }
+    assert_eq!(
+        attempt(
+            &app,
+            &alice,
+            "mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: OWNER}) { user { id } } }",
+            json!({ "u": alice.id })
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    // Users edit their own names and email.
+    let d = app
+        .ok_as(
+            &alice,
+            update,
+            json!({ "i": { "id": alice.id, "firstName": "Alice", "email": "alice@corp.test" } }),
+        )
+        .await;
+    assert_eq!(
+        d["updateUser"]["user"],
+        json!({ "firstName": "Alice", "email": "alice@corp.test", "isSuperuser": false })
+    );
+    // A superuser deactivates a user: its token stops working at once.
+    app.ok(update, json!({ "i": { "id": bob.id, "isActive": false } }))
+        .await;
+    assert!(
+        dojoql::auth::authenticate(&app.state.db, &bob.header())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_maintainers_create_product_types_and_own_them() {
+    let app = TestApp::new().await;
+    let lead = app.user("lead").await;
+    let create = "mutation { createProductType(input: {name: \"Mine\"}) { productType { id myPermissions { role } members { role user { username } } } } }";
+    assert_eq!(
+        attempt(&app, &lead, create, json!({})).await.as_deref(),
+        Some("FORBIDDEN")
+    );
+    app.ok("mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: MAINTAINER}) { user { globalRole } } }", json!({ "u": lead.id })).await;
+    let d = app.ok_as(&lead, create, json!({})).await;
+    let pt = &d["createProductType"]["productType"];
+    assert_eq!(pt["myPermissions"]["role"], "OWNER");
+    assert_eq!(
+        pt["members"],
+        json!([{ "role": "OWNER", "user": { "username": "lead" } }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_parenting_needs_rights_on_both_sides() {
+    let app = TestApp::new().await;
+    let a = app.product_type("A").await;
+    let b = app.product_type("B").await;
+    let a1 = app.product(&a, "A1").await;
+    let b1 = app.product(&b, "B1").await;
+    let engagement = app.engagement(&a1, "E").await;
+    let test = app.test(&engagement, "T").await;
+    let finding = app.finding(&test, "F", "CRITICAL").await;
+    let b_engagement = app.engagement(&b1, "BE").await;
+
+    let user = app.user("mover").await;
+    on_type(&app, None, &a, &user.id, "MAINTAINER")
+        .await
+        .unwrap();
+    let move_product = "mutation($id: ID!, $pt: ID!) { updateProduct(input: {id: $id, productTypeId: $pt}) { product { productType { name } } } }";
+    let move_engagement = "mutation($id: ID!, $p: ID!) { updateEngagement(input: {id: $id, productId: $p}) { engagement { product { name } } } }";
+    let move_test = "mutation($id: ID!, $e: ID!) { updateTest(input: {id: $id, engagementId: $e}) { test { engagement { name } } } }";
+    // B is invisible: moving into it is NOT_FOUND, like a missing id.
+    assert_eq!(
+        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
+            .await
+            .as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_engagement,
+            json!({ "id": engagement, "p": b1 })
+        )
+        .await
+        .as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_test,
+            json!({ "id": test, "e": b_engagement })
+        )
+        .await
+        .as_deref(),
+        Some("NOT_FOUND")
+    );
+    // Readable but not writable: FORBIDDEN.
+    on_type(&app, None, &b, &user.id, "READER").await.unwrap();
+    assert_eq!(
+        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
+            .await
+            .as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_engagement,
+            json!({ "id": engagement, "p": b1 })
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_test,
+            json!({ "id": test, "e": b_engagement })
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    // And the source side counts too: a writer on B alone cannot pull A's objects over.
+    let puller = app.user("puller").await;
+    on_type(&app, None, &b, &puller.id, "OWNER").await.unwrap();
+    assert_eq!(
+        attempt(
+            &app,
+            &puller,
+            move_engagement,
+            json!({ "id": engagement, "p": b1 })
+        )
+        .await
+        .as_deref(),
+        Some("NOT_FOUND")
+    );
+
+    // With rights on both sides the test moves, and its finding with it.
+    let m = app.ok("query($b: ID!) { node(id: $b) { ... on ProductType { members { id user { username } } } } }", json!({ "b": b })).await;
+    let membership = m["node"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["user"]["username"] == "mover")
+        .unwrap()["id"]
+        .clone();
+    app.ok(UPDATE_MEMBER, json!({ "id": membership, "r": "WRITER" }))
+        .await;
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_test,
+            json!({ "id": test, "e": b_engagement })
+        )
+        .await,
+        None
+    );
+    let d = app
+        .ok("query($f: ID!) { node(id: $f) { ... on Finding { product { name } engagement { name } } } }", json!({ "f": finding }))
+        .await;
+    assert_eq!(
+        d["node"],
+        json!({ "product": { "name": "B1" }, "engagement": { "name": "BE" } })
+    );
+    // A move into a COMPLETED engagement is refused like adding a test there.
+    app.ok(
+        "mutation($e: ID!) { closeEngagement(input: {id: $e}) { engagement { id } } }",
+        json!({ "e": engagement }),
+    )
+    .await;
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_test,
+            json!({ "id": test, "e": engagement })
+        )
+        .await
+        .as_deref(),
+        Some("ENGAGEMENT_COMPLETED")
+    );
+    // The engagement moves to B with everything in it; its findings follow B1's SLA.
+    let other = app.test(&b_engagement, "T2").await;
+    app.finding(&other, "G", "HIGH").await;
+    app.ok(
+        "mutation($e: ID!) { reopenEngagement(input: {id: $e}) { engagement { id } } }",
+        json!({ "e": engagement }),
+    )
+    .await;
+    let strict = app
+        .ok("mutation { createSlaConfiguration(input: {name: \"Strict\", critical: 1}) { slaConfiguration { id } } }", json!({}))
+        .await;
+    app.ok(
+        "mutation($p: ID!, $s: ID!) { updateProduct(input: {id: $p, slaConfigurationId: $s}) { product { id } } }",
+        json!({ "p": a1, "s": strict["createSlaConfiguration"]["slaConfiguration"]["id"] }),
+    )
+    .await;
+    let t3 = app.test(&engagement, "T3").await;
+    let critical = app.finding(&t3, "C", "CRITICAL").await;
+    let days = |d: &Value| d["node"]["slaDaysRemaining"].as_i64().unwrap();
+    let sla_q =
+        "query($f: ID!) { node(id: $f) { ... on Finding { slaDaysRemaining product { name } } } }";
+    let before = app.ok(sla_q, json!({ "f": critical })).await;
+    assert_eq!(
+        attempt(
+            &app,
+            &user,
+            move_engagement,
+            json!({ "id": engagement, "p": b1 })
+        )
+        .await,
+        None
+    );
+    let after = app.ok(sla_q, json!({ "f": critical })).await;
+    assert_eq!(after["node"]["product"]["name"], "B1");
+    assert_eq!(
+        days(&after) - days(&before),
+        6,
+        "7 days for CRITICAL under B1's default SLA instead of 1"
+    );
+    // Finally the product itself moves between the product types.
+    assert_eq!(
+        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
+            .await
+            .as_deref(),
+        Some("FORBIDDEN"),
+        "WRITER on B may not add products"
+    );
+    app.ok(
+        UPDATE_MEMBER,
+        json!({ "id": membership, "r": "MAINTAINER" }),
+    )
+    .await;
+    assert_eq!(
+        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b })).await,
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_nested_in_inputs_are_checked() {
+    let app = TestApp::new().await;
+    let a = app.product_type("A").await;
+    let b = app.product_type("B").await;
+    let a1 = app.product(&a, "A1").await;
+    let b1 = app.product(&b, "B1").await;
+    let test_a = app.test(&app.engagement(&a1, "E").await, "T").await;
+    let test_b = app.test(&app.engagement(&b1, "E").await, "T").await;
+    let finding_a = app.finding(&test_a, "F", "HIGH").await;
+    let finding_b = app.finding(&test_b, "F", "HIGH").await;
+    let writer = app.user("writer").await;
+    on_type(&app, None, &a, &writer.id, "WRITER").await.unwrap();
+    // duplicateOfId naming a finding the caller cannot see.
+    assert_eq!(
+        attempt(&app, &writer, "mutation($f: ID!, $d: ID!) { updateFinding(input: {id: $f, duplicateOfId: $d}) { finding { id } } }", json!({ "f": finding_a, "d": finding_b })).await.as_deref(),
+        Some("NOT_FOUND")
+    );
+    // Notes are written in the caller's name; only superusers name another author.
+    assert_eq!(
+        attempt(&app, &writer, "mutation($p: ID!, $a: ID!) { addNote(input: {parentId: $p, entry: \"x\", authorId: $a}) { note { id } } }", json!({ "p": finding_a, "a": app.user("victim").await.id })).await.as_deref(),
+        Some("FORBIDDEN")
+    );
+    let d = app
+        .ok_as(&writer, "mutation($p: ID!) { addNote(input: {parentId: $p, entry: \"x\"}) { note { author { username } } } }", json!({ "p": finding_a }))
+        .await;
+    assert_eq!(d["addNote"]["note"]["author"]["username"], "writer");
+    // Findings record their reporter.
+    let d = app
+        .ok_as(&writer, "mutation($t: ID!) { createFinding(input: {testId: $t, title: \"N\", severity: LOW, description: \"d\"}) { finding { reporter { username } } } }", json!({ "t": test_a }))
+        .await;
+    assert_eq!(
+        d["createFinding"]["finding"]["reporter"]["username"],
+        "writer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_role_takes_effect_on_the_next_request() {
+    let app = TestApp::new().await;
+    let a = app.product_type("A").await;
+    let a1 = app.product(&a, "A1").await;
+    let user = app.user("temp").await;
+    let m = on_type(&app, None, &a, &user.id, "WRITER").await.unwrap();
+    let q = "{ products(first: 10) { totalCount } }";
+    assert_eq!(
+        app.ok_as(&user, q, json!({})).await["products"]["totalCount"],
+        1
+    );
+    app.ok(REMOVE_MEMBER, json!({ "id": m })).await;
+    assert_eq!(
+        app.ok_as(&user, q, json!({})).await["products"]["totalCount"],
+        0
+    );
+    assert_eq!(
+        attempt(&app, &user, "mutation($p: ID!) { createEngagement(input: {productId: $p, name: \"x\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { engagement { id } } }", json!({ "p": a1 })).await.as_deref(),
+        Some("NOT_FOUND")
+    );
+}

@@ -51,7 +51,9 @@ async fn member_statements_for_dashboard(products: usize) -> (usize, Vec<String>
     let app = TestApp::with_config(wide_window).await;
     seed(&app, products).await;
     let reader = app.user("reader").await;
-    let d = app.ok("{ productTypes(first: 1) { nodes { id } } }", json!({})).await;
+    let d = app
+        .ok("{ productTypes(first: 1) { nodes { id } } }", json!({}))
+        .await;
     app.ok(
         "mutation($pt: ID!, $u: ID!) { addProductTypeMember(input: {productTypeId: $pt, userId: $u, role: READER}) { membership { id } } }",
         json!({ "pt": d["productTypes"]["nodes"][0]["id"], "u": reader.id }),

@@ -140,7 +140,9 @@ async fn slow_requests_time_out() {
     );
     drop(held);
     // The server answers again once a connection is free.
-    let d = app.ok("{ productTypes(first: 5) { totalCount } }", json!({})).await;
+    let d = app
+        .ok("{ productTypes(first: 5) { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["productTypes"]["totalCount"], 0);
 }
 
@@ -210,7 +212,9 @@ async fn absurdly_deep_documents_and_variables_fail_cleanly() {
     assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     // 10,000-deep variables over HTTP: refused as a bad request, the server lives on.
     let variables = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let body = format!(r#"{{"query":"query($v: [ID]) {{ nodes(ids: []) {{ id }} }}","variables":{{"v":{variables}}}}}"#);
+    let body = format!(
+        r#"{{"query":"query($v: [ID]) {{ nodes(ids: []) {{ id }} }}","variables":{{"v":{variables}}}}}"#
+    );
     let res = app
         .router()
         .oneshot(
@@ -222,6 +226,8 @@ async fn absurdly_deep_documents_and_variables_fail_cleanly() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let d = app.ok("{ productTypes(first: 1) { totalCount } }", json!({})).await;
+    let d = app
+        .ok("{ productTypes(first: 1) { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["productTypes"]["totalCount"], 0);
 }

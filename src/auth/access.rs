@@ -102,14 +102,16 @@ pub async fn access(
 }
 
 /// How a permission's target is locked: the object itself is changed by edits and deletes (and
-/// by every change to a membership, note or file), a parent only must stay put.
+/// by every change to a note or file; copying an engagement reads it whole), a parent only must
+/// stay put. Memberships are not locked here: their writes serialize on the product (type) they
+/// belong to first (see `db::membership`), which a lock taken here would invert.
 fn lock_for(target: Target, permission: Permission) -> Lock {
     use Permission::*;
-    if matches!(
-        target,
-        Target::Membership(_) | Target::Note(_) | Target::File(_)
-    ) {
-        return Lock::Update;
+    match target {
+        Target::Membership(_) => return Lock::None,
+        Target::Note(_) | Target::File(_) => return Lock::Update,
+        Target::Engagement(_) if permission == EngagementAdd => return Lock::Update,
+        _ => {}
     }
     match permission {
         ProductTypeView | ProductView | EngagementView | TestView | FindingView | GroupView => {

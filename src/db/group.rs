@@ -137,6 +137,7 @@ pub async fn remove_member(
     let owners: Vec<(i32, Role)> = group_members::table
         .filter(group_members::group_id.eq(group))
         .filter(group_members::role.eq(Role::Owner))
+        .order(group_members::id)
         .select((group_members::user_id, group_members::role))
         .for_update()
         .load(conn)

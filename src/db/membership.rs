@@ -127,6 +127,28 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membershi
         .await?)
 }
 
+/// The membership `id`, locked for a change after its product type or product: every change to
+/// the memberships of one target serializes on the target row (`FOR NO KEY UPDATE`, which does
+/// not block foreign-key checks), so concurrent changes cannot deadlock on each other's rows.
+async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+    let (table, target) = match get(conn, id).await?.on() {
+        On::ProductType(t) => ("product_types", t),
+        On::Product(t) => ("products", t),
+    };
+    diesel::sql_query(format!(
+        "SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE"
+    ))
+    .bind::<diesel::sql_types::Integer, _>(target)
+    .execute(conn)
+    .await?;
+    Ok(memberships::table
+        .find(id)
+        .select(Membership::as_select())
+        .for_update()
+        .get_result(conn)
+        .await?)
+}
+
 /// Refuses to leave `on` without an OWNER when it had one: locks the target's OWNER memberships
 /// and fails with `Conflict` unless one other than `leaving` remains.
 async fn keep_an_owner(conn: &mut AsyncPgConnection, m: &Membership) -> QueryResult<()> {
@@ -143,7 +165,7 @@ async fn keep_an_owner(conn: &mut AsyncPgConnection, m: &Membership) -> QueryRes
         id: i32,
     }
     let ids: Vec<i32> = diesel::sql_query(format!(
-        "SELECT id FROM memberships WHERE role = 'OWNER' AND {column} = $1 FOR UPDATE"
+        "SELECT id FROM memberships WHERE role = 'OWNER' AND {column} = $1 ORDER BY id FOR UPDATE"
     ))
     .bind::<diesel::sql_types::Integer, _>(target)
     .load::<Id>(conn)
@@ -169,7 +191,7 @@ pub async fn set_role(
     id: i32,
     role: Role,
 ) -> QueryResult<Membership> {
-    let current = get(conn, id).await?;
+    let current = lock(conn, id).await?;
     if role != Role::Owner {
         keep_an_owner(conn, &current).await?;
     }
@@ -182,7 +204,7 @@ pub async fn set_role(
 
 /// Removes a membership; removing the last OWNER fails with `Conflict`.
 pub async fn remove(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
-    let current = get(conn, id).await?;
+    let current = lock(conn, id).await?;
     keep_an_owner(conn, &current).await?;
     Ok(diesel::delete(memberships::table.find(id))
         .returning(Membership::as_returning())

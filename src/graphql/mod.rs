@@ -168,6 +168,33 @@ pub async fn execute(
     response
 }
 
+/// Executes a subscription as a stream of responses, with the same limit check and error codes
+/// as [`execute`] but no timeout (a subscription lasts as long as its client wants).
+pub fn execute_stream(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    limits: &limits::QueryLimits,
+) -> futures_util::stream::BoxStream<'static, Response> {
+    use futures_util::StreamExt;
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query)
+        && let Err(message) = limits::check(&doc, &request.variables, limits)
+    {
+        return futures_util::stream::once(async move {
+            error_response(message, error::BAD_USER_INPUT)
+        })
+        .boxed();
+    }
+    schema
+        .execute_stream(request)
+        .map(|mut response| {
+            for e in &mut response.errors {
+                fill_code(e);
+            }
+            response
+        })
+        .boxed()
+}
+
 fn error_response(message: String, code: &str) -> Response {
     let mut e = ServerError::new(message, None);
     e.extensions

@@ -668,3 +668,40 @@ async fn revoking_a_role_takes_effect_on_the_next_request() {
         Some("NOT_FOUND")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_owners_leaving_at_once_leave_one_owner() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("A").await;
+    for round in 0..5 {
+        let product = app.product(&pt, &format!("P{round}")).await;
+        let first = app.user(&format!("first{round}")).await;
+        let second = app.user(&format!("second{round}")).await;
+        let m1 = on_product(&app, None, &product, &first.id, "OWNER")
+            .await
+            .unwrap();
+        let m2 = on_product(&app, None, &product, &second.id, "OWNER")
+            .await
+            .unwrap();
+        let (p1, p2) = (app.refresh(&first).await, app.refresh(&second).await);
+        let (r1, r2) = tokio::join!(
+            app.gql_as(&p1, REMOVE_MEMBER, json!({ "id": m1 })),
+            app.gql_as(&p2, REMOVE_MEMBER, json!({ "id": m2 })),
+        );
+        let codes: Vec<Option<&str>> = [&r1, &r2]
+            .iter()
+            .map(|r| r["errors"][0]["extensions"]["code"].as_str())
+            .collect();
+        assert!(
+            codes.contains(&None) && codes.contains(&Some("CONFLICT")),
+            "round {round}: exactly one leaves, the other is refused: {r1} {r2}"
+        );
+        let d = app
+            .ok(
+                "query($p: ID!) { node(id: $p) { ... on Product { members { role } } } }",
+                json!({ "p": product }),
+            )
+            .await;
+        assert_eq!(d["node"]["members"], json!([{ "role": "OWNER" }]));
+    }
+}

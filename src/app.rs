@@ -38,6 +38,10 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: Db,
     pub config: Arc<Config>,
+    /// The event bus subscriptions read (its tasks run once [`crate::events::start`]ed).
+    pub events: Arc<crate::events::Bus>,
+    /// Cancelled at shutdown: websockets then close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
     /// Demo mode only: a token GraphiQL sends, so the demo works in the browser at once.
     pub graphiql_token: Option<Arc<str>>,
 }
@@ -51,11 +55,18 @@ impl AppState {
             wait_timeout: config.pool_timeout,
             statement_timeout: config.statement_timeout,
         })?;
-        let schema = graphql::build(Some(db.clone()), &SchemaOptions::from_config(&config));
+        let events = crate::events::Bus::new(&config)?;
+        let schema = graphql::build(
+            Some(db.clone()),
+            Some(events.clone()),
+            &SchemaOptions::from_config(&config),
+        );
         Ok(Self {
             schema,
             db,
             config: Arc::new(config),
+            events,
+            shutdown: tokio_util::sync::CancellationToken::new(),
             graphiql_token: None,
         })
     }
@@ -250,9 +261,24 @@ async fn ready(State(state): State<AppState>) -> Response {
             .await
             .map_err(|e| e.to_string())
     };
+    let events = match state.events.health() {
+        crate::events::BusHealth::Local => "in-process",
+        crate::events::BusHealth::RedisUp => "redis",
+        crate::events::BusHealth::RedisDegraded => "degraded: redis unreachable",
+    };
+    // Redis down degrades live events only (mutations commit, events wait in the outbox), so
+    // it does not make the replica unready.
     match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "database": "ok", "events": events })),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "database": "unavailable", "events": events })),
+        )
+            .into_response(),
     }
 }
 
@@ -339,11 +365,17 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         );
         state.graphiql_token = logins.first().map(|l| Arc::from(l.token.as_str()));
     }
+    let _events = crate::events::start(state.events.clone(), config.database_url.clone()).await;
     let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening; GraphiQL at http://{addr}/");
+    let shutdown = state.shutdown.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Websockets close with 1001 (axum does not close upgraded connections itself).
+            shutdown.cancel();
+        })
         .await?;
     tracing::info!("shut down");
     Ok(())

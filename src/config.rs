@@ -36,6 +36,13 @@ pub struct Config {
     pub query_limits: crate::graphql::limits::QueryLimits,
     /// A request still running after this long is answered with SERVICE_UNAVAILABLE.
     pub request_timeout: Duration,
+    /// Events each process buffers for its subscriptions; a subscription that falls further
+    /// behind ends with `LAGGED`.
+    pub event_buffer: usize,
+    /// How often the relay and the fan-out look at the outbox without being woken.
+    pub event_poll: Duration,
+    /// How long published events stay in the outbox (for `events(after:)`).
+    pub event_retention: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -56,6 +63,9 @@ impl std::fmt::Debug for Config {
             .field("max_query_depth", &self.max_query_depth)
             .field("query_limits", &self.query_limits)
             .field("request_timeout", &self.request_timeout)
+            .field("event_buffer", &self.event_buffer)
+            .field("event_poll", &self.event_poll)
+            .field("event_retention", &self.event_retention)
             .finish()
     }
 }
@@ -107,6 +117,9 @@ impl Default for Config {
             max_query_depth: 20,
             query_limits: crate::graphql::limits::QueryLimits::default(),
             request_timeout: Duration::from_secs(30),
+            event_buffer: 1024,
+            event_poll: Duration::from_secs(1),
+            event_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -144,6 +157,13 @@ impl Config {
             request_timeout: parse::<u64>("REQUEST_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.request_timeout),
+            event_buffer: parse("EVENT_BUFFER")?.unwrap_or(d.event_buffer),
+            event_poll: parse::<u64>("EVENT_POLL_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.event_poll),
+            event_retention: parse::<u64>("EVENT_RETENTION_HOURS")?
+                .map(|h| Duration::from_secs(h * 3600))
+                .unwrap_or(d.event_retention),
         })
     }
 }

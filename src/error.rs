@@ -17,6 +17,7 @@ pub const PARSE_ERROR: &str = "PARSE_ERROR";
 pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
 pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 pub const INTERNAL: &str = "INTERNAL";
+pub const LAGGED: &str = "LAGGED";
 
 /// An error a client can act on, sorted by who is at fault.
 ///
@@ -36,6 +37,8 @@ pub enum AppError {
     Forbidden(String),
     // Ours.
     ServiceUnavailable,
+    /// A subscription fell behind; the last event id it received, to resume from.
+    Lagged(Option<i64>),
     Internal(anyhow::Error),
 }
 
@@ -64,6 +67,10 @@ impl AppError {
             | Self::Forbidden(m) => m.clone(),
             Self::Unauthenticated => "authentication required".into(),
             Self::ServiceUnavailable => "the service is temporarily unavailable, try again".into(),
+            Self::Lagged(_) => {
+                "the subscription fell behind the event stream: resubscribe with `after: lastEventId`"
+                    .into()
+            }
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -80,6 +87,7 @@ impl AppError {
             Self::Unauthenticated => UNAUTHENTICATED,
             Self::Forbidden(_) => FORBIDDEN,
             Self::ServiceUnavailable => SERVICE_UNAVAILABLE,
+            Self::Lagged(_) => LAGGED,
             Self::Internal(_) => INTERNAL,
         }
     }
@@ -91,7 +99,16 @@ impl From<AppError> for async_graphql::Error {
             tracing::error!(error = format!("{cause:#}"), "internal error");
         }
         let code = e.code();
-        async_graphql::Error::new(e.message()).extend_with(|_, x| x.set("code", code))
+        let last = match &e {
+            AppError::Lagged(last) => *last,
+            _ => None,
+        };
+        async_graphql::Error::new(e.message()).extend_with(|_, x| {
+            x.set("code", code);
+            if let Some(last) = last {
+                x.set("lastEventId", last.to_string());
+            }
+        })
     }
 }
 

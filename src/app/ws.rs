@@ -54,11 +54,16 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
+use tokio::{
+    sync::{broadcast, mpsc},
+    task::AbortHandle,
+    time::Instant,
+};
 
 use super::AppState;
 use crate::{
     auth::{self, AuthError},
+    domain::events::EventKind,
     error as codes, graphql,
 };
 
@@ -95,6 +100,7 @@ fn init_timeout() -> Duration {
 /// Websocket close codes.
 mod close {
     pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     pub const INTERNAL_ERROR: u16 = 1011;
     pub const BAD_REQUEST: u16 = 4400;
@@ -305,6 +311,10 @@ async fn serve(
     let mut keep_alive = tokio::time::interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut acked = false;
+    let shutdown = session.state.shutdown.clone();
+    // Access changes (a revoked token, a deactivated user) re-check the credential at once.
+    let mut access_changes = session.state.events.subscribe();
+    let mut watching = true;
 
     let ending: Ending = loop {
         tokio::select! {
@@ -367,6 +377,31 @@ async fn serve(
                     break Some((close::FORBIDDEN, "Forbidden: token expired".into()));
                 }
                 expiry_timer.as_mut().reset(deadline(at));
+            }
+            () = shutdown.cancelled() => {
+                break Some((close::GOING_AWAY, "server shutting down".into()));
+            }
+            event = access_changes.recv(), if acked && watching => {
+                let recheck = match event {
+                    Ok(e) => e.kind == EventKind::AccessChanged,
+                    // Missed events may have included an access change.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        watching = false;
+                        false
+                    }
+                };
+                if recheck && let Some(credential) = &session.credential {
+                    match auth::authenticate(&session.state.db, credential).await {
+                        Ok(_) => {}
+                        Err(AuthError::Db(e)) => {
+                            tracing::warn!(error = %e, "websocket credential re-check failed");
+                        }
+                        Err(_) => {
+                            break Some((close::FORBIDDEN, "Forbidden: invalid, expired or revoked token".into()));
+                        }
+                    }
+                }
             }
             _ = keep_alive.tick(), if acked && protocol == Protocol::Legacy => {
                 if send_json(&mut socket, json!({ "type": "ka" })).await.is_err() {
@@ -580,7 +615,12 @@ impl Operation {
             .as_ref()
             .and_then(|d| operation_type(d, request.operation_name.as_deref()))
             == Some(OperationType::Subscription);
-        let request = graphql::prepare(request, &self.state.db, config.loader_delay, principal);
+        // A subscription's loader does not cache: each event sees objects as they are then.
+        let request = if is_subscription {
+            graphql::prepare_subscription(request, &self.state.db, config.loader_delay, principal)
+        } else {
+            graphql::prepare(request, &self.state.db, config.loader_delay, principal)
+        };
 
         if !is_subscription {
             let response = graphql::execute(

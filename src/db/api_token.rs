@@ -53,6 +53,8 @@ pub async fn create(
 
 /// Revokes a token (idempotent: a revoked token keeps its first revocation time).
 pub async fn revoke(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<ApiToken> {
+    // Websockets re-check their tokens on ACCESS_CHANGED.
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
     Ok(diesel::update(api_tokens::table.find(id))
         .set(api_tokens::revoked_at.eq(diesel::dsl::sql::<
             diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,

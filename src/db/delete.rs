@@ -6,6 +6,8 @@
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::domain::events::{EngagementDeleted, EventKind, NewEvent};
+
 use super::{
     DbError, QueryResult,
     authz::{Viewer, Visibility},
@@ -174,6 +176,30 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
     }
     lock.build().get_result::<One>(conn).await?;
     let counts = preview(conn, root, Viewer::ALL).await?;
+    if let Root::Engagement(id) = root {
+        #[derive(QueryableByName)]
+        struct Gone {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            product_id: i32,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let gone: Gone =
+            diesel::sql_query("SELECT product_id, name FROM engagements WHERE id = $1")
+                .bind::<diesel::sql_types::Integer, _>(id)
+                .get_result(conn)
+                .await?;
+        super::outbox::record(
+            conn,
+            &NewEvent::new(
+                EventKind::EngagementDeleted,
+                gone.product_id,
+                EngagementDeleted { name: gone.name },
+            )
+            .engagement(id),
+        )
+        .await?;
+    }
     let mut heirs = Sql::new(&format!(
         "WITH {}, doomed AS (SELECT x.id, x.active, x.verified, x.is_mitigated, x.mitigated \
            FROM findings x WHERE x.id IN (SELECT id FROM f)), \

@@ -9,12 +9,15 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult,
+    DbError, QueryResult, outbox,
     page::Listed,
     schema::engagements,
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::{EngagementStatus, EngagementType};
+use crate::domain::{
+    EngagementStatus, EngagementType,
+    events::{self, EventKind, NewEvent, StatusChanged},
+};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = engagements, check_for_backend(diesel::pg::Pg))]
@@ -222,11 +225,13 @@ pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: i32) -> Quer
 
 pub async fn create(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryResult<Engagement> {
     lock_product(conn, new.product_id).await?;
-    Ok(diesel::insert_into(engagements::table)
+    let e = diesel::insert_into(engagements::table)
         .values(&new)
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    created_event(conn, &e).await?;
+    Ok(e)
 }
 
 pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
@@ -262,6 +267,7 @@ pub async fn update(
         // The new product's SLA configuration applies from now on.
         super::finding::recompute_sla(conn, super::finding::SlaScope::Engagement(id)).await?;
     }
+    status_event(conn, &current, &engagement, false).await?;
     Ok(engagement)
 }
 
@@ -276,7 +282,8 @@ pub async fn set_lifecycle(
     } else {
         EngagementStatus::Completed
     };
-    Ok(diesel::update(engagements::table.find(id))
+    let before = get_for_update(conn, id).await?;
+    let after = diesel::update(engagements::table.find(id))
         .set((
             engagements::status.eq(status),
             engagements::active.eq(open),
@@ -284,7 +291,9 @@ pub async fn set_lifecycle(
         ))
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    status_event(conn, &before, &after, true).await?;
+    Ok(after)
 }
 
 /// The product of an engagement that may receive new tests or findings: it must exist and not be
@@ -484,9 +493,52 @@ pub async fn copy(
         sql.build().execute(conn).await?;
     }
 
-    Ok(engagements::table
+    let copy = engagements::table
         .find(new_id)
         .select(Engagement::as_select())
         .get_result(conn)
-        .await?)
+        .await?;
+    created_event(conn, &copy).await?;
+    Ok(copy)
+}
+
+/// Records `ENGAGEMENT_CREATED`.
+async fn created_event(conn: &mut AsyncPgConnection, e: &Engagement) -> QueryResult<()> {
+    outbox::record(
+        conn,
+        &NewEvent::new(
+            EventKind::EngagementCreated,
+            e.product_id,
+            serde_json::json!({}),
+        )
+        .engagement(e.id),
+    )
+    .await
+}
+
+/// Records `ENGAGEMENT_STATUS_CHANGED` when the status differs.
+async fn status_event(
+    conn: &mut AsyncPgConnection,
+    before: &Engagement,
+    after: &Engagement,
+    via_lifecycle: bool,
+) -> QueryResult<()> {
+    if before.status == after.status {
+        return Ok(());
+    }
+    let payload = StatusChanged {
+        old_status: before.status,
+        new_status: after.status,
+        reason: events::reason_for(after.status, via_lifecycle),
+    };
+    outbox::record(
+        conn,
+        &NewEvent::new(
+            EventKind::EngagementStatusChanged,
+            after.product_id,
+            payload,
+        )
+        .engagement(after.id),
+    )
+    .await
 }

@@ -12,6 +12,7 @@ use diesel::{
 use crate::domain::{
     BusinessCriticality, EngagementStatus, EngagementType, Lifecycle, Origin, Platform, Role,
     Severity,
+    events::{EventKind, StatusChangeReason},
 };
 
 macro_rules! text_sql {
@@ -39,5 +40,7 @@ text_sql!(
     Platform,
     Lifecycle,
     Origin,
-    Role
+    Role,
+    EventKind,
+    StatusChangeReason
 );

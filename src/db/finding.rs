@@ -7,6 +7,8 @@ use diesel::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::domain::events::{EventKind, FieldChange, FindingChanged, FindingCreated, NewEvent};
+
 use super::{
     DbError, QueryResult,
     page::Listed,
@@ -451,7 +453,20 @@ pub async fn create(
         .get_result(conn)
         .await?;
     recompute_sla(conn, SlaScope::Findings(vec![id])).await?;
-    get(conn, id).await
+    let finding = get(conn, id).await?;
+    super::outbox::record(
+        conn,
+        &NewEvent::new(
+            EventKind::FindingCreated,
+            product_id,
+            FindingCreated { severity },
+        )
+        .engagement(engagement_id)
+        .test(test_id)
+        .finding(id),
+    )
+    .await?;
+    Ok(finding)
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> {
@@ -582,5 +597,133 @@ pub async fn update(
     if sla_inputs_changed {
         recompute_sla(conn, SlaScope::Findings(vec![id])).await?;
     }
-    get(conn, id).await
+    let after = get(conn, id).await?;
+    if let Some(event) = change_event(&current, &after) {
+        super::outbox::record(conn, &event).await?;
+    }
+    Ok(after)
+}
+
+/// The `FINDING_CHANGED` event between two versions of a finding, if anything a subscriber sees
+/// changed: every changed field by name, with old and new values for severity and the status
+/// flags.
+pub fn change_event(before: &Finding, after: &Finding) -> Option<NewEvent> {
+    use serde_json::json;
+    let mut changes = Vec::new();
+    let mut valued = |field: &str, old: serde_json::Value, new: serde_json::Value| {
+        if old != new {
+            changes.push(FieldChange {
+                field: field.into(),
+                old: Some(old),
+                new: Some(new),
+            });
+        }
+    };
+    valued("severity", json!(before.severity), json!(after.severity));
+    valued("active", json!(before.active), json!(after.active));
+    valued("verified", json!(before.verified), json!(after.verified));
+    valued("falsePositive", json!(before.false_p), json!(after.false_p));
+    valued(
+        "outOfScope",
+        json!(before.out_of_scope),
+        json!(after.out_of_scope),
+    );
+    valued(
+        "riskAccepted",
+        json!(before.risk_accepted),
+        json!(after.risk_accepted),
+    );
+    valued(
+        "underReview",
+        json!(before.under_review),
+        json!(after.under_review),
+    );
+    valued(
+        "isMitigated",
+        json!(before.is_mitigated),
+        json!(after.is_mitigated),
+    );
+    valued("duplicate", json!(before.duplicate), json!(after.duplicate));
+    let named = [
+        ("title", before.title != after.title),
+        ("description", before.description != after.description),
+        ("date", before.date != after.date),
+        ("mitigation", before.mitigation != after.mitigation),
+        ("impact", before.impact != after.impact),
+        (
+            "stepsToReproduce",
+            before.steps_to_reproduce != after.steps_to_reproduce,
+        ),
+        (
+            "severityJustification",
+            before.severity_justification != after.severity_justification,
+        ),
+        ("references", before.refs != after.refs),
+        ("url", before.url != after.url),
+        ("cwe", before.cwe != after.cwe),
+        (
+            "vulnerabilityIds",
+            before.vulnerability_ids != after.vulnerability_ids,
+        ),
+        ("cvssv3", before.cvssv3 != after.cvssv3),
+        ("cvssv3Score", before.cvssv3_score != after.cvssv3_score),
+        ("filePath", before.file_path != after.file_path),
+        ("line", before.line != after.line),
+        (
+            "componentName",
+            before.component_name != after.component_name,
+        ),
+        (
+            "componentVersion",
+            before.component_version != after.component_version,
+        ),
+        (
+            "uniqueIdFromTool",
+            before.unique_id_from_tool != after.unique_id_from_tool,
+        ),
+        (
+            "vulnIdFromTool",
+            before.vuln_id_from_tool != after.vuln_id_from_tool,
+        ),
+        ("service", before.service != after.service),
+        ("mitigatedAt", before.mitigated != after.mitigated),
+        (
+            "duplicateOf",
+            before.duplicate_finding_id != after.duplicate_finding_id,
+        ),
+        (
+            "slaStartDate",
+            before.sla_start_date != after.sla_start_date,
+        ),
+        (
+            "slaExpirationDate",
+            before.sla_expiration_date != after.sla_expiration_date,
+        ),
+        ("tags", before.tags != after.tags),
+    ];
+    for (field, changed) in named {
+        if changed {
+            changes.push(FieldChange {
+                field: field.into(),
+                old: None,
+                new: None,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    Some(
+        NewEvent::new(
+            EventKind::FindingChanged,
+            after.product_id,
+            FindingChanged {
+                changes,
+                severity: after.severity,
+            },
+        )
+        .engagement(after.engagement_id)
+        .test(after.test_id)
+        .finding(after.id),
+    )
 }

@@ -110,7 +110,7 @@ pub async fn add_member(
         .await
         .optional()?
         .ok_or(DbError::ParentNotFound("user"))?;
-    diesel::insert_into(group_members::table)
+    let added = diesel::insert_into(group_members::table)
         .values((
             group_members::group_id.eq(group),
             group_members::user_id.eq(user),
@@ -124,7 +124,9 @@ pub async fn add_member(
                 DbError::Conflict("the user is already a member of this group".into())
             }
             other => other,
-        })
+        })?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(added)
 }
 
 /// Removes `user` from `group`; `NotFound` when it is no member, `Conflict` when it is the last
@@ -147,14 +149,16 @@ pub async fn remove_member(
             "this is the last owner of the group: make another member OWNER first".into(),
         ));
     }
-    Ok(diesel::delete(
+    let removed = diesel::delete(
         group_members::table
             .filter(group_members::group_id.eq(group))
             .filter(group_members::user_id.eq(user)),
     )
     .returning(GroupMember::as_returning())
     .get_result(conn)
-    .await?)
+    .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(removed)
 }
 
 /// The role `user` holds in `group`, if any.
@@ -178,11 +182,13 @@ pub async fn set_global_role(
     group: i32,
     role: Option<Role>,
 ) -> QueryResult<Group> {
-    Ok(diesel::update(groups::table.find(group))
+    let changed = diesel::update(groups::table.find(group))
         .set(groups::global_role.eq(role))
         .returning(Group::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(changed)
 }
 
 /// Members of many groups, oldest first, in one statement.

@@ -100,7 +100,7 @@ pub async fn add(
         Member::User(id) => (Some(id), None),
         Member::Group(id) => (None, Some(id)),
     };
-    diesel::insert_into(memberships::table)
+    let added = diesel::insert_into(memberships::table)
         .values((
             memberships::product_type_id.eq(product_type_id),
             memberships::product_id.eq(product_id),
@@ -116,7 +116,9 @@ pub async fn add(
                 "this user or group already has a role here: change it with updateMember".into(),
             ),
             other => other,
-        })
+        })?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(added)
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
@@ -195,21 +197,25 @@ pub async fn set_role(
     if role != Role::Owner {
         keep_an_owner(conn, &current).await?;
     }
-    Ok(diesel::update(memberships::table.find(id))
+    let changed = diesel::update(memberships::table.find(id))
         .set(memberships::role.eq(role))
         .returning(Membership::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(changed)
 }
 
 /// Removes a membership; removing the last OWNER fails with `Conflict`.
 pub async fn remove(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
     let current = lock(conn, id).await?;
     keep_an_owner(conn, &current).await?;
-    Ok(diesel::delete(memberships::table.find(id))
+    let removed = diesel::delete(memberships::table.find(id))
         .returning(Membership::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(removed)
 }
 
 /// The memberships of many targets, oldest first, in one statement.

@@ -17,6 +17,7 @@ pub mod group;
 pub mod lookup;
 pub mod membership;
 pub mod note;
+pub mod outbox;
 pub mod page;
 pub mod product;
 pub mod product_type;

@@ -225,6 +225,10 @@ pub async fn update(
 ) -> QueryResult<Product> {
     changes.updated = Some(Utc::now());
     let sla_changed = changes.sla_configuration_id.is_some();
+    if changes.product_type_id.is_some() {
+        // Roles inherited from the product type change with it.
+        super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    }
     let product = diesel::update(products::table.find(id))
         .set(&changes)
         .returning(Product::as_returning())

@@ -145,11 +145,23 @@ impl Listed for Test {
 /// Creates a test under an engagement that exists and is not COMPLETED.
 pub async fn create(conn: &mut AsyncPgConnection, mut new: NewTest) -> QueryResult<Test> {
     new.product_id = engagement::open_for_children(conn, new.engagement_id).await?;
-    Ok(diesel::insert_into(tests::table)
+    let test = diesel::insert_into(tests::table)
         .values(&new)
         .returning(Test::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(
+        conn,
+        &crate::domain::events::NewEvent::new(
+            crate::domain::events::EventKind::TestCreated,
+            test.product_id,
+            serde_json::json!({}),
+        )
+        .engagement(test.engagement_id)
+        .test(test.id),
+    )
+    .await?;
+    Ok(test)
 }
 
 /// Applies `changes`; the resulting target dates must still be in order.

@@ -107,11 +107,13 @@ pub async fn update(
     id: i32,
     changes: UserChanges,
 ) -> QueryResult<User> {
-    Ok(diesel::update(users::table.find(id))
+    let user = diesel::update(users::table.find(id))
         .set(&changes)
         .returning(User::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(user)
 }
 
 /// Sets or clears a user's global role.
@@ -120,9 +122,11 @@ pub async fn set_global_role(
     id: i32,
     role: Option<Role>,
 ) -> QueryResult<User> {
-    Ok(diesel::update(users::table.find(id))
+    let user = diesel::update(users::table.find(id))
         .set(users::global_role.eq(role))
         .returning(User::as_returning())
         .get_result(conn)
-        .await?)
+        .await?;
+    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    Ok(user)
 }

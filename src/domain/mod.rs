@@ -4,7 +4,9 @@
 //! The enumerations derive diesel's `AsExpression`/`FromSqlRow` markers (they are stored as their
 //! SCREAMING_CASE names in text columns); their SQL conversions live in `db::enums`.
 
+#[macro_use]
 mod enums;
+pub mod events;
 pub mod finding_status;
 pub mod ids;
 pub mod rbac;

@@ -650,3 +650,8 @@ impl FindingMutation {
         node::delete(ctx, NodeKind::Finding, &input.id).await
     }
 }
+
+/// Loads a finding by id through the dataloader.
+pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Finding>> {
+    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Finding))
+}

@@ -38,6 +38,8 @@ where
     db(ctx)
         .write(move |c| {
             Box::pin(async move {
+                // Events this transaction records name the caller as their actor.
+                crate::db::outbox::set_actor(c, p.user_id).await?;
                 for (target, permission) in checks {
                     access::require(c, &p, target, permission).await?;
                 }

@@ -20,9 +20,30 @@ use crate::db::{
     page::{self, ListArgs, Listed, Page},
 };
 
-/// The dataloader attached to each request (caching within that request only).
-pub type RequestLoader =
-    async_graphql::dataloader::DataLoader<PgLoader, async_graphql::dataloader::HashMapCache>;
+/// The dataloader attached to each request (caching within that request only; subscriptions
+/// do not cache at all).
+pub type RequestLoader = async_graphql::dataloader::DataLoader<PgLoader, RequestCache>;
+
+/// A request's cache: a per-request map, or none (for subscriptions, whose events must see
+/// objects as they are when delivered).
+pub struct RequestCache {
+    pub enabled: bool,
+}
+
+impl async_graphql::dataloader::CacheFactory for RequestCache {
+    fn create<K, V>(&self) -> Box<dyn async_graphql::dataloader::CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        use async_graphql::dataloader::{HashMapCache, NoCache};
+        if self.enabled {
+            HashMapCache::default().create()
+        } else {
+            NoCache.create()
+        }
+    }
+}
 
 /// Loads everything the resolvers need, batched, restricted to what the request's caller may
 /// read (every statement carries the caller's visibility condition).

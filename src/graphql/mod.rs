@@ -10,6 +10,7 @@ pub mod auth;
 pub mod context;
 pub mod engagement;
 pub mod enums;
+pub mod events;
 pub mod finding;
 pub mod finding_counts;
 pub mod guards;
@@ -22,12 +23,12 @@ pub mod product;
 pub mod product_type;
 pub mod reference;
 pub mod scalars;
+pub mod subscription;
 pub mod test;
 
-use async_graphql::{
-    EmptySubscription, MergedObject, Response, Schema, ServerError, Value,
-    dataloader::{DataLoader, HashMapCache},
-};
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, Response, Schema, ServerError, Value, dataloader::DataLoader};
 
 use crate::{db::Db, error};
 
@@ -59,7 +60,7 @@ pub struct Mutation(
     access::AccessMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// Schema-wide settings.
 #[derive(Debug, Clone)]
@@ -87,14 +88,22 @@ impl SchemaOptions {
     }
 }
 
-/// Builds the schema. The database handle is schema data; the dataloader is added per request
-/// by [`with_loader`].
-pub fn build(db: Option<Db>, options: &SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(options.max_depth)
-        .limit_recursive_depth(32)
-        .limit_directives(16)
-        .data(note::UploadLimit(options.max_upload_bytes));
+/// Builds the schema. The database handle and the event bus are schema data; the dataloader
+/// and the caller are added per request by [`prepare`].
+pub fn build(
+    db: Option<Db>,
+    bus: Option<Arc<crate::events::Bus>>,
+    options: &SchemaOptions,
+) -> AppSchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::SubscriptionRoot,
+    )
+    .limit_depth(options.max_depth)
+    .limit_recursive_depth(32)
+    .limit_directives(16)
+    .data(note::UploadLimit(options.max_upload_bytes));
     if !options.introspection {
         builder = builder.disable_introspection();
     }
@@ -104,12 +113,15 @@ pub fn build(db: Option<Db>, options: &SchemaOptions) -> AppSchema {
     if let Some(db) = db {
         builder = builder.data(db);
     }
+    if let Some(bus) = bus {
+        builder = builder.data(bus);
+    }
     builder.finish()
 }
 
 /// The schema's SDL as `export-schema` writes it.
 pub fn sdl() -> String {
-    build(None, &SchemaOptions::default()).sdl()
+    build(None, None, &SchemaOptions::default()).sdl()
 }
 
 /// Prepares a request for execution as `principal`: attaches the principal and a fresh
@@ -123,10 +135,31 @@ pub fn prepare(
     delay: std::time::Duration,
     principal: crate::auth::Principal,
 ) -> async_graphql::Request {
+    attach(request, db, delay, principal, true)
+}
+
+/// [`prepare`] for a subscription: its dataloader batches but never caches, so every event
+/// resolves its objects as they are when it is delivered.
+pub fn prepare_subscription(
+    request: async_graphql::Request,
+    db: &Db,
+    delay: std::time::Duration,
+    principal: crate::auth::Principal,
+) -> async_graphql::Request {
+    attach(request, db, delay, principal, false)
+}
+
+fn attach(
+    request: async_graphql::Request,
+    db: &Db,
+    delay: std::time::Duration,
+    principal: crate::auth::Principal,
+    cache: bool,
+) -> async_graphql::Request {
     let loader: loaders::RequestLoader = DataLoader::with_cache(
         loaders::PgLoader::new(db.clone(), principal.viewer(), principal.user_id),
         tokio::spawn,
-        HashMapCache::default(),
+        loaders::RequestCache { enabled: cache },
     )
     .delay(delay);
     request.data(loader).data(principal)

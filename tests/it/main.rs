@@ -9,6 +9,7 @@ mod delete;
 mod demo;
 mod engagement;
 mod errors;
+mod events;
 mod finding;
 mod http;
 mod limits;

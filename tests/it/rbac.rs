@@ -652,7 +652,7 @@ async fn assert_matrix(names: &[&str]) {
 
 /// The mutations of the schema, by introspection.
 async fn schema_mutations() -> Vec<String> {
-    let schema = dojoql::graphql::build(None, &Default::default());
+    let schema = dojoql::graphql::build(None, None, &Default::default());
     let r = schema
         .execute("{ __schema { mutationType { fields { name } } } }")
         .await

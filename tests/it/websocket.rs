@@ -6,157 +6,13 @@
 //! bounded by a generous timeout so a broken server fails a test instead of hanging it; only the
 //! initialisation-timeout and token-expiry tests wait on purpose.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue},
-};
+use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::TestApp;
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const TRANSPORT: &str = "graphql-transport-ws";
-const LEGACY: &str = "graphql-ws";
-/// A safety net for reads (the server answers in milliseconds).
-const READ_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Serves the app's router (as clients meet it) on a free local port.
-async fn serve(app: &TestApp) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(axum::serve(listener, app.raw_router()).into_future());
-    addr
-}
-
-/// Opens `/graphql/ws` offering `protocol` (no `Sec-WebSocket-Protocol` header when `None`),
-/// with extra request headers.
-async fn try_connect(
-    addr: SocketAddr,
-    protocol: Option<&str>,
-    headers: &[(&'static str, &str)],
-) -> Result<Ws, tungstenite::Error> {
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    if let Some(p) = protocol {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
-    }
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, HeaderValue::from_str(value).unwrap());
-    }
-    let (ws, response) = tokio_tungstenite::connect_async(request).await?;
-    if let Some(p) = protocol {
-        // The server answers with the protocol it chose (the first offered one it speaks).
-        let chosen = response.headers()["Sec-WebSocket-Protocol"]
-            .to_str()
-            .unwrap();
-        assert!(p.split(',').any(|offered| offered.trim() == chosen));
-    }
-    Ok(ws)
-}
-
-async fn connect(addr: SocketAddr, protocol: &str) -> Ws {
-    try_connect(addr, Some(protocol), &[]).await.unwrap()
-}
-
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string())).await.unwrap();
-}
-
-/// A frame from the server: a JSON message, or the close code.
-#[derive(Debug)]
-enum Frame {
-    Json(Value),
-    Closed(Option<u16>),
-}
-
-/// The next frame, skipping the legacy protocol's keep-alives.
-async fn next_frame(ws: &mut Ws) -> Frame {
-    loop {
-        let next = tokio::time::timeout(READ_TIMEOUT, ws.next())
-            .await
-            .expect("no message from the server in time");
-        match next {
-            None => return Frame::Closed(None),
-            Some(Err(e)) => panic!("websocket error: {e}"),
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["type"] != "ka" {
-                    return Frame::Json(v);
-                }
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return Frame::Closed(frame.map(|f| u16::from(f.code)));
-            }
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-/// The next JSON message; panics if the socket closes instead.
-async fn recv(ws: &mut Ws) -> Value {
-    match next_frame(ws).await {
-        Frame::Json(v) => v,
-        Frame::Closed(code) => panic!("socket closed ({code:?}) where a message was expected"),
-    }
-}
-
-/// Reads until the server closes; returns the close code and the messages received before.
-async fn closed(ws: &mut Ws) -> (u16, Vec<Value>) {
-    let mut before = Vec::new();
-    loop {
-        match next_frame(ws).await {
-            Frame::Json(v) => before.push(v),
-            Frame::Closed(code) => return (code.expect("a close frame with a code"), before),
-        }
-    }
-}
-
-fn init(token: &str) -> Value {
-    json!({ "type": "connection_init", "payload": { "Authorization": format!("Token {token}") } })
-}
-
-/// Opens a socket and has it acknowledged with `token`.
-async fn acked(addr: SocketAddr, protocol: &str, token: &str) -> Ws {
-    let mut ws = connect(addr, protocol).await;
-    send(&mut ws, init(token)).await;
-    assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
-    ws
-}
-
-fn subscribe(protocol: &str, id: &str, query: &str) -> Value {
-    let kind = if protocol == LEGACY {
-        "start"
-    } else {
-        "subscribe"
-    };
-    json!({ "type": kind, "id": id, "payload": { "query": query, "variables": {} } })
-}
-
-/// Runs one single-response operation; returns its payload after checking the result message
-/// type, the id and the `complete` that follows.
-async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
-    send(ws, subscribe(protocol, id, query)).await;
-    let result = recv(ws).await;
-    let expected = if protocol == LEGACY { "data" } else { "next" };
-    assert_eq!(result["type"], expected, "{result:#}");
-    assert_eq!(result["id"], id);
-    assert_eq!(
-        recv(ws).await,
-        json!({ "type": "complete", "id": id }),
-        "after {result:#}"
-    );
-    result["payload"].clone()
-}
+use crate::helpers::{TestApp, ws::*};
 
 /// A new token of the user with global id `user` (and the token's global id).
 async fn new_token(app: &TestApp, user: &str, extra: Value) -> (String, String) {
@@ -192,7 +48,7 @@ const CREATE: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transport_ws_runs_queries_and_mutations() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let mut ws = acked(addr, TRANSPORT, &app.root_token).await;
 
     // ping is answered by pong.
@@ -238,7 +94,7 @@ async fn transport_ws_runs_queries_and_mutations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_graphql_ws_runs_queries_and_mutations() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let mut ws = connect(addr, LEGACY).await;
     send(&mut ws, init(&app.root_token)).await;
     // The acknowledgement, then a first keep-alive right away.
@@ -274,7 +130,7 @@ async fn legacy_graphql_ws_runs_queries_and_mutations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transport_ws_reports_request_errors_as_error_messages() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let mut ws = acked(addr, TRANSPORT, &app.root_token).await;
 
     // A validation error: an `error` message, no `complete`, and the socket stays open.
@@ -307,7 +163,7 @@ async fn transport_ws_reports_request_errors_as_error_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_without_a_valid_token_is_forbidden() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let alice = app.user("alice").await;
     let (revoked, revoked_id) = new_token(&app, &alice.id, json!({})).await;
     revoke(&app, &revoked_id).await;
@@ -346,7 +202,7 @@ async fn init_without_a_valid_token_is_forbidden() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_of_either_spelling_or_the_upgrade_header_is_accepted() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
 
     let mut ws = connect(addr, TRANSPORT).await;
     let bearer = format!("Bearer {}", app.root_token);
@@ -373,7 +229,7 @@ async fn no_connection_init_in_time_closes_4408() {
     // Process-wide; every other test sends its connection_init at once, well within this.
     dojoql::app::ws::set_init_timeout_for_tests(Duration::from_millis(500));
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     for protocol in [TRANSPORT, LEGACY] {
         let mut ws = connect(addr, protocol).await;
         let started = std::time::Instant::now();
@@ -390,7 +246,7 @@ async fn no_connection_init_in_time_closes_4408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_violations_close_the_socket() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
 
     // subscribe before the acknowledgement: 4401, and the operation does not run.
     for protocol in [TRANSPORT, LEGACY] {
@@ -432,7 +288,7 @@ async fn protocol_violations_close_the_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_operations_complete_duplicates_and_the_concurrency_cap() {
     let app = TestApp::with_config(|c| c.loader_delay = Duration::from_secs(60)).await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     for protocol in [TRANSPORT, LEGACY] {
         let mut ws = acked(addr, protocol, &app.root_token).await;
 
@@ -487,7 +343,7 @@ async fn running_operations_complete_duplicates_and_the_concurrency_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_revoked_after_ack_closes_on_the_next_operation() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let alice = app.user("alice").await;
     for protocol in [TRANSPORT, LEGACY] {
         let before = app.count("product_types").await;
@@ -506,7 +362,7 @@ async fn token_revoked_after_ack_closes_on_the_next_operation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivated_user_is_refused_on_the_next_operation() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let alice = app.user("alice").await;
     let mut ws = acked(addr, TRANSPORT, &alice.token).await;
     run(&mut ws, TRANSPORT, "1", ME).await;
@@ -524,7 +380,7 @@ async fn deactivated_user_is_refused_on_the_next_operation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_closes_when_its_token_expires() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let alice = app.user("alice").await;
     let expires = chrono::Utc::now() + chrono::Duration::seconds(3);
     let (token, _) = new_token(
@@ -543,7 +399,7 @@ async fn socket_closes_when_its_token_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_applies_over_websockets() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let product_type = app.product_type("PT").await;
     app.product(&product_type, "P").await;
     let alice = app.user("alice").await;
@@ -571,7 +427,7 @@ async fn authorization_applies_over_websockets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_or_unknown_subprotocol_is_refused_with_400() {
     let app = TestApp::new().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     for protocol in [None, Some("graphql-sse"), Some("")] {
         let err = try_connect(addr, protocol, &[]).await.err();
         let Some(tungstenite::Error::Http(response)) = err else {
@@ -601,7 +457,7 @@ async fn missing_or_unknown_subprotocol_is_refused_with_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_above_max_body_bytes_close_1009() {
     let app = TestApp::with_config(|c| c.max_body_bytes = 4096).await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let mut ws = acked(addr, TRANSPORT, &app.root_token).await;
 
     // Just under the cap is fine.

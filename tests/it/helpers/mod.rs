@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
@@ -227,7 +229,22 @@ pub struct TestApp {
     pub state: AppState,
     pub root: Principal,
     pub root_token: String,
+    /// The event relay and fan-out, when started ([`TestApp::with_events`]).
+    pub events: Option<dojoql::events::Running>,
     pub db: TestDb,
+}
+
+/// Another server process on a test's database (a second replica behind a load balancer).
+/// Declare it after its [`TestApp`], so that it stops before the database is dropped.
+pub struct Replica {
+    pub state: AppState,
+    _events: dojoql::events::Running,
+}
+
+impl Replica {
+    pub fn router(&self) -> Router {
+        app::router(self.state.clone())
+    }
 }
 
 /// A user of a test, with its principal and a token.
@@ -293,8 +310,44 @@ impl TestApp {
             state,
             root,
             root_token,
+            events: None,
             db,
         }
+    }
+
+    /// An app whose event relay and fan-out run (live subscriptions work), polling the outbox
+    /// every 100 ms.
+    pub async fn with_events(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut app = Self::with_config(|c| {
+            c.event_poll = std::time::Duration::from_millis(100);
+            adjust(c);
+        })
+        .await;
+        app.events = Some(
+            dojoql::events::start(
+                app.state.events.clone(),
+                app.state.config.database_url.clone(),
+            )
+            .await,
+        );
+        app
+    }
+
+    /// A second server process on this app's database and Redis (events running).
+    pub async fn replica(&self) -> Replica {
+        let config = (*self.state.config).clone();
+        let state = AppState::new(config).expect("replica state");
+        let events =
+            dojoql::events::start(state.events.clone(), state.config.database_url.clone()).await;
+        Replica {
+            state,
+            _events: events,
+        }
+    }
+
+    /// Serves the app on a free local port (for websocket clients); returns the address.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        serve_router(self.raw_router()).await
     }
 
     /// The router, sending the test superuser's token on requests without `Authorization`.
@@ -672,6 +725,14 @@ pub async fn assert_orders(
     }
 }
 
+/// Serves `router` on a free local port; returns the address.
+pub async fn serve_router(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, router).into_future());
+    addr
+}
+
 /// Every table a snapshot covers.
 const SNAPSHOT_TABLES: &[&str] = &[
     "users",
@@ -689,6 +750,7 @@ const SNAPSHOT_TABLES: &[&str] = &[
     "findings",
     "notes",
     "files",
+    "event_outbox",
 ];
 
 /// A new anonymous file (removed when closed) for uploads.

@@ -1,0 +1,158 @@
+//! Live events: what a subscriber can be told, as pure data. A mutation records its events in
+//! the outbox in its own transaction (`db::outbox`); the relay numbers and fans them out
+//! (`crate::events`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{EngagementStatus, Severity, UnknownVariant};
+
+text_enum!(
+    /// The kinds of events. `ACCESS_CHANGED` is internal: it tells every replica to re-read
+    /// subscribers' roles and tokens, and is never delivered to clients.
+    EventKind {
+        EngagementCreated => "ENGAGEMENT_CREATED",
+        EngagementStatusChanged => "ENGAGEMENT_STATUS_CHANGED",
+        EngagementDeleted => "ENGAGEMENT_DELETED",
+        EngagementOverdue => "ENGAGEMENT_OVERDUE",
+        TestCreated => "TEST_CREATED",
+        FindingCreated => "FINDING_CREATED",
+        FindingChanged => "FINDING_CHANGED",
+        FindingsImported => "FINDINGS_IMPORTED",
+        AccessChanged => "ACCESS_CHANGED",
+    }
+);
+
+text_enum!(
+    /// Why an engagement's status changed.
+    StatusChangeReason {
+        Manual => "MANUAL",
+        Closed => "CLOSED",
+        Reopened => "REOPENED",
+        AutoClosed => "AUTO_CLOSED",
+    }
+);
+
+/// The payload of `ENGAGEMENT_STATUS_CHANGED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChanged {
+    pub old_status: EngagementStatus,
+    pub new_status: EngagementStatus,
+    pub reason: StatusChangeReason,
+}
+
+/// One changed field of a finding; old and new values are given for severity and the status
+/// flags (other fields name only themselves).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<serde_json::Value>,
+}
+
+/// The payload of `FINDING_CHANGED`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingChanged {
+    pub changes: Vec<FieldChange>,
+    /// The severity after the change (subscribers filter on it).
+    pub severity: Severity,
+}
+
+/// The payload of `ENGAGEMENT_DELETED` (the engagement is gone; its name is kept here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngagementDeleted {
+    pub name: String,
+}
+
+/// The payload of `FINDING_CREATED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingCreated {
+    pub severity: Severity,
+}
+
+/// An event to record: its kind, where it happened and its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub product_id: Option<i32>,
+    pub engagement_id: Option<i32>,
+    pub test_id: Option<i32>,
+    pub finding_id: Option<i32>,
+    pub payload: serde_json::Value,
+}
+
+impl NewEvent {
+    /// An event of `kind` about product `product` with `payload`.
+    pub fn new(kind: EventKind, product: i32, payload: impl Serialize) -> Self {
+        Self {
+            kind,
+            product_id: Some(product),
+            engagement_id: None,
+            test_id: None,
+            finding_id: None,
+            payload: serde_json::to_value(payload).unwrap_or_default(),
+        }
+    }
+
+    pub fn engagement(mut self, id: i32) -> Self {
+        self.engagement_id = Some(id);
+        self
+    }
+
+    pub fn test(mut self, id: i32) -> Self {
+        self.test_id = Some(id);
+        self
+    }
+
+    pub fn finding(mut self, id: i32) -> Self {
+        self.finding_id = Some(id);
+        self
+    }
+
+    /// `ACCESS_CHANGED`: roles, memberships, tokens or users changed.
+    pub fn access_changed() -> Self {
+        Self {
+            kind: EventKind::AccessChanged,
+            product_id: None,
+            engagement_id: None,
+            test_id: None,
+            finding_id: None,
+            payload: serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
+/// The reason a status change was made through `updateEngagement`, `closeEngagement` or
+/// `reopenEngagement`.
+pub fn reason_for(new_status: EngagementStatus, via_lifecycle: bool) -> StatusChangeReason {
+    match (via_lifecycle, new_status) {
+        (true, EngagementStatus::Completed) => StatusChangeReason::Closed,
+        (true, _) => StatusChangeReason::Reopened,
+        (false, _) => StatusChangeReason::Manual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_serialize_in_camel_case() {
+        let p = StatusChanged {
+            old_status: EngagementStatus::InProgress,
+            new_status: EngagementStatus::Completed,
+            reason: StatusChangeReason::Closed,
+        };
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({ "oldStatus": "IN_PROGRESS", "newStatus": "COMPLETED", "reason": "CLOSED" })
+        );
+        assert_eq!(EventKind::AccessChanged.as_str(), "ACCESS_CHANGED");
+    }
+}

@@ -1,0 +1,174 @@
+//! The subscription root: live events, resumable with `after:`. Every event is checked against
+//! the subscriber's current roles when it is delivered (see `events::stream`). This module
+//! must not import diesel's `RunQueryDsl` (its `execute` would shadow the one the
+//! `#[Subscription]` macro calls).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Subscription};
+use futures_util::{Stream, StreamExt};
+
+use super::{
+    context::principal,
+    enums::Severity,
+    events::{
+        EngagementStatusChangedEvent, EventKind, EventNode, FindingChangedEvent,
+        FindingsImportedEvent, parse_event_id, severity_of,
+    },
+    guards, node,
+};
+use crate::{
+    db::authz::Target,
+    domain::{self, events::EventKind as Kind, ids::NodeKind, rbac::Permission},
+    error::AppError,
+    events::{
+        Bus, Event,
+        stream::{self, Filter, Lagged},
+    },
+};
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+type Events<T> = std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<T>> + Send>>;
+
+/// Opens a subscriber's stream of `filter`ed events, each turned into its GraphQL object by
+/// `wrap`.
+async fn open<T: Send + 'static>(
+    ctx: &Context<'_>,
+    after: Option<ID>,
+    filter: Filter,
+    wrap: fn(Arc<Event>) -> Option<T>,
+) -> async_graphql::Result<Events<T>> {
+    let user = principal(ctx)?.user_id;
+    let bus = ctx.data::<Arc<Bus>>()?.clone();
+    let after = after.as_ref().map(parse_event_id).transpose()?;
+    let events = stream::subscribe(bus, user, after, filter)
+        .await
+        .map_err(|e| super::context::db_error(e, "event"))?;
+    Ok(events
+        .filter_map(move |r| async move {
+            match r {
+                Ok(e) => wrap(e).map(Ok),
+                Err(Lagged { last }) => Some(Err(AppError::Lagged(last).into())),
+            }
+        })
+        .boxed())
+}
+
+/// Decodes ids of `kind` and checks the caller may see each (NOT_FOUND otherwise, like a
+/// missing id: subscribing reveals nothing about other tenants).
+async fn visible(
+    ctx: &Context<'_>,
+    kind: NodeKind,
+    ids: Option<Vec<ID>>,
+) -> async_graphql::Result<Vec<i32>> {
+    let mut out = Vec::new();
+    for id in ids.unwrap_or_default() {
+        let n = node::decode(kind, &id)?;
+        let (target, view) = match kind {
+            NodeKind::Product => (Target::Product(n), Permission::ProductView),
+            NodeKind::Engagement => (Target::Engagement(n), Permission::EngagementView),
+            _ => (Target::Test(n), Permission::TestView),
+        };
+        guards::check(ctx, kind.type_name(), (target, view)).await?;
+        out.push(n);
+    }
+    Ok(out)
+}
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Every event the caller may see (optionally only some kinds or products). With `after`
+    /// (an `eventId` received before), first the events after it, then live ones: no gap, no
+    /// duplicate. A subscriber that falls behind gets an error with code `LAGGED` and
+    /// `extensions.lastEventId`, to resume from.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+        kinds: Option<Vec<EventKind>>,
+        product_ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<Events<EventNode>> {
+        let filter = Filter {
+            kinds: kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(Kind::from)
+                .collect(),
+            products: visible(ctx, NodeKind::Product, product_ids).await?,
+            matches: Box::new(|_| true),
+        };
+        open(ctx, after, filter, EventNode::of).await
+    }
+
+    /// Engagement status changes, of one product or engagement or all the caller may see.
+    async fn engagement_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Option<ID>,
+        engagement_id: Option<ID>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events<EngagementStatusChangedEvent>> {
+        let products = visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?;
+        let engagements =
+            visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
+        let filter = Filter {
+            kinds: vec![Kind::EngagementStatusChanged],
+            products,
+            matches: Box::new(move |e| {
+                engagements.is_empty() || e.engagement_id.is_some_and(|x| engagements.contains(&x))
+            }),
+        };
+        open(ctx, after, filter, |e| {
+            Some(EngagementStatusChangedEvent(e))
+        })
+        .await
+    }
+
+    /// Finding changes, narrowed by product, engagement, test and a minimum severity (the
+    /// finding's severity after the change).
+    #[allow(clippy::too_many_arguments)]
+    async fn finding_changed(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Option<ID>,
+        engagement_id: Option<ID>,
+        test_id: Option<ID>,
+        min_severity: Option<Severity>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events<FindingChangedEvent>> {
+        let products = visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?;
+        let engagements =
+            visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
+        let tests = visible(ctx, NodeKind::Test, test_id.map(|t| vec![t])).await?;
+        let min: Option<domain::Severity> = min_severity.map(Into::into);
+        let filter = Filter {
+            kinds: vec![Kind::FindingChanged],
+            products,
+            matches: Box::new(move |e| {
+                (engagements.is_empty()
+                    || e.engagement_id.is_some_and(|x| engagements.contains(&x)))
+                    && (tests.is_empty() || e.test_id.is_some_and(|x| tests.contains(&x)))
+                    // Severities order most severe first.
+                    && min.is_none_or(|m| severity_of(e).is_some_and(|s| s <= m))
+            }),
+        };
+        open(ctx, after, filter, |e| Some(FindingChangedEvent(e))).await
+    }
+
+    /// Finished scan imports and re-imports.
+    async fn findings_imported(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Option<ID>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events<FindingsImportedEvent>> {
+        let filter = Filter {
+            kinds: vec![Kind::FindingsImported],
+            products: visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?,
+            matches: Box::new(|_| true),
+        };
+        open(ctx, after, filter, |e| Some(FindingsImportedEvent(e))).await
+    }
+}

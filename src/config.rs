@@ -43,6 +43,8 @@ pub struct Config {
     pub event_poll: Duration,
     /// How long published events stay in the outbox (for `events(after:)`).
     pub event_retention: Duration,
+    /// How often the engagement jobs (overdue, auto-close) run.
+    pub job_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("event_buffer", &self.event_buffer)
             .field("event_poll", &self.event_poll)
             .field("event_retention", &self.event_retention)
+            .field("job_interval", &self.job_interval)
             .finish()
     }
 }
@@ -120,6 +123,7 @@ impl Default for Config {
             event_buffer: 1024,
             event_poll: Duration::from_secs(1),
             event_retention: Duration::from_secs(7 * 24 * 3600),
+            job_interval: Duration::from_secs(60),
         }
     }
 }
@@ -164,6 +168,9 @@ impl Config {
             event_retention: parse::<u64>("EVENT_RETENTION_HOURS")?
                 .map(|h| Duration::from_secs(h * 3600))
                 .unwrap_or(d.event_retention),
+            job_interval: parse::<u64>("JOB_INTERVAL_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.job_interval),
         })
     }
 }

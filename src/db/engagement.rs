@@ -542,3 +542,82 @@ async fn status_event(
     )
     .await
 }
+
+#[derive(QueryableByName)]
+struct Touched {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Integer)]
+    product_id: i32,
+}
+
+/// The overdue rule of `domain::is_overdue` on `today` (bound as `$1`), in SQL.
+const OVERDUE_ON: &str = "status NOT IN ('COMPLETED', 'CANCELLED') AND target_end < \
+     $1::date - CASE WHEN engagement_type = 'CI_CD' THEN 10 ELSE 0 END";
+
+/// Records `ENGAGEMENT_OVERDUE` for every engagement that is overdue on `today` and was not
+/// announced yet, and forgets the announcement of those no longer overdue (so they are
+/// announced again if they become overdue again). Returns how many were announced.
+pub async fn announce_overdue(
+    conn: &mut AsyncPgConnection,
+    today: NaiveDate,
+) -> QueryResult<usize> {
+    diesel::sql_query(format!(
+        "UPDATE engagements SET overdue_notified_at = NULL \
+         WHERE overdue_notified_at IS NOT NULL AND NOT ({OVERDUE_ON})"
+    ))
+    .bind::<diesel::sql_types::Date, _>(today)
+    .execute(conn)
+    .await?;
+    let overdue: Vec<Touched> = diesel::sql_query(format!(
+        "UPDATE engagements SET overdue_notified_at = now() \
+         WHERE overdue_notified_at IS NULL AND {OVERDUE_ON} RETURNING id, product_id"
+    ))
+    .bind::<diesel::sql_types::Date, _>(today)
+    .load(conn)
+    .await?;
+    for e in &overdue {
+        outbox::record(
+            conn,
+            &NewEvent::new(
+                EventKind::EngagementOverdue,
+                e.product_id,
+                serde_json::json!({}),
+            )
+            .engagement(e.id),
+        )
+        .await?;
+    }
+    Ok(overdue.len())
+}
+
+/// Closes IN_PROGRESS engagements whose target end is more than `days` days before `today`,
+/// recording `ENGAGEMENT_STATUS_CHANGED` with reason AUTO_CLOSED for each. Returns how many.
+pub async fn auto_close(
+    conn: &mut AsyncPgConnection,
+    today: NaiveDate,
+    days: i32,
+) -> QueryResult<usize> {
+    let closed: Vec<Touched> = diesel::sql_query(
+        "UPDATE engagements SET status = 'COMPLETED', active = FALSE, updated = now() \
+         WHERE status = 'IN_PROGRESS' AND target_end < $1::date - $2 RETURNING id, product_id",
+    )
+    .bind::<diesel::sql_types::Date, _>(today)
+    .bind::<Integer, _>(days)
+    .load(conn)
+    .await?;
+    for e in &closed {
+        let payload = StatusChanged {
+            old_status: EngagementStatus::InProgress,
+            new_status: EngagementStatus::Completed,
+            reason: events::StatusChangeReason::AutoClosed,
+        };
+        outbox::record(
+            conn,
+            &NewEvent::new(EventKind::EngagementStatusChanged, e.product_id, payload)
+                .engagement(e.id),
+        )
+        .await?;
+    }
+    Ok(closed.len())
+}

@@ -17,6 +17,7 @@ pub mod group;
 pub mod lookup;
 pub mod membership;
 pub mod note;
+pub mod notification;
 pub mod outbox;
 pub mod page;
 pub mod product;
@@ -24,6 +25,7 @@ pub mod product_type;
 pub mod schema;
 pub mod sla_configuration;
 pub mod sql;
+pub mod system_settings;
 pub mod test;
 pub mod user;
 

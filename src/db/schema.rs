@@ -61,6 +61,7 @@ diesel::table! {
         tags -> Array<Nullable<Text>>,
         created -> Timestamptz,
         updated -> Timestamptz,
+        overdue_notified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -186,6 +187,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    notification_settings (id) {
+        id -> Int4,
+        user_id -> Int4,
+        product_id -> Nullable<Int4>,
+        kinds -> Array<Nullable<Text>>,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
     notes (id) {
         id -> Int4,
         engagement_id -> Nullable<Int4>,
@@ -271,6 +282,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    system_settings (id) {
+        id -> Int4,
+        engagement_auto_close -> Bool,
+        engagement_auto_close_days -> Int4,
+        updated -> Timestamptz,
+    }
+}
+
+diesel::table! {
     test_types (id) {
         id -> Int4,
         #[max_length = 200]
@@ -343,6 +363,8 @@ diesel::joinable!(memberships -> groups (group_id));
 diesel::joinable!(memberships -> product_types (product_type_id));
 diesel::joinable!(memberships -> products (product_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(notification_settings -> products (product_id));
+diesel::joinable!(notification_settings -> users (user_id));
 diesel::joinable!(notes -> engagements (engagement_id));
 diesel::joinable!(notes -> findings (finding_id));
 diesel::joinable!(notes -> tests (test_id));
@@ -363,9 +385,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     groups,
     memberships,
     notes,
+    notification_settings,
     product_types,
     products,
     sla_configurations,
+    system_settings,
     test_types,
     tests,
     users,

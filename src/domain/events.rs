@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::{EngagementStatus, Severity, UnknownVariant};
 
 text_enum!(
-    /// The kinds of events. `ACCESS_CHANGED` is internal: it tells every replica to re-read
-    /// subscribers' roles and tokens, and is never delivered to clients.
+    /// The kinds of events. `ACCESS_CHANGED` and `NOTIFICATION_SETTINGS_CHANGED` are internal:
+    /// they tell every replica to re-read subscribers' roles and tokens, or a user's
+    /// notification settings, and are never delivered to clients.
     EventKind {
         EngagementCreated => "ENGAGEMENT_CREATED",
         EngagementStatusChanged => "ENGAGEMENT_STATUS_CHANGED",
@@ -19,6 +20,7 @@ text_enum!(
         FindingChanged => "FINDING_CHANGED",
         FindingsImported => "FINDINGS_IMPORTED",
         AccessChanged => "ACCESS_CHANGED",
+        NotificationSettingsChanged => "NOTIFICATION_SETTINGS_CHANGED",
     }
 );
 
@@ -115,6 +117,18 @@ impl NewEvent {
         self
     }
 
+    /// `NOTIFICATION_SETTINGS_CHANGED` for `change`.
+    pub fn settings_changed(change: &SettingsChanged) -> Self {
+        Self {
+            kind: EventKind::NotificationSettingsChanged,
+            product_id: None,
+            engagement_id: None,
+            test_id: None,
+            finding_id: None,
+            payload: serde_json::to_value(change).unwrap_or_default(),
+        }
+    }
+
     /// `ACCESS_CHANGED`: roles, memberships, tokens or users changed.
     pub fn access_changed() -> Self {
         Self {
@@ -126,6 +140,39 @@ impl NewEvent {
             payload: serde_json::Value::Object(Default::default()),
         }
     }
+}
+
+impl EventKind {
+    /// Whether clients may receive this kind (internal kinds steer the servers only).
+    pub fn deliverable(self) -> bool {
+        !matches!(
+            self,
+            EventKind::AccessChanged | EventKind::NotificationSettingsChanged
+        )
+    }
+}
+
+/// What the `notifications` subscription delivers to a user who has not chosen: everything
+/// about engagements, tests and imports, nothing per finding (too many for a feed).
+pub const DEFAULT_NOTIFICATIONS: &[EventKind] = &[
+    EventKind::EngagementCreated,
+    EventKind::EngagementStatusChanged,
+    EventKind::EngagementDeleted,
+    EventKind::EngagementOverdue,
+    EventKind::TestCreated,
+    EventKind::FindingsImported,
+];
+
+/// The payload of `NOTIFICATION_SETTINGS_CHANGED`: a user's new choice for one product (or its
+/// default, `product_id` absent); `kinds` absent when the choice was removed (inherit again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsChanged {
+    pub user_id: i32,
+    #[serde(default)]
+    pub product_id: Option<i32>,
+    #[serde(default)]
+    pub kinds: Option<Vec<EventKind>>,
 }
 
 /// The reason a status change was made through `updateEngagement`, `closeEngagement` or

@@ -52,6 +52,9 @@ pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
     /// The highest event number broadcast so far.
     last: AtomicI64,
+    /// Counts `ACCESS_CHANGED` events: websockets watch it to re-check their credentials
+    /// (a channel of its own, so that ordinary events do not wake every socket twice).
+    access_changed: tokio::sync::watch::Sender<u64>,
     /// Wakes the fan-out: numbered events may be waiting.
     wake: Notify,
     /// Wakes the relay: events may have been committed.
@@ -107,6 +110,7 @@ impl Bus {
         Ok(Arc::new(Bus {
             tx,
             last: AtomicI64::new(-1),
+            access_changed: tokio::sync::watch::Sender::new(0),
             wake: Notify::new(),
             relay_wake: Notify::new(),
             redis_ok: AtomicBool::new(true),
@@ -121,6 +125,11 @@ impl Bus {
     /// A receiver of every event broadcast from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    /// Changes whenever access may have changed anywhere (roles, tokens, users).
+    pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access_changed.subscribe()
     }
 
     /// How many receivers the broadcast has (tests wait for a subscription to attach).
@@ -289,6 +298,7 @@ async fn catch_up(bus: &Bus) -> Result<(), DbError> {
             let seq = event.seq;
             if event.kind == EventKind::AccessChanged {
                 bus.access.clear();
+                bus.access_changed.send_modify(|n| *n += 1);
             }
             // No receivers is fine (`Err` only means nobody listens).
             let _ = bus.tx.send(Arc::new(event));

@@ -30,11 +30,35 @@ pub struct Filter {
     pub kinds: Vec<EventKind>,
     /// Only events of these products (all when empty).
     pub products: Vec<i32>,
-    /// Anything else (engagement, test, minimum severity).
+    /// Anything else (engagement, test, minimum severity, notification settings).
     pub matches: Box<dyn Fn(&Event) -> bool + Send + Sync>,
+    /// Sees every internal event (never delivered), e.g. to follow settings changes.
+    pub internal: Box<dyn Fn(&Event) + Send + Sync>,
 }
 
 impl Filter {
+    /// Events of `kinds` (all when empty) of `products` (all when empty).
+    pub fn new(kinds: Vec<EventKind>, products: Vec<i32>) -> Self {
+        Self {
+            kinds,
+            products,
+            matches: Box::new(|_| true),
+            internal: Box::new(|_| {}),
+        }
+    }
+
+    /// Only events `f` accepts, too.
+    pub fn matching(mut self, f: impl Fn(&Event) -> bool + Send + Sync + 'static) -> Self {
+        self.matches = Box::new(f);
+        self
+    }
+
+    /// Calls `f` with every internal event.
+    pub fn on_internal(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.internal = Box::new(f);
+        self
+    }
+
     fn wants(&self, e: &Event) -> bool {
         let Some(product) = e.product_id else {
             return false; // internal events (access changes) are never delivered
@@ -105,7 +129,14 @@ pub async fn subscribe(
                 }
                 Next::End => return None,
             };
-            if st.delivered.is_some_and(|d| event.seq <= d) || !st.filter.wants(&event) {
+            if st.delivered.is_some_and(|d| event.seq <= d) {
+                continue;
+            }
+            if !event.kind.deliverable() {
+                (st.filter.internal)(&event);
+                continue;
+            }
+            if !st.filter.wants(&event) {
                 continue;
             }
             let product = event.product_id.unwrap_or_default();

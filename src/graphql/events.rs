@@ -53,7 +53,8 @@ impl From<EventKind> for Kind {
 }
 
 impl EventKind {
-    fn of(kind: Kind) -> Option<Self> {
+    /// The client-visible kind (`None` for internal kinds).
+    pub fn of(kind: Kind) -> Option<Self> {
         Some(match kind {
             Kind::EngagementCreated => EventKind::EngagementCreated,
             Kind::EngagementStatusChanged => EventKind::EngagementStatusChanged,
@@ -63,7 +64,7 @@ impl EventKind {
             Kind::FindingCreated => EventKind::FindingCreated,
             Kind::FindingChanged => EventKind::FindingChanged,
             Kind::FindingsImported => EventKind::FindingsImported,
-            Kind::AccessChanged => return None,
+            Kind::AccessChanged | Kind::NotificationSettingsChanged => return None,
         })
     }
 }
@@ -318,7 +319,7 @@ impl EventNode {
             Kind::FindingCreated => Self::FindingCreated(FindingCreatedEvent(e)),
             Kind::FindingChanged => Self::FindingChanged(FindingChangedEvent(e)),
             Kind::FindingsImported => Self::FindingsImported(FindingsImportedEvent(e)),
-            Kind::AccessChanged => return None,
+            Kind::AccessChanged | Kind::NotificationSettingsChanged => return None,
         })
     }
 }

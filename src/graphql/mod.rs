@@ -23,6 +23,7 @@ pub mod product;
 pub mod product_type;
 pub mod reference;
 pub mod scalars;
+pub mod settings;
 pub mod subscription;
 pub mod test;
 
@@ -44,6 +45,7 @@ pub struct Query(
     reference::ReferenceQuery,
     auth::AuthQuery,
     access::AccessQuery,
+    settings::SettingsQuery,
 );
 
 /// Every mutation.
@@ -58,6 +60,7 @@ pub struct Mutation(
     reference::ReferenceMutation,
     auth::AuthMutation,
     access::AccessMutation,
+    settings::SettingsMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;

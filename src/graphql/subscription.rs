@@ -3,7 +3,7 @@
 //! must not import diesel's `RunQueryDsl` (its `execute` would shadow the one the
 //! `#[Subscription]` macro calls).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, StreamExt};
@@ -18,8 +18,16 @@ use super::{
     guards, node,
 };
 use crate::{
-    db::authz::Target,
-    domain::{self, events::EventKind as Kind, ids::NodeKind, rbac::Permission},
+    db::{
+        authz::Target,
+        notification::{self, UserSettings},
+    },
+    domain::{
+        self,
+        events::{EventKind as Kind, SettingsChanged},
+        ids::NodeKind,
+        rbac::Permission,
+    },
     error::AppError,
     events::{
         Bus, Event,
@@ -90,15 +98,14 @@ impl SubscriptionRoot {
         kinds: Option<Vec<EventKind>>,
         product_ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<Events<EventNode>> {
-        let filter = Filter {
-            kinds: kinds
+        let filter = Filter::new(
+            kinds
                 .unwrap_or_default()
                 .into_iter()
                 .map(Kind::from)
                 .collect(),
-            products: visible(ctx, NodeKind::Product, product_ids).await?,
-            matches: Box::new(|_| true),
-        };
+            visible(ctx, NodeKind::Product, product_ids).await?,
+        );
         open(ctx, after, filter, EventNode::of).await
     }
 
@@ -113,13 +120,10 @@ impl SubscriptionRoot {
         let products = visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?;
         let engagements =
             visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
-        let filter = Filter {
-            kinds: vec![Kind::EngagementStatusChanged],
-            products,
-            matches: Box::new(move |e| {
+        let filter =
+            Filter::new(vec![Kind::EngagementStatusChanged], products).matching(move |e| {
                 engagements.is_empty() || e.engagement_id.is_some_and(|x| engagements.contains(&x))
-            }),
-        };
+            });
         open(ctx, after, filter, |e| {
             Some(EngagementStatusChangedEvent(e))
         })
@@ -143,18 +147,57 @@ impl SubscriptionRoot {
             visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
         let tests = visible(ctx, NodeKind::Test, test_id.map(|t| vec![t])).await?;
         let min: Option<domain::Severity> = min_severity.map(Into::into);
-        let filter = Filter {
-            kinds: vec![Kind::FindingChanged],
-            products,
-            matches: Box::new(move |e| {
-                (engagements.is_empty()
-                    || e.engagement_id.is_some_and(|x| engagements.contains(&x)))
-                    && (tests.is_empty() || e.test_id.is_some_and(|x| tests.contains(&x)))
-                    // Severities order most severe first.
-                    && min.is_none_or(|m| severity_of(e).is_some_and(|s| s <= m))
-            }),
-        };
+        let filter = Filter::new(vec![Kind::FindingChanged], products).matching(move |e| {
+            (engagements.is_empty() || e.engagement_id.is_some_and(|x| engagements.contains(&x)))
+                && (tests.is_empty() || e.test_id.is_some_and(|x| tests.contains(&x)))
+                // Severities order most severe first.
+                && min.is_none_or(|m| severity_of(e).is_some_and(|s| s <= m))
+        });
         open(ctx, after, filter, |e| Some(FindingChangedEvent(e))).await
+    }
+
+    /// The caller's notification feed: events of the kinds switched on in its notification
+    /// settings (per product, else its default, else the server's: engagement, test and import
+    /// events), of every product it may read. Settings changes apply at once. Resumable with
+    /// `after` like `events`.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Events<EventNode>> {
+        let user = principal(ctx)?.user_id;
+        let settings = Arc::new(RwLock::new(UserSettings::default()));
+        let (wanted, follow) = (settings.clone(), settings.clone());
+        let filter = Filter::new(vec![], vec![])
+            .matching(move |e| {
+                e.product_id.is_some_and(|p| {
+                    wanted
+                        .read()
+                        .is_ok_and(|s| s.kinds_for(p).contains(&e.kind))
+                })
+            })
+            .on_internal(move |e| {
+                if e.kind != Kind::NotificationSettingsChanged {
+                    return;
+                }
+                if let Ok(change) = serde_json::from_value::<SettingsChanged>(e.payload.clone())
+                    && change.user_id == user
+                    && let Ok(mut s) = follow.write()
+                {
+                    s.apply(&change);
+                }
+            });
+        // Subscribe first, then read the settings: a change committed meanwhile is in the
+        // settings read or among the events to come (applying it twice is harmless).
+        let stream = open(ctx, after, filter, EventNode::of).await?;
+        let current = super::context::db(ctx)
+            .read(async move |mut c| notification::of_user(&mut c, user).await)
+            .await
+            .map_err(|e| super::context::db_error(e, "User"))?;
+        if let Ok(mut s) = settings.write() {
+            *s = current;
+        }
+        Ok(stream)
     }
 
     /// Finished scan imports and re-imports.
@@ -164,11 +207,10 @@ impl SubscriptionRoot {
         product_id: Option<ID>,
         after: Option<ID>,
     ) -> async_graphql::Result<Events<FindingsImportedEvent>> {
-        let filter = Filter {
-            kinds: vec![Kind::FindingsImported],
-            products: visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?,
-            matches: Box::new(|_| true),
-        };
+        let filter = Filter::new(
+            vec![Kind::FindingsImported],
+            visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?,
+        );
         open(ctx, after, filter, |e| Some(FindingsImportedEvent(e))).await
     }
 }

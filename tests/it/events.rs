@@ -9,7 +9,7 @@ use diesel::{QueryableByName, sql_types::Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, ws::*};
+use crate::helpers::{TestApp, TestUser, attached, ws::*};
 
 /// The events recorded so far, oldest first, as `kind` and payload.
 async fn outbox(app: &TestApp) -> Vec<(String, Value)> {
@@ -120,17 +120,6 @@ async fn mutations_record_their_events_in_their_transaction() {
         .await
         .unwrap();
     assert!(actors.iter().all(|a| a.actor_id == Some(app.root.user_id)));
-}
-
-/// Waits until `n` more receivers listen on the app's event bus than `before`.
-async fn attached(bus: &dojoql::events::Bus, before: usize, n: usize) {
-    for _ in 0..200 {
-        if bus.receivers() >= before + n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no subscription attached");
 }
 
 /// Opens a subscription on `ws`; returns once the server listens on `bus`.
@@ -516,11 +505,7 @@ async fn a_subscriber_that_falls_behind_gets_lagged_with_its_last_event() {
     let app = TestApp::with_events(|c| c.event_buffer = 16).await;
     let h = app.hierarchy().await;
     let bus = app.state.events.clone();
-    let filter = dojoql::events::stream::Filter {
-        kinds: vec![],
-        products: vec![],
-        matches: Box::new(|_| true),
-    };
+    let filter = dojoql::events::stream::Filter::new(vec![], vec![]);
     let stream = dojoql::events::stream::subscribe(bus.clone(), app.root.user_id, None, filter)
         .await
         .unwrap();
@@ -571,4 +556,49 @@ async fn shutdown_closes_websockets_with_1001() {
     app.state.shutdown.cancel();
     let (code, _) = closed(&mut ws).await;
     assert_eq!(code, 1001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_forged_into_redis_deliver_nothing() {
+    let app = TestApp::with_events(|c| c.redis_url = Some(test_redis())).await;
+    let h = app.hierarchy().await;
+    let replica = app.replica().await;
+    let mut ws = status_events_on(&replica, &app.root_token).await;
+    // Anything published on the channel is only a hint to read the outbox: fake ids, fake
+    // events and garbage change nothing.
+    let client = redis::Client::open(test_redis()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}:events", app.state.config.redis_prefix);
+    for forged in [
+        "999999".to_string(),
+        json!({ "seq": 5, "kind": "ENGAGEMENT_STATUS_CHANGED", "productId": 1, "payload": { "newStatus": "COMPLETED" } }).to_string(),
+        "\u{0}garbage".to_string(),
+    ] {
+        redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(forged)
+            .query_async::<i64>(&mut conn)
+            .await
+            .unwrap();
+    }
+    // The first thing the subscriber receives is the real event.
+    app.ok(CLOSE, json!({ "e": h.engagement })).await;
+    let d = next_data(&mut ws, TRANSPORT, "s").await;
+    let first: i64 = d["events"]["eventId"].as_str().unwrap().parse().unwrap();
+    let recorded: i64 = {
+        #[derive(QueryableByName)]
+        struct Seq {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            seq: i64,
+        }
+        let mut c = app.sql().await;
+        diesel::sql_query(
+            "SELECT seq FROM event_outbox WHERE kind = 'ENGAGEMENT_STATUS_CHANGED' AND seq IS NOT NULL",
+        )
+        .get_result::<Seq>(&mut c)
+        .await
+        .unwrap()
+        .seq
+    };
+    assert_eq!(first, recorded);
 }

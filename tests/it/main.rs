@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod client_libraries;
 mod dataloader;
 mod delete;
 mod demo;
@@ -14,6 +15,7 @@ mod finding;
 mod http;
 mod limits;
 mod notes_files;
+mod notifications;
 mod pagination;
 mod product;
 mod product_type;

@@ -115,6 +115,12 @@ const MATRIX: &[(&str, On, &[Role])] = &[
     ("updateSlaConfiguration", On::Superuser, &[]),
     ("deleteSlaConfiguration", On::Superuser, &[]),
     ("setGlobalRole", On::Superuser, &[]),
+    (
+        "updateNotificationSettings",
+        On::Product,
+        &[Reader, ApiImporter, Writer, Maintainer, Owner],
+    ),
+    ("updateSystemSettings", On::Superuser, &[]),
     ("createGroup", On::GlobalMaintainer, &[]),
     ("addGroupMember", On::Group, &[]),
     ("removeGroupMember", On::Group, &[]),
@@ -496,6 +502,14 @@ impl Fixture {
                 "mutation($i: SetGlobalRoleInput!) { setGlobalRole(input: $i) { user { id } } }",
                 json!({ "userId": self.bystander.id, "role": "READER" }),
             ),
+            "updateNotificationSettings" => input(
+                "mutation($i: UpdateNotificationSettingsInput!) { updateNotificationSettings(input: $i) { notificationSettings { kinds } } }",
+                json!({ "productId": s.product, "kinds": ["FINDING_CHANGED"] }),
+            ),
+            "updateSystemSettings" => input(
+                "mutation($i: UpdateSystemSettingsInput!) { updateSystemSettings(input: $i) { systemSettings { engagementAutoCloseDays } } }",
+                json!({ "engagementAutoCloseDays": UNIQUE.fetch_add(1, Ordering::SeqCst) % 100 }),
+            ),
             "createGroup" => input(
                 "mutation($i: CreateGroupInput!) { createGroup(input: $i) { group { id } } }",
                 json!({ "name": unique("G") }),
@@ -709,6 +723,8 @@ const ADMINISTRATION: &[&str] = &[
     "updateSlaConfiguration",
     "deleteSlaConfiguration",
     "setGlobalRole",
+    "updateNotificationSettings",
+    "updateSystemSettings",
     "createGroup",
     "addGroupMember",
     "removeGroupMember",

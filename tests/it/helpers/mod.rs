@@ -333,6 +333,33 @@ impl TestApp {
         app
     }
 
+    /// Waits until every event recorded so far has been numbered and broadcast by this app's
+    /// fan-out (so that a subscription opened next sees only what happens after).
+    pub async fn settle_events(&self) {
+        #[derive(QueryableByName)]
+        struct State {
+            #[diesel(sql_type = BigInt)]
+            unnumbered: i64,
+            #[diesel(sql_type = BigInt)]
+            last: i64,
+        }
+        let mut c = self.sql().await;
+        for _ in 0..500 {
+            let s: State = diesel::sql_query(
+                "SELECT (SELECT count(*) FROM event_outbox WHERE seq IS NULL) AS unnumbered, \
+                 (SELECT last_seq FROM event_relay) AS last",
+            )
+            .get_result(&mut c)
+            .await
+            .unwrap();
+            if s.unnumbered == 0 && self.state.events.last() >= s.last {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the events did not settle");
+    }
+
     /// A second server process on this app's database and Redis (events running).
     pub async fn replica(&self) -> Replica {
         let config = (*self.state.config).clone();
@@ -733,6 +760,17 @@ pub async fn serve_router(router: Router) -> std::net::SocketAddr {
     addr
 }
 
+/// Waits until `bus` has `n` more receivers than `before` (a subscription holds one).
+pub async fn attached(bus: &dojoql::events::Bus, before: usize, n: usize) {
+    for _ in 0..300 {
+        if bus.receivers() >= before + n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no subscription attached");
+}
+
 /// Every table a snapshot covers.
 const SNAPSHOT_TABLES: &[&str] = &[
     "users",
@@ -751,6 +789,8 @@ const SNAPSHOT_TABLES: &[&str] = &[
     "notes",
     "files",
     "event_outbox",
+    "notification_settings",
+    "system_settings",
 ];
 
 /// A new anonymous file (removed when closed) for uploads.

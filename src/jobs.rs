@@ -1,0 +1,82 @@
+//! Periodic engagement jobs (DESIGN.md, Domain decisions → Engagement): announce engagements
+//! that became overdue (`ENGAGEMENT_OVERDUE`, once each) and, when the system setting
+//! `engagementAutoClose` is on, close IN_PROGRESS engagements whose target end is more than
+//! `engagementAutoCloseDays` days past (`ENGAGEMENT_STATUS_CHANGED`, reason AUTO_CLOSED).
+//!
+//! Every replica runs the loop; a Postgres advisory lock lets exactly one run a round at a
+//! time (the others skip it). A round is one transaction, and takes "today" as an argument so
+//! tests control the clock.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use diesel_async::RunQueryDsl;
+use tokio::task::JoinHandle;
+
+use crate::db::{self, Db, DbError, engagement, system_settings};
+
+/// The advisory lock of a job round.
+const JOBS_LOCK: i64 = 0x646f_6a6f_6a6f_6273;
+
+/// What a round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// False when another replica was running a round (this one skipped).
+    pub ran: bool,
+    pub overdue: usize,
+    pub auto_closed: usize,
+}
+
+/// Runs one round as of `today`.
+pub async fn run_once(db: &Db, today: NaiveDate) -> Result<Round, DbError> {
+    db.write(move |c| {
+        Box::pin(async move {
+            #[derive(diesel::QueryableByName)]
+            struct Got {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                locked: bool,
+            }
+            let got: Got = diesel::sql_query(format!(
+                "SELECT pg_try_advisory_xact_lock({JOBS_LOCK}) AS locked"
+            ))
+            .get_result(c)
+            .await?;
+            if !got.locked {
+                return Ok(Round::default());
+            }
+            let settings = system_settings::get(c).await?;
+            let overdue = engagement::announce_overdue(c, today).await?;
+            let auto_closed = if settings.engagement_auto_close {
+                engagement::auto_close(c, today, settings.engagement_auto_close_days).await?
+            } else {
+                0
+            };
+            Ok(Round {
+                ran: true,
+                overdue,
+                auto_closed,
+            })
+        })
+    })
+    .await
+}
+
+/// Runs a round every `interval` (as of the server's current UTC date).
+pub fn start(db: Db, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match run_once(&db, db::today()).await {
+                Ok(r) if r.overdue + r.auto_closed > 0 => {
+                    tracing::info!(
+                        overdue = r.overdue,
+                        auto_closed = r.auto_closed,
+                        "engagement jobs"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "engagement jobs failed"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

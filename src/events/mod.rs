@@ -76,6 +76,26 @@ struct RedisBus {
     channel: String,
     /// The publishing connection, opened on first use (it reconnects by itself afterwards).
     publisher: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    /// After a failed publish: no new attempt before this instant; the wait doubles with every
+    /// failure (100 ms up to 5 s) and resets on success.
+    backoff: std::sync::Mutex<(tokio::time::Instant, Duration)>,
+}
+
+impl RedisBus {
+    fn may_try(&self) -> bool {
+        let (not_before, _) = *self.backoff.lock().expect("backoff");
+        tokio::time::Instant::now() >= not_before
+    }
+
+    fn record(&self, published: bool) {
+        let mut b = self.backoff.lock().expect("backoff");
+        if published {
+            *b = (tokio::time::Instant::now(), Duration::ZERO);
+        } else {
+            let wait = (b.1 * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+            *b = (tokio::time::Instant::now() + wait, wait);
+        }
+    }
 }
 
 /// What `/ready` reports about the event bus.
@@ -104,6 +124,7 @@ impl Bus {
                 client: redis::Client::open(resp3(url))?,
                 channel: format!("{}:events", config.redis_prefix),
                 publisher: tokio::sync::Mutex::new(None),
+                backoff: std::sync::Mutex::new((tokio::time::Instant::now(), Duration::ZERO)),
             }),
         };
         let (tx, _) = broadcast::channel(config.event_buffer.max(16));
@@ -399,7 +420,13 @@ async fn round(bus: &Bus) -> Result<(), DbError> {
     bus.wake.notify_one();
     let delivered = match &bus.redis {
         None => true,
-        Some(redis) => publish(redis, last).await,
+        // Backing off: the events wait (replicas deliver them by polling meanwhile).
+        Some(redis) if !redis.may_try() => return Ok(()),
+        Some(redis) => {
+            let published = publish(redis, last).await;
+            redis.record(published);
+            published
+        }
     };
     if bus.redis.is_some() {
         bus.redis_ok.store(delivered, Ordering::SeqCst);

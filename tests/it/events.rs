@@ -602,3 +602,27 @@ async fn messages_forged_into_redis_deliver_nothing() {
     };
     assert_eq!(first, recorded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_events_are_pruned_after_the_retention() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::new().await;
+    let mut c = app.sql().await;
+    c.batch_execute(
+        "INSERT INTO event_outbox (seq, kind, product_id, published, created) VALUES \
+           (1, 'TEST_CREATED', 1, TRUE, now() - interval '8 days'), \
+           (2, 'TEST_CREATED', 1, FALSE, now() - interval '8 days'), \
+           (3, 'TEST_CREATED', 1, TRUE, now() - interval '6 days')",
+    )
+    .await
+    .unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::days(7);
+    let pruned = app
+        .state
+        .db
+        .write(move |c| Box::pin(dojoql::db::outbox::prune(c, before)))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1, "only the old, published event goes");
+    assert_eq!(app.count("event_outbox").await, 2);
+}

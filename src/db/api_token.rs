@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult,
+    QueryResult,
     schema::{api_tokens, users},
     user::User,
 };
@@ -31,14 +31,7 @@ pub async fn create(
     token_hash: String,
     expires_at: Option<DateTime<Utc>>,
 ) -> QueryResult<ApiToken> {
-    users::table
-        .find(user_id)
-        .select(users::id)
-        .for_share()
-        .first::<i32>(conn)
-        .await
-        .optional()?
-        .ok_or(DbError::ParentNotFound("user"))?;
+    super::user::lock(conn, user_id).await?;
     Ok(diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::user_id.eq(user_id),

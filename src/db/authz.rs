@@ -137,6 +137,21 @@ fn group_by_id(rows: Vec<IdRole>) -> HashMap<i32, Vec<Role>> {
     out
 }
 
+/// Runs `query` (selecting `id, role` for the user `$1` among the ids `$2`) grouped by id.
+async fn roles_by_id(
+    conn: &mut AsyncPgConnection,
+    query: &'static str,
+    user: i32,
+    ids: &[i32],
+) -> QueryResult<HashMap<i32, Vec<Role>>> {
+    let rows: Vec<IdRole> = diesel::sql_query(query)
+        .bind::<Integer, _>(user)
+        .bind::<Array<Integer>, _>(ids)
+        .load(conn)
+        .await?;
+    Ok(group_by_id(rows))
+}
+
 /// The roles `user` holds on each of `products` (own, group and product-type grants), in one
 /// statement. Products without any are absent.
 pub async fn product_roles(
@@ -144,14 +159,13 @@ pub async fn product_roles(
     user: i32,
     products: &[i32],
 ) -> QueryResult<HashMap<i32, Vec<Role>>> {
-    let rows: Vec<IdRole> = diesel::sql_query(
+    roles_by_id(
+        conn,
         "SELECT product_id AS id, role FROM product_grants WHERE user_id = $1 AND product_id = ANY($2)",
+        user,
+        products,
     )
-    .bind::<Integer, _>(user)
-    .bind::<Array<Integer>, _>(products)
-    .load(conn)
-    .await?;
-    Ok(group_by_id(rows))
+    .await
 }
 
 /// The roles `user` holds on each of `product_types` itself (own and group grants).
@@ -160,15 +174,14 @@ pub async fn product_type_roles(
     user: i32,
     product_types: &[i32],
 ) -> QueryResult<HashMap<i32, Vec<Role>>> {
-    let rows: Vec<IdRole> = diesel::sql_query(
+    roles_by_id(
+        conn,
         "SELECT product_type_id AS id, role FROM user_memberships \
          WHERE user_id = $1 AND product_type_id = ANY($2)",
+        user,
+        product_types,
     )
-    .bind::<Integer, _>(user)
-    .bind::<Array<Integer>, _>(product_types)
-    .load(conn)
-    .await?;
-    Ok(group_by_id(rows))
+    .await
 }
 
 /// The product types among `product_types` where `user` may read at least one product.
@@ -200,14 +213,17 @@ pub async fn group_roles(
     user: i32,
     groups: &[i32],
 ) -> QueryResult<HashMap<i32, Role>> {
-    let rows: Vec<IdRole> = diesel::sql_query(
+    let found = roles_by_id(
+        conn,
         "SELECT group_id AS id, role FROM group_members WHERE user_id = $1 AND group_id = ANY($2)",
+        user,
+        groups,
     )
-    .bind::<Integer, _>(user)
-    .bind::<Array<Integer>, _>(groups)
-    .load(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.role)).collect())
+    Ok(found
+        .into_iter()
+        .filter_map(|(id, roles)| roles.into_iter().max().map(|r| (id, r)))
+        .collect())
 }
 
 /// What a permission is checked on.
@@ -270,36 +286,26 @@ pub async fn anchor(
     lock: Lock,
 ) -> QueryResult<Anchor> {
     const NONE: &str = "NULL::int";
+    // Notes and files belong to the product of what they are attached to.
+    const ATTACHED_PRODUCT: &str = "COALESCE(e.product_id, t.product_id, f.product_id)";
+    let attached = |table: &str| {
+        format!(
+            "{table} x LEFT JOIN engagements e ON e.id = x.engagement_id \
+             LEFT JOIN tests t ON t.id = x.test_id LEFT JOIN findings f ON f.id = x.finding_id"
+        )
+    };
     let (select, from, id) = match target {
-        Target::ProductType(id) => (("x.id", NONE, NONE), "product_types x", id),
-        Target::Product(id) => ((NONE, "x.id", NONE), "products x", id),
-        Target::Engagement(id) => ((NONE, "x.product_id", NONE), "engagements x", id),
-        Target::Test(id) => ((NONE, "x.product_id", NONE), "tests x", id),
-        Target::Finding(id) => ((NONE, "x.product_id", NONE), "findings x", id),
-        Target::Note(id) => (
-            (
-                NONE,
-                "COALESCE(e.product_id, t.product_id, f.product_id)",
-                NONE,
-            ),
-            "notes x LEFT JOIN engagements e ON e.id = x.engagement_id \
-             LEFT JOIN tests t ON t.id = x.test_id LEFT JOIN findings f ON f.id = x.finding_id",
-            id,
-        ),
-        Target::File(id) => (
-            (
-                NONE,
-                "COALESCE(e.product_id, t.product_id, f.product_id)",
-                NONE,
-            ),
-            "files x LEFT JOIN engagements e ON e.id = x.engagement_id \
-             LEFT JOIN tests t ON t.id = x.test_id LEFT JOIN findings f ON f.id = x.finding_id",
-            id,
-        ),
-        Target::Group(id) => ((NONE, NONE, "x.id"), "groups x", id),
+        Target::ProductType(id) => (("x.id", NONE, NONE), "product_types x".into(), id),
+        Target::Product(id) => ((NONE, "x.id", NONE), "products x".into(), id),
+        Target::Engagement(id) => ((NONE, "x.product_id", NONE), "engagements x".into(), id),
+        Target::Test(id) => ((NONE, "x.product_id", NONE), "tests x".into(), id),
+        Target::Finding(id) => ((NONE, "x.product_id", NONE), "findings x".into(), id),
+        Target::Note(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("notes"), id),
+        Target::File(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("files"), id),
+        Target::Group(id) => ((NONE, NONE, "x.id"), "groups x".into(), id),
         Target::Membership(id) => (
             ("x.product_type_id", "x.product_id", NONE),
-            "memberships x",
+            "memberships x".into(),
             id,
         ),
     };

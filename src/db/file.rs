@@ -120,14 +120,7 @@ pub async fn for_parents(
     conn: &mut AsyncPgConnection,
     parents: &[Attachment],
 ) -> QueryResult<HashMap<Attachment, Vec<FileMeta>>> {
-    let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
-    for p in parents {
-        match p {
-            Attachment::Engagement(id) => e.push(*id),
-            Attachment::Test(id) => t.push(*id),
-            Attachment::Finding(id) => f.push(*id),
-        }
-    }
+    let (e, t, f) = Attachment::split(parents);
     let rows: Vec<FileMeta> = files::table
         .filter(
             files::engagement_id
@@ -139,15 +132,7 @@ pub async fn for_parents(
         .select(FileMeta::as_select())
         .load(conn)
         .await?;
-    let mut out: HashMap<Attachment, Vec<FileMeta>> = HashMap::new();
-    for m in rows {
-        let key = match (m.engagement_id, m.test_id, m.finding_id) {
-            (Some(id), _, _) => Attachment::Engagement(id),
-            (_, Some(id), _) => Attachment::Test(id),
-            (_, _, Some(id)) => Attachment::Finding(id),
-            _ => continue,
-        };
-        out.entry(key).or_default().push(m);
-    }
-    Ok(out)
+    Ok(super::group_by(rows, |m| {
+        Attachment::from_ids(m.engagement_id, m.test_id, m.finding_id)
+    }))
 }

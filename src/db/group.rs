@@ -11,7 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::{
     DbError, QueryResult,
     page::Listed,
-    schema::{group_members, groups, users},
+    schema::{group_members, groups},
     sql::{Sql, SqlFilter, like_pattern},
 };
 use crate::domain::Role;
@@ -102,14 +102,7 @@ pub async fn add_member(
     user: i32,
     role: Role,
 ) -> QueryResult<GroupMember> {
-    users::table
-        .find(user)
-        .select(users::id)
-        .for_share()
-        .first::<i32>(conn)
-        .await
-        .optional()?
-        .ok_or(DbError::ParentNotFound("user"))?;
+    super::user::lock(conn, user).await?;
     let added = diesel::insert_into(group_members::table)
         .values((
             group_members::group_id.eq(group),
@@ -202,11 +195,7 @@ pub async fn members_of(
         .select(GroupMember::as_select())
         .load(conn)
         .await?;
-    let mut out: HashMap<i32, Vec<GroupMember>> = HashMap::new();
-    for m in rows {
-        out.entry(m.group_id).or_default().push(m);
-    }
-    Ok(out)
+    Ok(super::group_by(rows, |m| Some(m.group_id)))
 }
 
 /// The groups `user` belongs to, oldest first.

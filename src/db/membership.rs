@@ -10,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     DbError, QueryResult,
-    schema::{groups, memberships, users},
+    schema::{groups, memberships},
 };
 use crate::domain::Role;
 
@@ -60,28 +60,18 @@ impl Membership {
 
 /// Fails with `ParentNotFound` unless the user or group exists (share-locked meanwhile).
 async fn lock_member(conn: &mut AsyncPgConnection, member: Member) -> QueryResult<()> {
-    let found = match member {
-        Member::User(id) => users::table
-            .find(id)
-            .select(users::id)
-            .for_share()
-            .first::<i32>(conn)
-            .await
-            .optional()?,
+    match member {
+        Member::User(id) => super::user::lock(conn, id).await,
         Member::Group(id) => groups::table
             .find(id)
             .select(groups::id)
             .for_share()
             .first::<i32>(conn)
             .await
-            .optional()?,
-    };
-    found
-        .map(|_| ())
-        .ok_or(DbError::ParentNotFound(match member {
-            Member::User(_) => "user",
-            Member::Group(_) => "group",
-        }))
+            .optional()?
+            .map(|_| ())
+            .ok_or(DbError::ParentNotFound("group")),
+    }
 }
 
 /// Grants `role` on `on` to `member` (the target is checked and locked by the caller).
@@ -240,11 +230,7 @@ pub async fn of_targets(
         .select(Membership::as_select())
         .load(conn)
         .await?;
-    let mut out: HashMap<On, Vec<Membership>> = HashMap::new();
-    for m in rows {
-        out.entry(m.on()).or_default().push(m);
-    }
-    Ok(out)
+    Ok(super::group_by(rows, |m| Some(m.on())))
 }
 
 /// Every membership that applies to `user`: its own and its groups', oldest first.

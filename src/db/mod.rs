@@ -282,6 +282,20 @@ pub fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
+/// `rows` grouped by `key` (rows without one are dropped), keeping their order.
+pub(crate) fn group_by<K: std::hash::Hash + Eq, T>(
+    rows: Vec<T>,
+    key: impl Fn(&T) -> Option<K>,
+) -> std::collections::HashMap<K, Vec<T>> {
+    let mut out: std::collections::HashMap<K, Vec<T>> = std::collections::HashMap::new();
+    for row in rows {
+        if let Some(k) = key(&row) {
+            out.entry(k).or_default().push(row);
+        }
+    }
+    out
+}
+
 /// Fails with `NotFound` when an update or delete touched no row.
 pub(crate) fn one(affected: usize) -> QueryResult<()> {
     if affected == 0 {

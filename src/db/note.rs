@@ -40,6 +40,19 @@ impl Attachment {
         }
     }
 
+    /// The ids of `parents` by kind: engagements, tests, findings.
+    pub fn split(parents: &[Attachment]) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+        let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
+        for p in parents {
+            match p {
+                Attachment::Engagement(id) => e.push(*id),
+                Attachment::Test(id) => t.push(*id),
+                Attachment::Finding(id) => f.push(*id),
+            }
+        }
+        (e, t, f)
+    }
+
     pub fn from_ids(
         engagement: Option<i32>,
         test: Option<i32>,
@@ -172,15 +185,7 @@ pub async fn for_parents(
     conn: &mut AsyncPgConnection,
     parents: &[Attachment],
 ) -> QueryResult<HashMap<Attachment, Vec<Note>>> {
-    let mut out: HashMap<Attachment, Vec<Note>> = HashMap::new();
-    let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
-    for p in parents {
-        match p {
-            Attachment::Engagement(id) => e.push(*id),
-            Attachment::Test(id) => t.push(*id),
-            Attachment::Finding(id) => f.push(*id),
-        }
-    }
+    let (e, t, f) = Attachment::split(parents);
     let rows: Vec<Note> = notes::table
         .filter(
             notes::engagement_id
@@ -192,10 +197,5 @@ pub async fn for_parents(
         .select(Note::as_select())
         .load(conn)
         .await?;
-    for n in rows {
-        if let Some(a) = n.attachment() {
-            out.entry(a).or_default().push(n);
-        }
-    }
-    Ok(out)
+    Ok(super::group_by(rows, Note::attachment))
 }

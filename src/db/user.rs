@@ -83,6 +83,20 @@ impl Listed for User {
     }
 }
 
+/// Fails with `ParentNotFound("user")` unless the user exists; share-locks it (so it cannot be
+/// deleted before the caller's transaction ends).
+pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+    users::table
+        .find(id)
+        .select(users::id)
+        .for_share()
+        .first::<i32>(conn)
+        .await
+        .optional()?
+        .ok_or(super::DbError::ParentNotFound("user"))?;
+    Ok(())
+}
+
 pub async fn create(conn: &mut AsyncPgConnection, new: NewUser) -> QueryResult<User> {
     Ok(diesel::insert_into(users::table)
         .values(&new)

@@ -7,47 +7,71 @@
 
 use super::Role;
 
-/// Something a role may allow on a product type, a product (and everything below it) or a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
-    ProductTypeView,
-    ProductTypeAddProduct,
-    ProductTypeEdit,
-    ProductTypeManageMembers,
-    ProductTypeMemberDelete,
-    ProductTypeMemberAddOwner,
-    ProductTypeDelete,
-    ProductView,
-    ProductEdit,
-    ProductManageMembers,
-    ProductMemberDelete,
-    ProductMemberAddOwner,
-    ProductConfigureNotifications,
-    ProductDelete,
-    EngagementView,
-    EngagementAdd,
-    EngagementEdit,
-    EngagementDelete,
-    TestView,
-    TestAdd,
-    TestEdit,
-    TestDelete,
-    FindingView,
-    FindingAdd,
-    FindingEdit,
-    FindingDelete,
-    ImportScanResult,
-    RiskAcceptance,
-    NoteAdd,
-    NoteEdit,
-    NoteDelete,
-    GroupView,
-    GroupEdit,
-    GroupManageMembers,
-    GroupMemberDelete,
-    GroupAddOwner,
-    GroupDelete,
+/// Calls `$then!` with every permission name, in declaration order: the one list from which
+/// both [`Permission`] and the API's `Permission` enum are made.
+#[macro_export]
+macro_rules! with_permissions {
+    ($then:ident) => {
+        $then! {
+            ProductTypeView,
+            ProductTypeAddProduct,
+            ProductTypeEdit,
+            ProductTypeManageMembers,
+            ProductTypeMemberDelete,
+            ProductTypeMemberAddOwner,
+            ProductTypeDelete,
+            ProductView,
+            ProductEdit,
+            ProductManageMembers,
+            ProductMemberDelete,
+            ProductMemberAddOwner,
+            ProductConfigureNotifications,
+            ProductDelete,
+            EngagementView,
+            EngagementAdd,
+            EngagementEdit,
+            EngagementDelete,
+            TestView,
+            TestAdd,
+            TestEdit,
+            TestDelete,
+            FindingView,
+            FindingAdd,
+            FindingEdit,
+            FindingDelete,
+            ImportScanResult,
+            RiskAcceptance,
+            NoteAdd,
+            NoteEdit,
+            NoteDelete,
+            GroupView,
+            GroupEdit,
+            GroupManageMembers,
+            GroupMemberDelete,
+            GroupAddOwner,
+            GroupDelete,
+        }
+    };
 }
+
+/// Defines [`Permission`] and [`Permission::ALL`] from the list.
+macro_rules! permission_enum {
+    ($($name:ident),+ $(,)?) => {
+        /// Something a role may allow on a product type, a product (and everything below it)
+        /// or a group.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Permission {
+            $($name),+
+        }
+
+        impl Permission {
+            /// Every permission, in declaration order.
+            pub const ALL: &'static [Permission] = &[$(Permission::$name),+];
+        }
+    };
+}
+
+with_permissions!(permission_enum);
 
 /// The columns of the matrix: the set of roles that hold a permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,47 +88,6 @@ enum Column {
 }
 
 impl Permission {
-    /// Every permission, in declaration order.
-    pub const ALL: &'static [Permission] = &[
-        Permission::ProductTypeView,
-        Permission::ProductTypeAddProduct,
-        Permission::ProductTypeEdit,
-        Permission::ProductTypeManageMembers,
-        Permission::ProductTypeMemberDelete,
-        Permission::ProductTypeMemberAddOwner,
-        Permission::ProductTypeDelete,
-        Permission::ProductView,
-        Permission::ProductEdit,
-        Permission::ProductManageMembers,
-        Permission::ProductMemberDelete,
-        Permission::ProductMemberAddOwner,
-        Permission::ProductConfigureNotifications,
-        Permission::ProductDelete,
-        Permission::EngagementView,
-        Permission::EngagementAdd,
-        Permission::EngagementEdit,
-        Permission::EngagementDelete,
-        Permission::TestView,
-        Permission::TestAdd,
-        Permission::TestEdit,
-        Permission::TestDelete,
-        Permission::FindingView,
-        Permission::FindingAdd,
-        Permission::FindingEdit,
-        Permission::FindingDelete,
-        Permission::ImportScanResult,
-        Permission::RiskAcceptance,
-        Permission::NoteAdd,
-        Permission::NoteEdit,
-        Permission::NoteDelete,
-        Permission::GroupView,
-        Permission::GroupEdit,
-        Permission::GroupManageMembers,
-        Permission::GroupMemberDelete,
-        Permission::GroupAddOwner,
-        Permission::GroupDelete,
-    ];
-
     fn column(self) -> Column {
         use Permission::*;
         match self {

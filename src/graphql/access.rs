@@ -27,7 +27,7 @@ use crate::{
         authz::{Anchor, Target},
         group as groups,
         membership::{self as rows, Member, On},
-        page::{ListArgs, Sort},
+        page::ListArgs,
         user as users,
     },
     domain::{self, ids::NodeKind, rbac},
@@ -51,48 +51,19 @@ pub enum Role {
     Owner,
 }
 
-/// A permission of the role matrix (DefectDojo 2.x).
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-#[graphql(remote = "rbac::Permission")]
-pub enum Permission {
-    ProductTypeView,
-    ProductTypeAddProduct,
-    ProductTypeEdit,
-    ProductTypeManageMembers,
-    ProductTypeMemberDelete,
-    ProductTypeMemberAddOwner,
-    ProductTypeDelete,
-    ProductView,
-    ProductEdit,
-    ProductManageMembers,
-    ProductMemberDelete,
-    ProductMemberAddOwner,
-    ProductConfigureNotifications,
-    ProductDelete,
-    EngagementView,
-    EngagementAdd,
-    EngagementEdit,
-    EngagementDelete,
-    TestView,
-    TestAdd,
-    TestEdit,
-    TestDelete,
-    FindingView,
-    FindingAdd,
-    FindingEdit,
-    FindingDelete,
-    ImportScanResult,
-    RiskAcceptance,
-    NoteAdd,
-    NoteEdit,
-    NoteDelete,
-    GroupView,
-    GroupEdit,
-    GroupManageMembers,
-    GroupMemberDelete,
-    GroupAddOwner,
-    GroupDelete,
+/// Defines the API's `Permission` enum from the domain's list.
+macro_rules! api_permission_enum {
+    ($($name:ident),+ $(,)?) => {
+        /// A permission of the role matrix (DefectDojo 2.x).
+        #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+        #[graphql(remote = "rbac::Permission")]
+        pub enum Permission {
+            $($name),+
+        }
+    };
 }
+
+crate::with_permissions!(api_permission_enum);
 
 /// What the caller may do on one object, so that a client can hide what it may not use.
 #[derive(SimpleObject)]
@@ -334,6 +305,8 @@ pub struct GroupOrder {
     direction: OrderDirection,
 }
 
+crate::order_input!(GroupOrder => groups::GroupOrder);
+
 #[derive(InputObject)]
 pub struct AddProductTypeMemberInput {
     product_type_id: ID,
@@ -524,12 +497,7 @@ impl AccessQuery {
             filter: groups::GroupFilter {
                 name_contains: filter.and_then(|f| f.name_contains),
             },
-            sort: order_by
-                .map(|o| Sort {
-                    field: o.field.into(),
-                    direction: o.direction.into(),
-                })
-                .unwrap_or_default(),
+            sort: GroupOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
         pagination::top_level(ctx, args, Group).await

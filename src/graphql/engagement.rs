@@ -264,15 +264,7 @@ pub struct EngagementOrder {
     direction: OrderDirection,
 }
 
-impl EngagementOrder {
-    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::EngagementOrder> {
-        o.map(|o| store::page::Sort {
-            field: o.field.into(),
-            direction: o.direction.into(),
-        })
-        .unwrap_or_default()
-    }
-}
+crate::order_input!(EngagementOrder => rows::EngagementOrder);
 
 #[derive(InputObject)]
 pub struct CreateEngagementInput {

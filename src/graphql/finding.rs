@@ -331,15 +331,7 @@ pub struct FindingOrder {
     direction: OrderDirection,
 }
 
-impl FindingOrder {
-    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::FindingOrder> {
-        o.map(|o| store::page::Sort {
-            field: o.field.into(),
-            direction: o.direction.into(),
-        })
-        .unwrap_or_default()
-    }
-}
+crate::order_input!(FindingOrder => rows::FindingOrder);
 
 #[derive(InputObject)]
 pub struct CreateFindingInput {

@@ -216,98 +216,6 @@ impl Loader<CountsOf> for PgLoader {
     }
 }
 
-/// Notes of one parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NotesOf(pub Attachment);
-
-impl Loader<NotesOf> for PgLoader {
-    type Value = Vec<Note>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[NotesOf]) -> LoadResult<NotesOf, Vec<Note>> {
-        let parents: Vec<Attachment> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut found = note::for_parents(&mut conn, &parents).await.map_err(err)?;
-        Ok(parents
-            .into_iter()
-            .map(|p| (NotesOf(p), found.remove(&p).unwrap_or_default()))
-            .collect())
-    }
-}
-
-/// Files of one parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FilesOf(pub Attachment);
-
-impl Loader<FilesOf> for PgLoader {
-    type Value = Vec<FileMeta>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[FilesOf]) -> LoadResult<FilesOf, Vec<FileMeta>> {
-        let parents: Vec<Attachment> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut found = file::for_parents(&mut conn, &parents).await.map_err(err)?;
-        Ok(parents
-            .into_iter()
-            .map(|p| (FilesOf(p), found.remove(&p).unwrap_or_default()))
-            .collect())
-    }
-}
-
-/// A note by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NoteId(pub i32);
-
-impl Loader<NoteId> for PgLoader {
-    type Value = Note;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[NoteId]) -> LoadResult<NoteId, Note> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = note::by_ids(&mut conn, &ids, self.viewer)
-            .await
-            .map_err(err)?;
-        Ok(rows.into_iter().map(|n| (NoteId(n.id), n)).collect())
-    }
-}
-
-/// A file's metadata by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileId(pub i32);
-
-impl Loader<FileId> for PgLoader {
-    type Value = FileMeta;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[FileId]) -> LoadResult<FileId, FileMeta> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = file::by_ids(&mut conn, &ids, self.viewer)
-            .await
-            .map_err(err)?;
-        Ok(rows.into_iter().map(|f| (FileId(f.id), f)).collect())
-    }
-}
-
-/// An API token by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApiTokenId(pub i32);
-
-impl Loader<ApiTokenId> for PgLoader {
-    type Value = crate::db::api_token::ApiToken;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[ApiTokenId]) -> LoadResult<ApiTokenId, Self::Value> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = crate::db::api_token::by_ids(&mut conn, &ids)
-            .await
-            .map_err(err)?;
-        Ok(rows.into_iter().map(|t| (ApiTokenId(t.id), t)).collect())
-    }
-}
-
 /// The roles the caller holds on a product (own, group and product-type grants), product type
 /// or group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -356,62 +264,93 @@ impl Loader<RolesOn> for PgLoader {
     }
 }
 
-/// The memberships held on one product type or product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MembersOf(pub On);
+/// Defines a loader key `$key($parent)` whose value is every row of that parent, fetched for
+/// all keys in one statement by `$fetch(&mut conn, &parents)` (a map by parent).
+macro_rules! rows_by_parent {
+    ($(#[$doc:meta])* $key:ident($parent:ty) => $row:ty, $fetch:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub $parent);
 
-impl Loader<MembersOf> for PgLoader {
-    type Value = Vec<Membership>;
-    type Error = async_graphql::Error;
+        impl Loader<$key> for PgLoader {
+            type Value = Vec<$row>;
+            type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[MembersOf]) -> LoadResult<MembersOf, Vec<Membership>> {
-        let targets: Vec<On> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut found = membership::of_targets(&mut conn, &targets)
-            .await
-            .map_err(err)?;
-        Ok(targets
-            .into_iter()
-            .map(|t| (MembersOf(t), found.remove(&t).unwrap_or_default()))
-            .collect())
-    }
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Vec<$row>> {
+                let parents: Vec<$parent> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self.db.conn().await.map_err(err)?;
+                let mut found = $fetch(&mut conn, &parents).await.map_err(err)?;
+                Ok(parents
+                    .into_iter()
+                    .map(|p| ($key(p), found.remove(&p).unwrap_or_default()))
+                    .collect())
+            }
+        }
+    };
 }
 
-/// The members of one group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GroupMembersOf(pub i32);
+/// Defines a loader key `$key(id)` whose value is the row with that id that the caller may
+/// read, fetched for all keys in one statement by `$fetch(&mut conn, &ids, viewer)`.
+macro_rules! row_by_id {
+    ($(#[$doc:meta])* $key:ident => $row:ty, $fetch:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i32);
 
-impl Loader<GroupMembersOf> for PgLoader {
-    type Value = Vec<GroupMember>;
-    type Error = async_graphql::Error;
+        impl Loader<$key> for PgLoader {
+            type Value = $row;
+            type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[GroupMembersOf]) -> LoadResult<GroupMembersOf, Vec<GroupMember>> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut found = group::members_of(&mut conn, &ids).await.map_err(err)?;
-        Ok(ids
-            .into_iter()
-            .map(|g| (GroupMembersOf(g), found.remove(&g).unwrap_or_default()))
-            .collect())
-    }
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, $row> {
+                let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self.db.conn().await.map_err(err)?;
+                let rows = $fetch(&mut conn, &ids, self.viewer).await.map_err(err)?;
+                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+            }
+        }
+    };
 }
 
-/// A membership by id (visible when its product type or product is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MembershipId(pub i32);
+rows_by_parent!(
+    /// Notes of one engagement, test or finding.
+    NotesOf(Attachment) => Note, note::for_parents
+);
+rows_by_parent!(
+    /// Files of one engagement, test or finding.
+    FilesOf(Attachment) => FileMeta, file::for_parents
+);
+rows_by_parent!(
+    /// The memberships held on one product type or product.
+    MembersOf(On) => Membership, membership::of_targets
+);
+rows_by_parent!(
+    /// The members of one group.
+    GroupMembersOf(i32) => GroupMember, group::members_of
+);
+row_by_id!(
+    /// A note by id.
+    NoteId => Note, note::by_ids
+);
+row_by_id!(
+    /// A file's metadata by id.
+    FileId => FileMeta, file::by_ids
+);
+row_by_id!(
+    /// A membership by id (visible when its product type or product is).
+    MembershipId => Membership, membership::by_ids
+);
+row_by_id!(
+    /// An API token by id (visible to its user and superusers: filtered by the resolver).
+    ApiTokenId => crate::db::api_token::ApiToken, api_token_by_ids
+);
 
-impl Loader<MembershipId> for PgLoader {
-    type Value = Membership;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[MembershipId]) -> LoadResult<MembershipId, Membership> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = membership::by_ids(&mut conn, &ids, self.viewer)
-            .await
-            .map_err(err)?;
-        Ok(rows.into_iter().map(|m| (MembershipId(m.id), m)).collect())
-    }
+/// API tokens by id (the viewer does not narrow them: tokens belong to users, not products).
+async fn api_token_by_ids(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ids: &[i32],
+    _viewer: Viewer,
+) -> crate::db::QueryResult<Vec<crate::db::api_token::ApiToken>> {
+    crate::db::api_token::by_ids(conn, ids).await
 }
 
 macro_rules! has_id {

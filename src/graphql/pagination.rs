@@ -41,6 +41,23 @@ fn decode_cursor(raw: &str) -> AppResult<i64> {
     Ok(n)
 }
 
+/// Gives an `orderBy:` input type (a `field` and a `direction`) its
+/// `sort(Option<Self>) -> Sort<db key>` (the default order when absent).
+#[macro_export]
+macro_rules! order_input {
+    ($input:ty => $key:ty) => {
+        impl $input {
+            pub fn sort(o: Option<Self>) -> $crate::db::page::Sort<$key> {
+                o.map(|o| $crate::db::page::Sort {
+                    field: o.field.into(),
+                    direction: o.direction.into(),
+                })
+                .unwrap_or_default()
+            }
+        }
+    };
+}
+
 /// The four Relay arguments, validated into a [`Window`].
 pub fn window(
     first: Option<i32>,

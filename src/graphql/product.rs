@@ -277,15 +277,7 @@ pub struct ProductOrder {
     direction: OrderDirection,
 }
 
-impl ProductOrder {
-    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::ProductOrder> {
-        o.map(|o| store::page::Sort {
-            field: o.field.into(),
-            direction: o.direction.into(),
-        })
-        .unwrap_or_default()
-    }
-}
+crate::order_input!(ProductOrder => rows::ProductOrder);
 
 #[derive(InputObject)]
 pub struct CreateProductInput {

@@ -16,7 +16,6 @@ use super::{
 };
 use crate::{
     db::{
-        self as store,
         authz::{Anchor, Target},
         counts::CountScope,
         membership::{self, Member, On},
@@ -130,15 +129,7 @@ pub struct ProductTypeOrder {
     direction: OrderDirection,
 }
 
-impl ProductTypeOrder {
-    fn sort(o: Option<Self>) -> store::page::Sort<rows::ProductTypeOrder> {
-        o.map(|o| store::page::Sort {
-            field: o.field.into(),
-            direction: o.direction.into(),
-        })
-        .unwrap_or_default()
-    }
-}
+crate::order_input!(ProductTypeOrder => rows::ProductTypeOrder);
 
 #[derive(InputObject)]
 pub struct CreateProductTypeInput {

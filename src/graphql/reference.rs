@@ -204,6 +204,8 @@ pub struct UserOrder {
     direction: OrderDirection,
 }
 
+crate::order_input!(UserOrder => users::UserOrder);
+
 #[derive(InputObject)]
 pub struct CreateUserInput {
     username: String,
@@ -317,12 +319,7 @@ impl ReferenceQuery {
                 search: filter.and_then(|f| f.search),
                 include_email: principal(ctx)?.is_superuser,
             },
-            sort: order_by
-                .map(|o| Sort {
-                    field: o.field.into(),
-                    direction: o.direction.into(),
-                })
-                .unwrap_or_default(),
+            sort: UserOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
         pagination::top_level(ctx, args, User).await

@@ -20,10 +20,7 @@ use super::{
     scalars::Date,
 };
 use crate::{
-    db::{
-        self as store, authz::Target, counts::CountScope, note::Attachment, page::ListArgs,
-        test as rows,
-    },
+    db::{authz::Target, counts::CountScope, note::Attachment, page::ListArgs, test as rows},
     domain::{self, ids::NodeKind, rbac::Permission},
     error::{AppError, AppResult},
 };
@@ -202,15 +199,7 @@ pub struct TestOrder {
     direction: OrderDirection,
 }
 
-impl TestOrder {
-    pub fn sort(o: Option<Self>) -> store::page::Sort<rows::TestOrder> {
-        o.map(|o| store::page::Sort {
-            field: o.field.into(),
-            direction: o.direction.into(),
-        })
-        .unwrap_or_default()
-    }
-}
+crate::order_input!(TestOrder => rows::TestOrder);
 
 #[derive(InputObject)]
 pub struct CreateTestInput {

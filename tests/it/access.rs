@@ -68,14 +68,13 @@ async fn on_product(
     grant_as(app, by, "addProductMember", "productId", p, user, role).await
 }
 
-/// Runs `query` as `user`; returns the error code (`None` on success) and checks that a
-/// refused mutation leaves the database unchanged.
-async fn attempt(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> Option<String> {
+/// Runs `query` as `user` and asserts its error code is `want` (`None`: success); a refused
+/// mutation must leave the database unchanged.
+async fn expect(app: &TestApp, user: &TestUser, query: &str, variables: Value, want: Option<&str>) {
     let before = app.snapshot().await;
     let r = app.gql_as(&app.refresh(user).await, query, variables).await;
-    let code = r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_string);
+    let code = r["errors"][0]["extensions"]["code"].as_str();
+    assert_eq!(code, want, "{} ran {query}: {r}", user.principal.username);
     if code.is_some() {
         assert_eq!(
             app.snapshot().await,
@@ -83,7 +82,6 @@ async fn attempt(app: &TestApp, user: &TestUser, query: &str, variables: Value) 
             "a refused {query} changed the database"
         );
     }
-    code
 }
 
 const UPDATE_MEMBER: &str = "mutation($id: ID!, $r: Role!) { updateMember(input: {id: $id, role: $r}) { membership { role } } }";
@@ -117,36 +115,29 @@ async fn only_owners_grant_change_or_remove_owner() {
         (UPDATE_MEMBER, json!({ "id": owner_m, "r": "READER" })),
         (REMOVE_MEMBER, json!({ "id": owner_m })),
     ] {
-        assert_eq!(
-            attempt(&app, &maintainer, query, vars).await.as_deref(),
-            Some("FORBIDDEN")
-        );
+        expect(&app, &maintainer, query, vars, Some("FORBIDDEN")).await;
     }
     // It may grant and change lesser roles.
     let other_m = on_product(&app, Some(&maintainer), &product, &other.id, "READER")
         .await
         .unwrap();
-    assert_eq!(
-        attempt(
-            &app,
-            &maintainer,
-            UPDATE_MEMBER,
-            json!({ "id": other_m, "r": "WRITER" })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &maintainer,
+        UPDATE_MEMBER,
+        json!({ "id": other_m, "r": "WRITER" }),
+        None,
+    )
+    .await;
     // An owner may grant OWNER.
-    assert_eq!(
-        attempt(
-            &app,
-            &owner,
-            UPDATE_MEMBER,
-            json!({ "id": other_m, "r": "OWNER" })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &owner,
+        UPDATE_MEMBER,
+        json!({ "id": other_m, "r": "OWNER" }),
+        None,
+    )
+    .await;
     let d = app
         .ok_as(
             &other,
@@ -169,41 +160,41 @@ async fn the_last_owner_stays() {
         .await
         .unwrap();
     for id in [&owner_m, &product_owner_m] {
-        assert_eq!(
-            attempt(&app, &owner, REMOVE_MEMBER, json!({ "id": id }))
-                .await
-                .as_deref(),
-            Some("CONFLICT")
-        );
-        assert_eq!(
-            attempt(
-                &app,
-                &owner,
-                UPDATE_MEMBER,
-                json!({ "id": id, "r": "MAINTAINER" })
-            )
-            .await
-            .as_deref(),
-            Some("CONFLICT")
-        );
+        expect(
+            &app,
+            &owner,
+            REMOVE_MEMBER,
+            json!({ "id": id }),
+            Some("CONFLICT"),
+        )
+        .await;
+        expect(
+            &app,
+            &owner,
+            UPDATE_MEMBER,
+            json!({ "id": id, "r": "MAINTAINER" }),
+            Some("CONFLICT"),
+        )
+        .await;
     }
     // With a second owner the first may leave.
     on_type(&app, Some(&owner), &pt, &second.id, "OWNER")
         .await
         .unwrap();
-    assert_eq!(
-        attempt(&app, &owner, REMOVE_MEMBER, json!({ "id": owner_m })).await,
-        None
-    );
+    expect(&app, &owner, REMOVE_MEMBER, json!({ "id": owner_m }), None).await;
     // Anyone may leave: a reader removes its own membership.
     let reader = app.user("reader").await;
     let reader_m = on_product(&app, None, &product, &reader.id, "READER")
         .await
         .unwrap();
-    assert_eq!(
-        attempt(&app, &reader, REMOVE_MEMBER, json!({ "id": reader_m })).await,
-        None
-    );
+    expect(
+        &app,
+        &reader,
+        REMOVE_MEMBER,
+        json!({ "id": reader_m }),
+        None,
+    )
+    .await;
     // Granting twice is a conflict.
     let again = on_product(&app, None, &product, &second.id, "READER")
         .await
@@ -225,17 +216,14 @@ async fn groups_grant_roles_to_their_members_and_keep_an_owner() {
     let product = app.product(&pt, "A1").await;
     let creator = app.user("creator").await;
     // Creating groups needs a global MAINTAINER role; the creator becomes the group's owner.
-    assert_eq!(
-        attempt(
-            &app,
-            &creator,
-            "mutation { createGroup(input: {name: \"Sec\"}) { group { id } } }",
-            json!({})
-        )
-        .await
-        .as_deref(),
-        Some("FORBIDDEN")
-    );
+    expect(
+        &app,
+        &creator,
+        "mutation { createGroup(input: {name: \"Sec\"}) { group { id } } }",
+        json!({}),
+        Some("FORBIDDEN"),
+    )
+    .await;
     app.ok("mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: MAINTAINER}) { user { id } } }", json!({ "u": creator.id })).await;
     let d = app
         .ok_as(&creator, "mutation { createGroup(input: {name: \"Sec\"}) { group { id members { role user { username } } } } }", json!({}))
@@ -250,38 +238,31 @@ async fn groups_grant_roles_to_their_members_and_keep_an_owner() {
     );
     let maintainer = app.user("maintainer").await;
     let member = app.user("member").await;
-    assert_eq!(
-        attempt(
-            &app,
-            &creator,
-            ADD_TO_GROUP,
-            json!({ "g": group, "u": maintainer.id, "r": "MAINTAINER" })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &creator,
+        ADD_TO_GROUP,
+        json!({ "g": group, "u": maintainer.id, "r": "MAINTAINER" }),
+        None,
+    )
+    .await;
     // A group maintainer adds members but not owners.
-    assert_eq!(
-        attempt(
-            &app,
-            &maintainer,
-            ADD_TO_GROUP,
-            json!({ "g": group, "u": member.id, "r": "OWNER" })
-        )
-        .await
-        .as_deref(),
-        Some("FORBIDDEN")
-    );
-    assert_eq!(
-        attempt(
-            &app,
-            &maintainer,
-            ADD_TO_GROUP,
-            json!({ "g": group, "u": member.id, "r": "READER" })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &maintainer,
+        ADD_TO_GROUP,
+        json!({ "g": group, "u": member.id, "r": "OWNER" }),
+        Some("FORBIDDEN"),
+    )
+    .await;
+    expect(
+        &app,
+        &maintainer,
+        ADD_TO_GROUP,
+        json!({ "g": group, "u": member.id, "r": "READER" }),
+        None,
+    )
+    .await;
     // The group's role on the product reaches its members, and leaves with them.
     app.ok(
         "mutation($p: ID!, $g: ID!) { addProductMember(input: {productId: $p, groupId: $g, role: WRITER}) { membership { id group { name } } } }",
@@ -302,43 +283,38 @@ async fn groups_grant_roles_to_their_members_and_keep_an_owner() {
         d["me"],
         json!({ "roles": [{ "role": "WRITER", "group": { "name": "Sec" }, "product": { "name": "A1" } }], "groups": [{ "name": "Sec" }] })
     );
-    assert_eq!(
-        attempt(
-            &app,
-            &member,
-            LEAVE_GROUP,
-            json!({ "g": group, "u": member.id })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &member,
+        LEAVE_GROUP,
+        json!({ "g": group, "u": member.id }),
+        None,
+    )
+    .await;
     let d = app.ok_as(&member, q, json!({ "p": product })).await;
     assert!(d["node"].is_null(), "no stale role after leaving the group");
     // The last owner cannot leave.
-    assert_eq!(
-        attempt(
-            &app,
-            &creator,
-            LEAVE_GROUP,
-            json!({ "g": group, "u": creator.id })
-        )
-        .await
-        .as_deref(),
-        Some("CONFLICT")
-    );
+    expect(
+        &app,
+        &creator,
+        LEAVE_GROUP,
+        json!({ "g": group, "u": creator.id }),
+        Some("CONFLICT"),
+    )
+    .await;
     // A group the granter cannot see cannot be granted anything (A8).
     let pm = app.user("pm").await;
     on_product(&app, None, &product, &pm.id, "OWNER")
         .await
         .unwrap();
-    let r = attempt(
+    expect(
         &app,
         &pm,
         "mutation($p: ID!, $g: ID!) { addProductMember(input: {productId: $p, groupId: $g, role: READER}) { membership { id } } }",
         json!({ "p": product, "g": group }),
+        Some("NOT_FOUND"),
     )
     .await;
-    assert_eq!(r.as_deref(), Some("NOT_FOUND"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,25 +329,24 @@ async fn users_flags_and_global_roles_are_for_superusers() {
         json!({ "id": bob.id, "email": "mine@evil.test" }),
         json!({ "id": bob.id, "firstName": "B" }),
     ] {
-        assert_eq!(
-            attempt(&app, &alice, update, json!({ "i": input }))
-                .await
-                .as_deref(),
-            Some("FORBIDDEN"),
-            "{input}"
-        );
-    }
-    assert_eq!(
-        attempt(
+        // {input}
+        expect(
             &app,
             &alice,
-            "mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: OWNER}) { user { id } } }",
-            json!({ "u": alice.id })
+            update,
+            json!({ "i": input }),
+            Some("FORBIDDEN"),
         )
-        .await
-        .as_deref(),
-        Some("FORBIDDEN")
-    );
+        .await;
+    }
+    expect(
+        &app,
+        &alice,
+        "mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: OWNER}) { user { id } } }",
+        json!({ "u": alice.id }),
+        Some("FORBIDDEN"),
+    )
+    .await;
     // Users edit their own names and email.
     let d = app
         .ok_as(
@@ -399,10 +374,7 @@ async fn global_maintainers_create_product_types_and_own_them() {
     let app = TestApp::new().await;
     let lead = app.user("lead").await;
     let create = "mutation { createProductType(input: {name: \"Mine\"}) { productType { id myPermissions { role } members { role user { username } } } } }";
-    assert_eq!(
-        attempt(&app, &lead, create, json!({})).await.as_deref(),
-        Some("FORBIDDEN")
-    );
+    expect(&app, &lead, create, json!({}), Some("FORBIDDEN")).await;
     app.ok("mutation($u: ID!) { setGlobalRole(input: {userId: $u, role: MAINTAINER}) { user { globalRole } } }", json!({ "u": lead.id })).await;
     let d = app.ok_as(&lead, create, json!({})).await;
     let pt = &d["createProductType"]["productType"];
@@ -432,79 +404,31 @@ async fn re_parenting_needs_rights_on_both_sides() {
     let move_product = "mutation($id: ID!, $pt: ID!) { updateProduct(input: {id: $id, productTypeId: $pt}) { product { productType { name } } } }";
     let move_engagement = "mutation($id: ID!, $p: ID!) { updateEngagement(input: {id: $id, productId: $p}) { engagement { product { name } } } }";
     let move_test = "mutation($id: ID!, $e: ID!) { updateTest(input: {id: $id, engagementId: $e}) { test { engagement { name } } } }";
-    // B is invisible: moving into it is NOT_FOUND, like a missing id.
-    assert_eq!(
-        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
-            .await
-            .as_deref(),
-        Some("NOT_FOUND")
-    );
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_engagement,
-            json!({ "id": engagement, "p": b1 })
-        )
-        .await
-        .as_deref(),
-        Some("NOT_FOUND")
-    );
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_test,
-            json!({ "id": test, "e": b_engagement })
-        )
-        .await
-        .as_deref(),
-        Some("NOT_FOUND")
-    );
-    // Readable but not writable: FORBIDDEN.
+    // B is invisible: moving into it is NOT_FOUND, like a missing id. Readable but not
+    // writable: FORBIDDEN.
+    let moves = [
+        (move_product, json!({ "id": a1, "pt": b })),
+        (move_engagement, json!({ "id": engagement, "p": b1 })),
+        (move_test, json!({ "id": test, "e": b_engagement })),
+    ];
+    for (query, vars) in &moves {
+        expect(&app, &user, query, vars.clone(), Some("NOT_FOUND")).await;
+    }
     on_type(&app, None, &b, &user.id, "READER").await.unwrap();
-    assert_eq!(
-        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
-            .await
-            .as_deref(),
-        Some("FORBIDDEN")
-    );
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_engagement,
-            json!({ "id": engagement, "p": b1 })
-        )
-        .await
-        .as_deref(),
-        Some("FORBIDDEN")
-    );
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_test,
-            json!({ "id": test, "e": b_engagement })
-        )
-        .await
-        .as_deref(),
-        Some("FORBIDDEN")
-    );
+    for (query, vars) in &moves {
+        expect(&app, &user, query, vars.clone(), Some("FORBIDDEN")).await;
+    }
     // And the source side counts too: a writer on B alone cannot pull A's objects over.
     let puller = app.user("puller").await;
     on_type(&app, None, &b, &puller.id, "OWNER").await.unwrap();
-    assert_eq!(
-        attempt(
-            &app,
-            &puller,
-            move_engagement,
-            json!({ "id": engagement, "p": b1 })
-        )
-        .await
-        .as_deref(),
-        Some("NOT_FOUND")
-    );
+    expect(
+        &app,
+        &puller,
+        move_engagement,
+        json!({ "id": engagement, "p": b1 }),
+        Some("NOT_FOUND"),
+    )
+    .await;
 
     // With rights on both sides the test moves, and its finding with it.
     let m = app.ok("query($b: ID!) { node(id: $b) { ... on ProductType { members { id user { username } } } } }", json!({ "b": b })).await;
@@ -517,16 +441,14 @@ async fn re_parenting_needs_rights_on_both_sides() {
         .clone();
     app.ok(UPDATE_MEMBER, json!({ "id": membership, "r": "WRITER" }))
         .await;
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_test,
-            json!({ "id": test, "e": b_engagement })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &user,
+        move_test,
+        json!({ "id": test, "e": b_engagement }),
+        None,
+    )
+    .await;
     let d = app
         .ok("query($f: ID!) { node(id: $f) { ... on Finding { product { name } engagement { name } } } }", json!({ "f": finding }))
         .await;
@@ -540,17 +462,14 @@ async fn re_parenting_needs_rights_on_both_sides() {
         json!({ "e": engagement }),
     )
     .await;
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_test,
-            json!({ "id": test, "e": engagement })
-        )
-        .await
-        .as_deref(),
-        Some("ENGAGEMENT_COMPLETED")
-    );
+    expect(
+        &app,
+        &user,
+        move_test,
+        json!({ "id": test, "e": engagement }),
+        Some("ENGAGEMENT_COMPLETED"),
+    )
+    .await;
     // The engagement moves to B with everything in it; its findings follow B1's SLA.
     let other = app.test(&b_engagement, "T2").await;
     app.finding(&other, "G", "HIGH").await;
@@ -573,16 +492,14 @@ async fn re_parenting_needs_rights_on_both_sides() {
     let sla_q =
         "query($f: ID!) { node(id: $f) { ... on Finding { slaDaysRemaining product { name } } } }";
     let before = app.ok(sla_q, json!({ "f": critical })).await;
-    assert_eq!(
-        attempt(
-            &app,
-            &user,
-            move_engagement,
-            json!({ "id": engagement, "p": b1 })
-        )
-        .await,
-        None
-    );
+    expect(
+        &app,
+        &user,
+        move_engagement,
+        json!({ "id": engagement, "p": b1 }),
+        None,
+    )
+    .await;
     let after = app.ok(sla_q, json!({ "f": critical })).await;
     assert_eq!(after["node"]["product"]["name"], "B1");
     assert_eq!(
@@ -591,22 +508,28 @@ async fn re_parenting_needs_rights_on_both_sides() {
         "7 days for CRITICAL under B1's default SLA instead of 1"
     );
     // Finally the product itself moves between the product types.
-    assert_eq!(
-        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b }))
-            .await
-            .as_deref(),
+    // WRITER on B may not add products
+    expect(
+        &app,
+        &user,
+        move_product,
+        json!({ "id": a1, "pt": b }),
         Some("FORBIDDEN"),
-        "WRITER on B may not add products"
-    );
+    )
+    .await;
     app.ok(
         UPDATE_MEMBER,
         json!({ "id": membership, "r": "MAINTAINER" }),
     )
     .await;
-    assert_eq!(
-        attempt(&app, &user, move_product, json!({ "id": a1, "pt": b })).await,
-        None
-    );
+    expect(
+        &app,
+        &user,
+        move_product,
+        json!({ "id": a1, "pt": b }),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,15 +546,9 @@ async fn ids_nested_in_inputs_are_checked() {
     let writer = app.user("writer").await;
     on_type(&app, None, &a, &writer.id, "WRITER").await.unwrap();
     // duplicateOfId naming a finding the caller cannot see.
-    assert_eq!(
-        attempt(&app, &writer, "mutation($f: ID!, $d: ID!) { updateFinding(input: {id: $f, duplicateOfId: $d}) { finding { id } } }", json!({ "f": finding_a, "d": finding_b })).await.as_deref(),
-        Some("NOT_FOUND")
-    );
+    expect(&app, &writer, "mutation($f: ID!, $d: ID!) { updateFinding(input: {id: $f, duplicateOfId: $d}) { finding { id } } }", json!({ "f": finding_a, "d": finding_b }), Some("NOT_FOUND")).await;
     // Notes are written in the caller's name; only superusers name another author.
-    assert_eq!(
-        attempt(&app, &writer, "mutation($p: ID!, $a: ID!) { addNote(input: {parentId: $p, entry: \"x\", authorId: $a}) { note { id } } }", json!({ "p": finding_a, "a": app.user("victim").await.id })).await.as_deref(),
-        Some("FORBIDDEN")
-    );
+    expect(&app, &writer, "mutation($p: ID!, $a: ID!) { addNote(input: {parentId: $p, entry: \"x\", authorId: $a}) { note { id } } }", json!({ "p": finding_a, "a": app.user("victim").await.id }), Some("FORBIDDEN")).await;
     let d = app
         .ok_as(&writer, "mutation($p: ID!) { addNote(input: {parentId: $p, entry: \"x\"}) { note { author { username } } } }", json!({ "p": finding_a }))
         .await;
@@ -663,10 +580,7 @@ async fn revoking_a_role_takes_effect_on_the_next_request() {
         app.ok_as(&user, q, json!({})).await["products"]["totalCount"],
         0
     );
-    assert_eq!(
-        attempt(&app, &user, "mutation($p: ID!) { createEngagement(input: {productId: $p, name: \"x\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { engagement { id } } }", json!({ "p": a1 })).await.as_deref(),
-        Some("NOT_FOUND")
-    );
+    expect(&app, &user, "mutation($p: ID!) { createEngagement(input: {productId: $p, name: \"x\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { engagement { id } } }", json!({ "p": a1 }), Some("NOT_FOUND")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

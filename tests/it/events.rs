@@ -246,19 +246,6 @@ async fn resuming_with_after_replays_exactly_what_was_missed() {
     assert!(last[0] > next[0]);
 }
 
-async fn grant(app: &TestApp, product: &str, user: &TestUser) -> String {
-    let d = app
-        .ok(
-            "mutation($p: ID!, $u: ID!) { addProductMember(input: {productId: $p, userId: $u, role: READER}) { membership { id } } }",
-            json!({ "p": product, "u": user.id }),
-        )
-        .await;
-    d["addProductMember"]["membership"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_only_receive_events_they_may_read() {
     let app = TestApp::with_events(|_| {}).await;
@@ -270,8 +257,8 @@ async fn subscribers_only_receive_events_they_may_read() {
     let eb = app.engagement(&b, "EB").await;
     let ec = app.engagement(&c, "EC").await;
     let reader = app.user("reader").await;
-    let membership_a = grant(&app, &a, &reader).await;
-    grant(&app, &c, &reader).await;
+    let membership_a = app.grant_product(&a, &reader.id, "READER").await;
+    app.grant_product(&c, &reader.id, "READER").await;
     let addr = app.serve().await;
     let bus = app.state.events.clone();
     let mut ws = acked(addr, TRANSPORT, &reader.token).await;

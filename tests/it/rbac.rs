@@ -209,16 +209,13 @@ impl Fixture {
         let app = TestApp::new().await;
         let a = side_ids(&app, "A").await;
         let b = side_ids(&app, "B").await;
-        let d = app
-            .ok(
+        let group = app
+            .ok_id(
                 "mutation { createGroup(input: {name: \"G\"}) { group { id } } }",
                 json!({}),
+                "/createGroup/group/id",
             )
             .await;
-        let group = d["createGroup"]["group"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
         grant_type(&app, &a.product_type, json!({ "groupId": group }), "WRITER").await;
         let mut users = Vec::new();
         for who in USERS {
@@ -269,16 +266,13 @@ impl Fixture {
             users.push((*who, user));
         }
         let bystander = app.user("bystander").await;
-        let d = app
-            .ok(
+        let sla = app
+            .ok_id(
                 "mutation { createSlaConfiguration(input: {name: \"Strict\"}) { slaConfiguration { id } } }",
                 json!({}),
+                "/createSlaConfiguration/slaConfiguration/id",
             )
             .await;
-        let sla = d["createSlaConfiguration"]["slaConfiguration"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
         Fixture {
             app,
             users,
@@ -540,17 +534,9 @@ impl Fixture {
     /// A fresh READER membership of a fresh user on the side's product.
     async fn membership(&self, side: Side) -> String {
         let u = self.app.user(&unique("m")).await;
-        let d = self
-            .app
-            .ok(
-                "mutation($p: ID!, $u: ID!) { addProductMember(input: {productId: $p, userId: $u, role: READER}) { membership { id } } }",
-                json!({ "p": self.side(side).product, "u": u.id }),
-            )
-            .await;
-        d["addProductMember"]["membership"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.app
+            .grant_product(&self.side(side).product, &u.id, "READER")
+            .await
     }
 }
 

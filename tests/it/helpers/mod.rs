@@ -518,6 +518,26 @@ impl TestApp {
             .to_string()
     }
 
+    /// Like [`Self::ok`]; returns the string at the JSON `pointer` into `data` (e.g.
+    /// `/createGroup/group/id`).
+    pub async fn ok_id(&self, query: &str, variables: Value, pointer: &str) -> String {
+        let d = self.ok(query, variables).await;
+        d.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no string at {pointer} in {d}"))
+            .to_string()
+    }
+
+    /// Grants `user` (a global id) `role` on `product`; returns the membership id.
+    pub async fn grant_product(&self, product: &str, user: &str, role: &str) -> String {
+        self.ok_id(
+            "mutation($p: ID!, $u: ID!, $r: Role!) { addProductMember(input: {productId: $p, userId: $u, role: $r}) { membership { id } } }",
+            json!({ "p": product, "u": user, "r": role }),
+            "/addProductMember/membership/id",
+        )
+        .await
+    }
+
     /// A direct connection to this test's database (for assertions that bypass the API).
     pub async fn sql(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.db.url).await.unwrap()
@@ -626,29 +646,21 @@ impl TestApp {
     // ---- builders (all through the API) ----
 
     pub async fn product_type(&self, name: &str) -> String {
-        let d = self
-            .ok(
-                "mutation($n: String!) { createProductType(input: {name: $n}) { productType { id } } }",
-                json!({ "n": name }),
-            )
-            .await;
-        d["createProductType"]["productType"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.ok_id(
+            "mutation($n: String!) { createProductType(input: {name: $n}) { productType { id } } }",
+            json!({ "n": name }),
+            "/createProductType/productType/id",
+        )
+        .await
     }
 
     pub async fn product(&self, product_type: &str, name: &str) -> String {
-        let d = self
-            .ok(
-                "mutation($pt: ID!, $n: String!) { createProduct(input: {name: $n, description: \"d\", productTypeId: $pt}) { product { id } } }",
-                json!({ "pt": product_type, "n": name }),
-            )
-            .await;
-        d["createProduct"]["product"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.ok_id(
+            "mutation($pt: ID!, $n: String!) { createProduct(input: {name: $n, description: \"d\", productTypeId: $pt}) { product { id } } }",
+            json!({ "pt": product_type, "n": name }),
+            "/createProduct/product/id",
+        )
+        .await
     }
 
     pub async fn engagement(&self, product: &str, name: &str) -> String {
@@ -662,26 +674,21 @@ impl TestApp {
             "targetStart": "2026-01-01", "targetEnd": "2026-02-01"
         });
         merge(&mut input, extra);
-        let d = self
-            .ok(
-                "mutation($i: CreateEngagementInput!) { createEngagement(input: $i) { engagement { id } } }",
-                json!({ "i": input }),
-            )
-            .await;
-        d["createEngagement"]["engagement"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.ok_id(
+            "mutation($i: CreateEngagementInput!) { createEngagement(input: $i) { engagement { id } } }",
+            json!({ "i": input }),
+            "/createEngagement/engagement/id",
+        )
+        .await
     }
 
     pub async fn test(&self, engagement: &str, title: &str) -> String {
-        let d = self
-            .ok(
-                "mutation($e: ID!, $t: String!) { createTest(input: {engagementId: $e, title: $t, testType: \"Manual Code Review\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { test { id } } }",
-                json!({ "e": engagement, "t": title }),
-            )
-            .await;
-        d["createTest"]["test"]["id"].as_str().unwrap().to_string()
+        self.ok_id(
+            "mutation($e: ID!, $t: String!) { createTest(input: {engagementId: $e, title: $t, testType: \"Manual Code Review\", targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { test { id } } }",
+            json!({ "e": engagement, "t": title }),
+            "/createTest/test/id",
+        )
+        .await
     }
 
     pub async fn finding(&self, test: &str, title: &str, severity: &str) -> String {
@@ -699,16 +706,12 @@ impl TestApp {
         let mut input =
             json!({ "testId": test, "title": title, "severity": severity, "description": "d" });
         merge(&mut input, extra);
-        let d = self
-            .ok(
-                "mutation($i: CreateFindingInput!) { createFinding(input: $i) { finding { id } } }",
-                json!({ "i": input }),
-            )
-            .await;
-        d["createFinding"]["finding"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.ok_id(
+            "mutation($i: CreateFindingInput!) { createFinding(input: $i) { finding { id } } }",
+            json!({ "i": input }),
+            "/createFinding/finding/id",
+        )
+        .await
     }
 
     /// product type → product → engagement → test; returns their ids.

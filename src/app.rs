@@ -7,7 +7,12 @@
 //! - `GET /graphql/ws` — GraphQL over websockets (`graphql-transport-ws` and `graphql-ws`)
 //! - `GET /files/{id}` — download an attached file (always as an attachment)
 //! - `GET /health` — the process is up; `GET /ready` — the database answers
+//!
+//! Every request is authenticated from its headers before its body is read; a body must arrive
+//! within `BODY_READ_TIMEOUT_MS` and headers within `HEADER_READ_TIMEOUT_MS` (also the idle
+//! keep-alive time); at most `MAX_CONNECTIONS` connections are served at once ([`serve_on`]).
 
+pub mod multipart;
 pub mod ws;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -78,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .config
         .max_body_bytes
         .saturating_add(state.config.max_upload_bytes);
+    let body_timeout_after = state.config.body_read_timeout;
     Router::new()
         .route("/", get(graphiql_page))
         .route("/graphql", get(graphql_get).post(graphql_handler))
@@ -86,13 +92,91 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_request(
+            move |req: axum::extract::Request| async move {
+                let (parts, body) = req.into_parts();
+                let body = Body::new(DeadlineBody::new(body, body_timeout_after));
+                axum::extract::Request::from_parts(parts, body)
+            },
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
+/// The message of the error a body reports when it arrives too slowly.
+const BODY_TIMEOUT: &str = "the request body did not arrive in time";
+
+/// A request body that fails once `timeout` has passed since the request's headers arrived,
+/// however it trickles (a per-read timeout would let one byte every few seconds through).
+struct DeadlineBody {
+    inner: Body,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Body, timeout: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        if let std::task::Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            return std::task::Poll::Ready(frame);
+        }
+        match self.deadline.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Some(Err(axum::Error::new(
+                io::Error::new(io::ErrorKind::TimedOut, BODY_TIMEOUT),
+            )))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The response to a body that did not arrive within `BODY_READ_TIMEOUT_MS`.
+fn body_timeout() -> Response {
+    request_error(
+        StatusCode::REQUEST_TIMEOUT,
+        codes::BAD_USER_INPUT,
+        BODY_TIMEOUT,
+    )
+}
+
+/// A 500 for a failure of ours (logged with its cause; the client sees only the code).
+fn internal(what: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
+    request_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        codes::INTERNAL,
+        "internal error",
+    )
+}
+
 /// `GET /graphql` serves GraphiQL; operations over GET are refused (no mutation through a link or
 /// an image tag, no cross-site request without a preflight).
-async fn graphql_get(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     let has_operation = uri
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
@@ -106,15 +190,19 @@ async fn graphql_get(State(state): State<AppState>, uri: axum::http::Uri) -> Res
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    graphiql_page(State(state)).await.into_response()
+    graphiql_page(State(state), headers).await.into_response()
 }
 
 /// GraphiQL. Requests need an API token: put `{"Authorization": "Token <key>"}` in its headers
-/// editor (in demo mode the page sends the demo superuser's token by itself).
-async fn graphiql_page(State(state): State<AppState>) -> Html<String> {
+/// editor. In demo mode the page sends the demo superuser's token by itself — but only to a
+/// browser that reached the server by a loopback name or the address it listens on: a page of
+/// another site that points its own host name at this server (DNS rebinding) gets no token.
+async fn graphiql_page(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let header = state
         .graphiql_token
         .as_deref()
+        .filter(|_| host.is_some_and(|h| local_host(h, state.config.listen_addr)))
         .map(|t| format!("Token {t}"));
     let mut page = GraphiQLSource::build()
         .endpoint("/graphql")
@@ -128,12 +216,39 @@ async fn graphiql_page(State(state): State<AppState>) -> Html<String> {
     Html(page.finish())
 }
 
+/// Whether a `Host` header names this machine: `localhost`, a loopback address or the address
+/// the server listens on (any port).
+fn local_host(host: &str, listen: SocketAddr) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback() || (ip == listen.ip() && !ip.is_unspecified()),
+        Err(_) => false,
+    }
+}
+
 /// A request-level error in GraphQL's response shape.
 fn request_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message.into(), "extensions": { "code": code } }]
     });
     (status, Json(body)).into_response()
+}
+
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 async fn graphql_handler(
@@ -144,50 +259,105 @@ async fn graphql_handler(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let ok_type = content_type.as_deref().is_some_and(|t| {
-        let t = t.to_ascii_lowercase();
-        t.starts_with("application/json")
-            || t.starts_with("multipart/form-data")
-            || t.starts_with("application/graphql-response+json")
+        .unwrap_or("")
+        .to_string();
+    let media = media_type(&content_type);
+    let charset_ok = content_type.split(';').skip(1).all(|param| {
+        let (k, v) = param.split_once('=').unwrap_or((param, ""));
+        !k.trim().eq_ignore_ascii_case("charset")
+            || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
     });
-    if !ok_type {
-        return request_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::BAD_USER_INPUT,
-            "POST /graphql takes application/json or multipart/form-data",
-        );
-    }
-    // JSON bodies are capped at `max_body_bytes`; multipart bodies may carry an upload on top.
-    let multipart = content_type
-        .as_deref()
-        .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"));
-    let limit = if multipart {
-        state
-            .config
-            .max_body_bytes
-            .saturating_add(state.config.max_upload_bytes)
-    } else {
-        state.config.max_body_bytes
+    let multipart = match media.as_str() {
+        "application/json" if charset_ok => false,
+        "multipart/form-data" => true,
+        _ => {
+            return request_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                codes::BAD_USER_INPUT,
+                "POST /graphql takes application/json (UTF-8) or multipart/form-data",
+            );
+        }
     };
-    let reader = Body::new(http_body_util::Limited::new(body, limit))
-        .into_data_stream()
-        .map_err(|e| io::Error::other(e.to_string()))
-        .into_async_read();
-    let options = MultipartOptions::default()
-        .max_file_size(state.config.max_upload_bytes)
-        .max_num_files(10);
-    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
-        Ok(r) => r,
-        Err(e) => return parse_error(e),
-    };
+    // Authenticate from the headers before reading a byte of the body.
     let principal = match authenticate(&state, &headers).await {
         Ok(p) => p,
         Err(refusal) => return refusal,
     };
-    let request = graphql::prepare(request, &state.db, state.config.loader_delay, principal);
     let c = &state.config;
-    Json(graphql::execute(&state.schema, request, &c.query_limits, c.request_timeout).await)
+    // JSON bodies are capped at `max_body_bytes`; multipart bodies may carry uploads on top.
+    let limit = if multipart {
+        c.max_body_bytes.saturating_add(c.max_upload_bytes)
+    } else {
+        c.max_body_bytes
+    };
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    let request = if multipart {
+        let limits = multipart::Limits {
+            max_json_bytes: c.max_body_bytes,
+            max_file_bytes: c.max_upload_bytes,
+            max_files: MAX_FILES,
+        };
+        let pending = match multipart::start(body, &content_type, limits).await {
+            Ok(p) => p,
+            Err(refusal) => return refusal,
+        };
+        // The operation and its target are checked before any file is read.
+        let files = pending.file_variables();
+        if let Err(refusal) = graphql::uploads::precheck(
+            &state.db,
+            &principal,
+            &pending.request,
+            &files,
+            &c.query_limits,
+        )
+        .await
+        {
+            return graphql_response(&state, &refusal);
+        }
+        match pending.files().await {
+            Ok(r) => r,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        let reader = body
+            .into_data_stream()
+            .map_err(|e| io::Error::other(e.to_string()))
+            .into_async_read();
+        match async_graphql::http::receive_body(
+            Some("application/json"),
+            reader,
+            MultipartOptions::default(),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => return parse_error(e),
+        }
+    };
+    let request = graphql::prepare(request, &state.db, c.loader_delay, principal);
+    let response =
+        graphql::execute(&state.schema, request, &c.query_limits, c.request_timeout).await;
+    graphql_response(&state, &response)
+}
+
+/// Files one multipart request may carry.
+pub const MAX_FILES: usize = 10;
+
+/// A GraphQL response as JSON, or a `RESPONSE_TOO_LARGE` error in its place when it is over
+/// `MAX_RESPONSE_BYTES`.
+fn graphql_response(state: &AppState, response: &async_graphql::Response) -> Response {
+    let max = state.config.max_response_bytes;
+    let body = graphql::encode(response, max).unwrap_or_else(|| {
+        tracing::warn!(max, "response over MAX_RESPONSE_BYTES refused");
+        graphql::encode(&graphql::too_large(max), usize::MAX).unwrap_or_default()
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
         .into_response()
 }
 
@@ -240,6 +410,7 @@ fn parse_error(e: async_graphql::ParseRequestError) -> Response {
             codes::PAYLOAD_TOO_LARGE,
             "the request body is too large",
         ),
+        P::Io(e) if e.to_string().contains(BODY_TIMEOUT) => body_timeout(),
         P::UnsupportedBatch => request_error(
             StatusCode::BAD_REQUEST,
             codes::BAD_USER_INPUT,
@@ -371,16 +542,101 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening; GraphiQL at http://{addr}/");
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Websockets close with 1001 (axum does not close upgraded connections itself).
-            shutdown.cancel();
-        })
-        .await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.cancel();
+    });
+    serve_on(listener, state).await;
     jobs.abort();
     tracing::info!("shut down");
     Ok(())
+}
+
+/// How long in-flight requests may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A connection's place among the `MAX_CONNECTIONS` served at once; held by the connection and
+/// by a websocket upgraded from it (a request extension) until both are done.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+
+/// Serves the router of `state` on `listener` until `state.shutdown` is cancelled, then lets
+/// in-flight requests finish (websockets close with 1001 on the same signal) for up to 30 s.
+///
+/// HTTP/1.1 only (websockets upgrade from it). A client must send a request's headers within
+/// `HEADER_READ_TIMEOUT_MS` — which also closes idle keep-alive connections — and its body
+/// within `BODY_READ_TIMEOUT_MS` (see [`router`]). At most `MAX_CONNECTIONS` connections,
+/// websockets included, are served at once: beyond that, new ones wait in the listen backlog.
+pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) {
+    use tower::ServiceExt;
+    let config = state.config.clone();
+    let shutdown = state.shutdown.clone();
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let slot = ConnectionSlot(Arc::new(permit));
+        let service = {
+            let app = app.clone();
+            let slot = slot.clone();
+            hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(slot.clone());
+                    app.clone().oneshot(req.map(Body::new))
+                },
+            )
+        };
+        let conn = http
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .with_upgrades();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
 }
 
 async fn shutdown_signal() {

@@ -30,10 +30,18 @@ pub struct Config {
     pub loader_delay: Duration,
     /// Whether "did you mean …?" hints are given for misspelt fields.
     pub suggestions: bool,
-    /// Deepest selection nesting a query may have.
-    pub max_query_depth: usize,
-    /// Cost limits checked before execution (nodes, aliases, root fields).
+    /// Limits checked before execution (nodes, selections, depth, aliases, root fields).
     pub query_limits: crate::graphql::limits::QueryLimits,
+    /// Largest response sent (JSON bytes); a larger one is replaced by a `RESPONSE_TOO_LARGE`
+    /// error.
+    pub max_response_bytes: usize,
+    /// How long a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// Most connections (HTTP and websocket) served at once; further ones wait to be accepted.
+    pub max_connections: usize,
     /// A request still running after this long is answered with SERVICE_UNAVAILABLE.
     pub request_timeout: Duration,
     /// Events each process buffers for its subscriptions; a subscription that falls further
@@ -62,8 +70,11 @@ impl std::fmt::Debug for Config {
             .field("introspection", &self.introspection)
             .field("loader_delay", &self.loader_delay)
             .field("suggestions", &self.suggestions)
-            .field("max_query_depth", &self.max_query_depth)
             .field("query_limits", &self.query_limits)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
             .field("request_timeout", &self.request_timeout)
             .field("event_buffer", &self.event_buffer)
             .field("event_poll", &self.event_poll)
@@ -117,8 +128,11 @@ impl Default for Config {
             introspection: true,
             loader_delay: Duration::from_millis(2),
             suggestions: true,
-            max_query_depth: 20,
             query_limits: crate::graphql::limits::QueryLimits::default(),
+            max_response_bytes: 64 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 20_000,
             request_timeout: Duration::from_secs(30),
             event_buffer: 1024,
             event_poll: Duration::from_secs(1),
@@ -151,13 +165,25 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(d.loader_delay),
             suggestions: parse("GRAPHQL_SUGGESTIONS")?.unwrap_or(d.suggestions),
-            max_query_depth: parse("MAX_QUERY_DEPTH")?.unwrap_or(d.max_query_depth),
             query_limits: crate::graphql::limits::QueryLimits {
                 max_nodes: parse("MAX_QUERY_NODES")?.unwrap_or(d.query_limits.max_nodes),
                 max_aliases: parse("MAX_QUERY_ALIASES")?.unwrap_or(d.query_limits.max_aliases),
                 max_root_fields: parse("MAX_QUERY_ROOT_FIELDS")?
                     .unwrap_or(d.query_limits.max_root_fields),
+                max_depth: parse("MAX_QUERY_DEPTH")?.unwrap_or(d.query_limits.max_depth),
+                max_selections: parse("MAX_QUERY_SELECTIONS")?
+                    .unwrap_or(d.query_limits.max_selections),
+                max_query_bytes: parse("MAX_QUERY_BYTES")?
+                    .unwrap_or(d.query_limits.max_query_bytes),
             },
+            max_response_bytes: parse("MAX_RESPONSE_BYTES")?.unwrap_or(d.max_response_bytes),
+            header_read_timeout: parse::<u64>("HEADER_READ_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.header_read_timeout),
+            body_read_timeout: parse::<u64>("BODY_READ_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.body_read_timeout),
+            max_connections: parse("MAX_CONNECTIONS")?.unwrap_or(d.max_connections),
             request_timeout: parse::<u64>("REQUEST_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.request_timeout),

@@ -18,6 +18,8 @@ pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
 pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 pub const INTERNAL: &str = "INTERNAL";
 pub const LAGGED: &str = "LAGGED";
+/// The response would exceed `MAX_RESPONSE_BYTES`.
+pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
 
 /// An error a client can act on, sorted by who is at fault.
 ///

@@ -651,9 +651,20 @@ impl Operation {
                 .await;
             return false;
         }
-        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
-        self.send(json!({ "type": self.protocol.result_type(), "id": self.id, "payload": payload }))
-            .await
+        // Serialized once, capped at `max_response_bytes` like an HTTP response.
+        let max = self.state.config.max_response_bytes;
+        let payload = graphql::encode(&response, max).unwrap_or_else(|| {
+            tracing::warn!(max, "websocket response over MAX_RESPONSE_BYTES refused");
+            graphql::encode(&graphql::too_large(max), usize::MAX).unwrap_or_default()
+        });
+        let id = serde_json::to_string(&self.id).unwrap_or_default();
+        let mut text = format!(
+            r#"{{"type":"{}","id":{id},"payload":"#,
+            self.protocol.result_type()
+        );
+        text.push_str(&String::from_utf8_lossy(&payload));
+        text.push('}');
+        self.send_text(text).await
     }
 
     async fn complete(&self) -> bool {
@@ -663,10 +674,14 @@ impl Operation {
 
     /// Queues a message for the socket; `false` once the socket loop is gone.
     async fn send(&self, message: Value) -> bool {
+        self.send_text(message.to_string()).await
+    }
+
+    async fn send_text(&self, text: String) -> bool {
         let out = Out::Message {
             id: self.id.clone(),
             serial: self.serial,
-            text: message.to_string(),
+            text,
         };
         self.tx.send(out).await.is_ok()
     }

@@ -106,6 +106,14 @@ impl From<diesel::result::Error> for DbError {
                     _ if info.message().starts_with("value too long for type") => {
                         DbError::Rule(format!("a text value is too long ({})", info.message()))
                     }
+                    // SQLSTATE 22021: text with U+0000, which Postgres cannot store (requests
+                    // are checked before they get here; this catches any other path).
+                    _ if info
+                        .message()
+                        .starts_with("invalid byte sequence for encoding") =>
+                    {
+                        DbError::Rule("text must not contain the NUL character (U+0000)".into())
+                    }
                     _ if info.message().starts_with("numeric field overflow") => {
                         DbError::Rule("a number is too large for its field".into())
                     }

@@ -91,8 +91,24 @@ pub fn check_url(field: &str, value: &str, max: usize, allow_scm: bool) -> Resul
     Ok(v.to_string())
 }
 
+/// The most items a stored list may hold (tags, technologies, regulations, vulnerability ids):
+/// every list a query returns is bounded, so that its cost can be counted before it runs.
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// Refuses a list of more than [`MAX_LIST_ITEMS`] items.
+pub fn check_list_len<T>(field: &str, items: &[T]) -> Result<(), Invalid> {
+    if items.len() > MAX_LIST_ITEMS {
+        return Err(Invalid(format!(
+            "{field} may hold at most {MAX_LIST_ITEMS} items, not {}",
+            items.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Tags are lowercased, trimmed, deduplicated and sorted (DefectDojo forces lowercase).
 pub fn clean_tags(tags: &[String]) -> Result<Vec<String>, Invalid> {
+    check_list_len("tags", tags)?;
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for t in tags {
         let t = t.trim().to_lowercase();

@@ -160,11 +160,18 @@ impl Membership {
 }
 
 /// The memberships held on one product type or product.
-pub async fn members(ctx: &Context<'_>, on: On) -> async_graphql::Result<Vec<Membership>> {
-    Ok(loader(ctx)
+/// The first `first` memberships held on one product type or product (see
+/// [`pagination::take_first`]).
+pub async fn members(
+    ctx: &Context<'_>,
+    on: On,
+    first: Option<i32>,
+) -> async_graphql::Result<Vec<Membership>> {
+    let rows = loader(ctx)
         .load_one(MembersOf(on))
         .await?
-        .unwrap_or_default()
+        .unwrap_or_default();
+    Ok(pagination::take_first(rows, first)?
         .into_iter()
         .map(Membership)
         .collect())
@@ -196,11 +203,16 @@ impl Group {
         self.0.created
     }
     /// The group's members with their role inside the group.
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupMember>> {
-        Ok(loader(ctx)
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<GroupMember>> {
+        let rows = loader(ctx)
             .load_one(GroupMembersOf(self.0.id))
             .await?
-            .unwrap_or_default()
+            .unwrap_or_default();
+        Ok(pagination::take_first(rows, first)?
             .into_iter()
             .map(GroupMember)
             .collect())
@@ -263,22 +275,36 @@ impl Me {
         Ok(principal(ctx)?.global_role.map(Into::into))
     }
     /// Every membership that applies to the caller: its own and its groups'.
-    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Membership>> {
         let user = principal(ctx)?.user_id;
         let rows = db(ctx)
             .read(async move |mut c| rows::applying_to(&mut c, user).await)
             .await
             .map_err(map_db("User"))?;
-        Ok(rows.into_iter().map(Membership).collect())
+        Ok(pagination::take_first(rows, first)?
+            .into_iter()
+            .map(Membership)
+            .collect())
     }
     /// The groups the caller belongs to.
-    async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Group>> {
         let user = principal(ctx)?.user_id;
         let rows = db(ctx)
             .read(async move |mut c| groups::of_user(&mut c, user).await)
             .await
             .map_err(map_db("User"))?;
-        Ok(rows.into_iter().map(Group).collect())
+        Ok(pagination::take_first(rows, first)?
+            .into_iter()
+            .map(Group)
+            .collect())
     }
 }
 

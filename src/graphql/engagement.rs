@@ -9,9 +9,9 @@ use super::{
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
     guards,
-    loaders::{FilesOf, NotesOf, RowId},
+    loaders::RowId,
     node::{self, DeletePayload, IdInput},
-    note::{File, Note},
+    note::{self, File, Note},
     pagination::{self, Connection},
     product::{self, Product, clean_tags},
     reference::{self, DevelopmentEnvironment, User},
@@ -180,26 +180,20 @@ impl Engagement {
         FindingCounts::load(ctx, CountScope::Engagement, self.0.id).await
     }
     /// Notes, oldest first.
-    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        let a = Attachment::Engagement(self.0.id);
-        Ok(loader(ctx)
-            .load_one(NotesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Note)
-            .collect())
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Note>> {
+        note::notes_of(ctx, Attachment::Engagement(self.0.id), first).await
     }
     /// Attached files, oldest first.
-    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
-        let a = Attachment::Engagement(self.0.id);
-        Ok(loader(ctx)
-            .load_one(FilesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(File)
-            .collect())
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<File>> {
+        note::files_of(ctx, Attachment::Engagement(self.0.id), first).await
     }
 }
 

@@ -9,9 +9,9 @@ use super::{
     engagement::{self, Engagement},
     enums::{self, OrderDirection, Severity},
     guards,
-    loaders::{FilesOf, NotesOf, RowId},
+    loaders::RowId,
     node::{self, DeletePayload, IdInput},
-    note::{File, Note},
+    note::{self, File, Note},
     pagination::{self, Connection},
     product::{self, Product, clean_tags},
     reference::{self, User},
@@ -226,26 +226,20 @@ impl Finding {
             .ok_or_else(|| AppError::not_found("Product").into())
     }
     /// Notes, oldest first.
-    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        let a = Attachment::Finding(self.0.id);
-        Ok(loader(ctx)
-            .load_one(NotesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Note)
-            .collect())
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Note>> {
+        note::notes_of(ctx, Attachment::Finding(self.0.id), first).await
     }
     /// Attached files, oldest first.
-    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
-        let a = Attachment::Finding(self.0.id);
-        Ok(loader(ctx)
-            .load_one(FilesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(File)
-            .collect())
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<File>> {
+        note::files_of(ctx, Attachment::Finding(self.0.id), first).await
     }
 }
 
@@ -432,6 +426,7 @@ fn check_cwe(v: Option<i32>) -> AppResult<()> {
 }
 
 fn vulnerability_ids(v: Vec<String>) -> AppResult<Vec<String>> {
+    domain::check_list_len("vulnerabilityIds", &v)?;
     v.iter()
         .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(AppError::from))
         .collect()

@@ -26,6 +26,7 @@ pub mod scalars;
 pub mod settings;
 pub mod subscription;
 pub mod test;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ impl SchemaOptions {
         Self {
             introspection: c.introspection,
             suggestions: c.suggestions,
-            max_depth: c.max_query_depth,
+            max_depth: c.query_limits.max_depth,
             max_upload_bytes: c.max_upload_bytes,
         }
     }
@@ -175,28 +176,31 @@ fn attach(
 /// This is done after execution rather than in an `Extension`: with no extensions registered,
 /// async-graphql resolves fields without wrapping each one in an extension chain.
 ///
-/// Before executing it checks the query's cost against `limits` (see [`limits`]) and bounds the
-/// execution by `timeout`. A mutation cut off by the timeout still commits or rolls back as a
-/// whole: its transaction runs on a task of its own (`Db::write`).
+/// Before executing it parses the query once and checks it against `limits` (see [`limits`]);
+/// the parsed document is handed on, so async-graphql does not parse it again. Analysis and
+/// execution together are bounded by `timeout`. A mutation cut off by the timeout still
+/// commits or rolls back as a whole: its transaction runs on a task of its own (`Db::write`).
 pub async fn execute(
     schema: &AppSchema,
     request: async_graphql::Request,
     limits: &limits::QueryLimits,
     timeout: std::time::Duration,
 ) -> Response {
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query)
-        && let Err(message) = limits::check(&doc, &request.variables, limits)
-    {
-        return error_response(message, error::BAD_USER_INPUT);
-    }
-    let mut response = match tokio::time::timeout(timeout, schema.execute(request)).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || {
+        error_response(
+            format!("the request took longer than {} ms", timeout.as_millis()),
+            error::SERVICE_UNAVAILABLE,
+        )
+    };
+    let request = match tokio::time::timeout_at(deadline, checked(request, *limits)).await {
+        Ok(Ok(request)) => request,
+        Ok(Err(refusal)) => return refusal,
+        Err(_) => return timed_out(),
+    };
+    let mut response = match tokio::time::timeout_at(deadline, schema.execute(request)).await {
         Ok(r) => r,
-        Err(_) => {
-            return error_response(
-                format!("the request took longer than {} ms", timeout.as_millis()),
-                error::SERVICE_UNAVAILABLE,
-            );
-        }
+        Err(_) => return timed_out(),
     };
     for e in &mut response.errors {
         fill_code(e);
@@ -204,31 +208,109 @@ pub async fn execute(
     response
 }
 
-/// Executes a subscription as a stream of responses, with the same limit check and error codes
-/// as [`execute`] but no timeout (a subscription lasts as long as its client wants).
+/// Queries at least this long are parsed and analysed on a blocking thread, so that a large
+/// document never holds up a runtime worker (smaller ones take microseconds).
+const INLINE_ANALYSIS_BYTES: usize = 64 * 1024;
+
+/// Parses `request`'s query and checks it against `limits` (see [`limits::check`]): the request
+/// with its parsed document attached, or the response refusing it. A query that does not parse
+/// goes on unparsed: execution reports the syntax error in its own words.
+async fn checked(
+    mut request: async_graphql::Request,
+    limits: limits::QueryLimits,
+) -> Result<async_graphql::Request, Response> {
+    if let Err(message) = limits::check_length(&request.query, &limits) {
+        return Err(error_response(message, error::BAD_USER_INPUT));
+    }
+    let large = request.query.len() >= INLINE_ANALYSIS_BYTES;
+    let work = move || {
+        let outcome = match async_graphql::parser::parse_query(&request.query) {
+            Ok(doc) => match limits::check(&doc, &request.variables, &limits) {
+                Ok(_) => {
+                    request.set_parsed_query(doc);
+                    Ok(())
+                }
+                Err(message) => Err(message),
+            },
+            Err(_) => Ok(()),
+        };
+        (request, outcome)
+    };
+    let (request, outcome) = if large {
+        tokio::task::spawn_blocking(work).await.map_err(|_| {
+            error_response("the query could not be analysed".into(), error::INTERNAL)
+        })?
+    } else {
+        work()
+    };
+    match outcome {
+        Ok(()) => Ok(request),
+        Err(message) => Err(error_response(message, error::BAD_USER_INPUT)),
+    }
+}
+
+/// Executes a subscription as a stream of responses, with the same checks and error codes as
+/// [`execute`] but no timeout (a subscription lasts as long as its client wants).
 pub fn execute_stream(
     schema: &AppSchema,
     request: async_graphql::Request,
     limits: &limits::QueryLimits,
 ) -> futures_util::stream::BoxStream<'static, Response> {
     use futures_util::StreamExt;
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query)
-        && let Err(message) = limits::check(&doc, &request.variables, limits)
-    {
-        return futures_util::stream::once(async move {
-            error_response(message, error::BAD_USER_INPUT)
-        })
-        .boxed();
-    }
-    schema
-        .execute_stream(request)
-        .map(|mut response| {
-            for e in &mut response.errors {
-                fill_code(e);
-            }
-            response
+    let schema = schema.clone();
+    let limits = *limits;
+    futures_util::stream::once(checked(request, limits))
+        .flat_map(move |checked| match checked {
+            Ok(request) => schema
+                .execute_stream(request)
+                .map(|mut response| {
+                    for e in &mut response.errors {
+                        fill_code(e);
+                    }
+                    response
+                })
+                .boxed(),
+            Err(refusal) => futures_util::stream::once(async move { refusal }).boxed(),
         })
         .boxed()
+}
+
+/// A response serialized as JSON, or `None` when it would be longer than `max` bytes (the last
+/// line of defence behind the query limits: a response is never sent, nor held serialized,
+/// beyond this size).
+pub fn encode(response: &Response, max: usize) -> Option<Vec<u8>> {
+    struct Capped {
+        out: Vec<u8>,
+        max: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.len() + buf.len() > self.max {
+                return Err(std::io::Error::other("response too large"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Capped {
+        out: Vec::new(),
+        max,
+    };
+    serde_json::to_writer(&mut w, response).ok()?;
+    Some(w.out)
+}
+
+/// The response sent instead of one longer than `max` bytes.
+pub fn too_large(max: usize) -> Response {
+    error_response(
+        format!(
+            "the response would be larger than {max} bytes: ask for fewer fields, smaller pages or fewer ids"
+        ),
+        error::RESPONSE_TOO_LARGE,
+    )
 }
 
 fn error_response(message: String, code: &str) -> Response {

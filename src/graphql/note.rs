@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    context::principal,
+    context::{loader, principal},
     guards,
+    loaders::{FilesOf, NotesOf},
     node::{self, IdInput},
+    pagination,
     reference::{self, User},
 };
 use crate::{
@@ -147,6 +149,25 @@ fn parent_target(on: Attachment) -> Target {
         Attachment::Test(id) => Target::Test(id),
         Attachment::Finding(id) => Target::Finding(id),
     }
+}
+
+/// What attaching a file needs, from `uploadFile`'s arguments, before the file is read (see
+/// [`super::uploads`]).
+pub fn upload_checks(
+    arguments: &async_graphql::indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
+) -> AppResult<(&'static str, Vec<guards::Check>)> {
+    let parent = match arguments.get("input") {
+        Some(async_graphql::Value::Object(input)) => match input.get("parentId") {
+            Some(async_graphql::Value::String(id)) => ID(id.clone()),
+            _ => return Err(AppError::bad_input("uploadFile needs input.parentId")),
+        },
+        _ => return Err(AppError::bad_input("uploadFile needs an input")),
+    };
+    let on = attachment(&parent)?;
+    Ok((
+        parent_name(on),
+        vec![(parent_target(on), edit_permission(on))],
+    ))
 }
 
 fn parent_name(on: Attachment) -> &'static str {
@@ -292,7 +313,13 @@ impl NoteMutation {
         input: UploadFileInput,
     ) -> async_graphql::Result<FilePayload> {
         let on = attachment(&input.parent_id)?;
-        principal(ctx)?;
+        // Refuse before reading the upload (the transaction below checks again).
+        guards::check(
+            ctx,
+            parent_name(on),
+            (parent_target(on), edit_permission(on)),
+        )
+        .await?;
         let limit = ctx
             .data_opt::<UploadLimit>()
             .map(|l| l.0)
@@ -359,4 +386,30 @@ impl NoteMutation {
             deleted_id: input.id,
         })
     }
+}
+
+/// The first `first` notes on `on` (see [`pagination::take_first`]).
+pub async fn notes_of(
+    ctx: &Context<'_>,
+    on: Attachment,
+    first: Option<i32>,
+) -> async_graphql::Result<Vec<Note>> {
+    let rows = loader(ctx).load_one(NotesOf(on)).await?.unwrap_or_default();
+    Ok(pagination::take_first(rows, first)?
+        .into_iter()
+        .map(Note)
+        .collect())
+}
+
+/// The first `first` files attached to `on` (see [`pagination::take_first`]).
+pub async fn files_of(
+    ctx: &Context<'_>,
+    on: Attachment,
+    first: Option<i32>,
+) -> async_graphql::Result<Vec<File>> {
+    let rows = loader(ctx).load_one(FilesOf(on)).await?.unwrap_or_default();
+    Ok(pagination::take_first(rows, first)?
+        .into_iter()
+        .map(File)
+        .collect())
 }

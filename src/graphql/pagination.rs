@@ -22,6 +22,24 @@ use crate::{
 /// is given.
 pub const MAX_PAGE: i32 = 100;
 
+/// The first `first` items of a plain list (notes, files, members, …), oldest first:
+/// [`super::limits::LIST_DEFAULT`] when `first` is absent, at most [`super::limits::LIST_MAX`].
+/// Every list a query returns is bounded, so that its cost can be counted before it runs.
+pub fn take_first<T>(mut items: Vec<T>, first: Option<i32>) -> AppResult<Vec<T>> {
+    use super::limits::{LIST_DEFAULT, LIST_MAX};
+    let n = match first {
+        None => LIST_DEFAULT as usize,
+        Some(n) if (1..=LIST_MAX as i32).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(AppError::bad_input(format!(
+                "first must be between 1 and {LIST_MAX}, not {n}"
+            )));
+        }
+    };
+    items.truncate(n);
+    Ok(items)
+}
+
 fn encode_cursor(position: i64) -> String {
     STANDARD.encode(format!("cursor:{position}"))
 }

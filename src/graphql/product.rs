@@ -206,8 +206,12 @@ impl Product {
 
     /// Roles granted on this product itself (roles on its product type apply too: see
     /// `productType.members`).
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
-        access::members(ctx, On::Product(self.0.id)).await
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Membership>> {
+        access::members(ctx, On::Product(self.0.id), first).await
     }
 
     /// What the caller may do on this product and everything in it.
@@ -361,6 +365,7 @@ fn check_revenue(v: Option<&BigDecimal>) -> AppResult<()> {
 }
 
 fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
+    domain::check_list_len("technologies", &t)?;
     let list: Vec<rows::Technology> = t
         .into_iter()
         .map(|t| {
@@ -375,6 +380,7 @@ fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
 }
 
 fn clean_strings(field: &str, v: Vec<String>) -> AppResult<Vec<String>> {
+    domain::check_list_len(&format!("{field}s"), &v)?;
     v.iter()
         .map(|s| domain::clean_name(field, s, 200).map_err(AppError::from))
         .collect()

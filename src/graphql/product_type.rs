@@ -82,8 +82,12 @@ impl ProductType {
         FindingCounts::load(ctx, CountScope::ProductType, self.0.id).await
     }
     /// Roles granted on this product type (they apply to all its products).
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
-        access::members(ctx, On::ProductType(self.0.id)).await
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Membership>> {
+        access::members(ctx, On::ProductType(self.0.id), first).await
     }
 
     /// What the caller may do on this product type itself.

@@ -962,7 +962,7 @@ async fn deep(app: &TestApp, id: &str) -> Value {
                  tests(first: 100) {{ nodes {{ id title description testType {{ name }} targetStart targetEnd percentComplete lead {{ id }} \
                  environment {{ id }} version buildId commitHash branchTag tags notes {{ entry }} files {{ title sha256 }} \
                  findings(first: 100) {{ nodes {{ title description severity date cwe vulnerabilityIds componentName hashCode tags \
-                 {FINDING_STATUS} duplicateOf {{ id title engagement {{ id }} }} slaExpirationDate notes {{ entry }} files {{ title sha256 size }} \
+                 {FINDING_STATUS} duplicateOf {{ id title engagement {{ id }} }} slaExpirationDate notes(first: 10) {{ entry }} files(first: 10) {{ title sha256 size }} \
                  engagement {{ id }} product {{ id }} test {{ id }} }} }} }} }} }} }} }}"
             ),
             json!({ "id": id }),

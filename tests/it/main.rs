@@ -12,6 +12,7 @@ mod engagement;
 mod errors;
 mod events;
 mod finding;
+mod hardening;
 mod http;
 mod limits;
 mod notes_files;

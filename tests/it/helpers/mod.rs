@@ -374,7 +374,10 @@ impl TestApp {
 
     /// Serves the app on a free local port (for websocket clients); returns the address.
     pub async fn serve(&self) -> std::net::SocketAddr {
-        serve_router(self.raw_router()).await
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(app::serve_on(listener, self.state.clone()));
+        addr
     }
 
     /// The router, sending the test superuser's token on requests without `Authorization`.

@@ -53,6 +53,9 @@ pub struct Config {
     pub event_retention: Duration,
     /// How often the engagement jobs (overdue, auto-close) run.
     pub job_interval: Duration,
+    /// How long a websocket told that its user's credentials changed waits before it re-checks
+    /// its credential: further news meanwhile is covered by the same check.
+    pub ws_recheck_delay: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +83,7 @@ impl std::fmt::Debug for Config {
             .field("event_poll", &self.event_poll)
             .field("event_retention", &self.event_retention)
             .field("job_interval", &self.job_interval)
+            .field("ws_recheck_delay", &self.ws_recheck_delay)
             .finish()
     }
 }
@@ -138,6 +142,7 @@ impl Default for Config {
             event_poll: Duration::from_secs(1),
             event_retention: Duration::from_secs(7 * 24 * 3600),
             job_interval: Duration::from_secs(60),
+            ws_recheck_delay: Duration::from_millis(200),
         }
     }
 }
@@ -197,6 +202,9 @@ impl Config {
             job_interval: parse::<u64>("JOB_INTERVAL_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.job_interval),
+            ws_recheck_delay: parse::<u64>("WS_RECHECK_DELAY_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.ws_recheck_delay),
         })
     }
 }

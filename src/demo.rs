@@ -421,7 +421,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
             membership::{self, Member, On},
             schema::{api_tokens, product_types as pt, users},
         },
-        domain::Role,
+        domain::{Role, events::AccessChanged},
     };
     use diesel::{ExpressionMethods, OptionalExtension};
 
@@ -478,7 +478,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                             id
                         }
                     };
-                    diesel::update(
+                    let revoked = diesel::update(
                         api_tokens::table
                             .filter(api_tokens::user_id.eq(id))
                             .filter(api_tokens::name.eq(TOKEN_NAME))
@@ -487,6 +487,11 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                     .set(api_tokens::revoked_at.eq(diesel::dsl::now))
                     .execute(c)
                     .await?;
+                    if revoked > 0 {
+                        // Sockets still open with the old demo tokens close.
+                        let change = AccessChanged::credentials_of(vec![id]);
+                        crate::db::outbox::record_access(c, &change).await?;
+                    }
                     api_token::create(c, id, TOKEN_NAME.into(), auth::hash_token(&token), None)
                         .await?;
                     out.push(DemoLogin {

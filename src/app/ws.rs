@@ -13,7 +13,9 @@
 //! it is used when the payload names no credential. Nothing runs before the connection is
 //! acknowledged, and every operation re-authenticates with the same credential first, so a
 //! revoked token, a deactivated user or a changed role takes effect on the next operation. A
-//! token with an expiry closes the socket when it expires.
+//! token with an expiry closes the socket when it expires. A socket is also told when its own
+//! user's credentials change (a token revoked, the user deactivated): it re-checks its
+//! credential `ws_recheck_delay` later (once for a burst of such news) and closes if it fails.
 //!
 //! **Close codes** (those of `graphql-ws`, used for both subprotocols):
 //! 4400 invalid message, 4401 operation before the acknowledgement, 4403 missing, invalid,
@@ -59,7 +61,9 @@ use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use super::AppState;
 use crate::{
     auth::{self, AuthError},
-    error as codes, graphql,
+    error as codes,
+    events::CredentialWatch,
+    graphql,
 };
 
 /// The `graphql-ws` library's protocol.
@@ -246,8 +250,12 @@ type Ending = Option<(u16, Cow<'static, str>)>;
 /// What handling one client message leads to.
 enum Flow {
     Continue,
-    /// The connection was acknowledged with a credential expiring at this time (if ever).
-    Acked(Option<DateTime<Utc>>),
+    /// The connection was acknowledged with a credential of `user` expiring at `expires_at`
+    /// (if ever).
+    Acked {
+        user: i32,
+        expires_at: Option<DateTime<Utc>>,
+    },
     Close(u16, Cow<'static, str>),
 }
 
@@ -310,9 +318,13 @@ async fn serve(
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut acked = false;
     let shutdown = session.state.shutdown.clone();
-    // Access changes (a revoked token, a deactivated user) re-check the credential at once.
-    let mut access_changes = session.state.events.access_changes();
-    let mut watching = true;
+    // News that the user's credentials changed (a revoked token, a deactivated user) re-checks
+    // the credential once the recheck timer fires; news meanwhile is covered by that check.
+    let credential_epoch = session.state.events.credential_epoch();
+    let mut credentials: Option<CredentialWatch> = None;
+    let recheck_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(recheck_timer);
+    let mut recheck_due = false;
 
     let ending: Ending = loop {
         tokio::select! {
@@ -338,9 +350,11 @@ async fn serve(
                 };
                 match session.handle(&mut socket, &text).await {
                     Flow::Continue => {}
-                    Flow::Acked(expiry) => {
+                    Flow::Acked { user, expires_at: expiry } => {
                         acked = true;
                         keep_alive.reset();
+                        let events = &session.state.events;
+                        credentials = Some(events.watch_credentials(user, credential_epoch));
                         if let Some(at) = expiry {
                             expires_at = Some(at);
                             expiry_timer.as_mut().reset(deadline(at));
@@ -379,11 +393,21 @@ async fn serve(
             () = shutdown.cancelled() => {
                 break Some((close::GOING_AWAY, "server shutting down".into()));
             }
-            changed = access_changes.changed(), if acked && watching => {
-                // An error means the bus is gone (shutdown): stop watching.
-                let recheck = changed.is_ok();
-                watching = recheck;
-                if recheck && let Some(credential) = &session.credential {
+            told = credential_news(&mut credentials), if !recheck_due => {
+                if told {
+                    recheck_due = true;
+                    let delay = session.state.config.ws_recheck_delay;
+                    recheck_timer.as_mut().reset(Instant::now() + delay);
+                } else {
+                    credentials = None; // no news can come any more
+                }
+            }
+            () = &mut recheck_timer, if recheck_due => {
+                recheck_due = false;
+                if let Some(watch) = &mut credentials {
+                    watch.seen();
+                }
+                if let Some(credential) = &session.credential {
                     match auth::authenticate(&session.state.db, credential).await {
                         Ok(_) => {}
                         Err(AuthError::Db(e)) => {
@@ -418,6 +442,14 @@ async fn serve(
             })
             .await;
         }
+    }
+}
+
+/// Waits for news on the credential watch (never without one); `false` when none can come.
+async fn credential_news(watch: &mut Option<CredentialWatch>) -> bool {
+    match watch {
+        Some(watch) => watch.changed().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -512,7 +544,10 @@ impl Session {
                         sent = send_json(socket, json!({ "type": "ka" })).await;
                     }
                     return match sent {
-                        Ok(()) => Flow::Acked(principal.expires_at),
+                        Ok(()) => Flow::Acked {
+                            user: principal.user_id,
+                            expires_at: principal.expires_at,
+                        },
                         Err(_) => Flow::Close(close::NORMAL, "".into()),
                     };
                 }

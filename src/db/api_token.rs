@@ -10,6 +10,7 @@ use super::{
     schema::{api_tokens, users},
     user::User,
 };
+use crate::domain::events::AccessChanged;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
@@ -44,17 +45,33 @@ pub async fn create(
         .await?)
 }
 
-/// Revokes a token (idempotent: a revoked token keeps its first revocation time).
+/// Revokes a token (idempotent: a revoked token keeps its first revocation time). The first
+/// revocation records `ACCESS_CHANGED` for the credentials of the token's user, so that its
+/// websockets re-check their tokens; revoking again records nothing.
 pub async fn revoke(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<ApiToken> {
-    // Websockets re-check their tokens on ACCESS_CHANGED.
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
-    Ok(diesel::update(api_tokens::table.find(id))
-        .set(api_tokens::revoked_at.eq(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("COALESCE(revoked_at, now())")))
-        .returning(ApiToken::as_returning())
-        .get_result(conn)
-        .await?)
+    let revoked: Option<ApiToken> = diesel::update(
+        api_tokens::table
+            .find(id)
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+    .returning(ApiToken::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    match revoked {
+        Some(token) => {
+            let change = AccessChanged::credentials_of(vec![token.user_id]);
+            super::outbox::record_access(conn, &change).await?;
+            Ok(token)
+        }
+        // Already revoked (or missing: `NotFound`).
+        None => Ok(api_tokens::table
+            .find(id)
+            .select(ApiToken::as_select())
+            .get_result(conn)
+            .await?),
+    }
 }
 
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<ApiToken>> {

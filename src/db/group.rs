@@ -14,7 +14,7 @@ use super::{
     schema::{group_members, groups},
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::Role;
+use crate::domain::{Role, events::AccessChanged};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = groups, check_for_backend(diesel::pg::Pg))]
@@ -103,6 +103,7 @@ pub async fn add_member(
     role: Role,
 ) -> QueryResult<GroupMember> {
     super::user::lock(conn, user).await?;
+    lock_members(conn, group).await?;
     let added = diesel::insert_into(group_members::table)
         .values((
             group_members::group_id.eq(group),
@@ -118,7 +119,8 @@ pub async fn add_member(
             }
             other => other,
         })?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    // The group's roles now apply to the user.
+    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![user])).await?;
     Ok(added)
 }
 
@@ -129,6 +131,7 @@ pub async fn remove_member(
     group: i32,
     user: i32,
 ) -> QueryResult<GroupMember> {
+    lock_members(conn, group).await?;
     let owners: Vec<(i32, Role)> = group_members::table
         .filter(group_members::group_id.eq(group))
         .filter(group_members::role.eq(Role::Owner))
@@ -150,7 +153,7 @@ pub async fn remove_member(
     .returning(GroupMember::as_returning())
     .get_result(conn)
     .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![user])).await?;
     Ok(removed)
 }
 
@@ -180,8 +183,50 @@ pub async fn set_global_role(
         .returning(Group::as_returning())
         .get_result(conn)
         .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    let members = member_ids_for_access(conn, group).await?;
+    super::outbox::record_access(conn, &AccessChanged::roles_of(members)).await?;
     Ok(changed)
+}
+
+/// The class of the advisory locks (two-key form: this class, the group id) that keep a
+/// group's member list still while a change of the group's roles names its members.
+const MEMBERS_LOCK: i32 = 0x646f_6a67;
+
+/// The ids of `group`'s members now, for the `ACCESS_CHANGED` of a change to the group's roles
+/// (its global role, or a membership held by the group), in the caller's transaction.
+///
+/// Takes the group's member lock shared: [`add_member`] and [`remove_member`] take it
+/// exclusively, so no user joins the group between this read and the commit. Without it, a
+/// user joining meanwhile would be named by neither event (the join's event is handled before
+/// the role change commits) and could keep a cached view of the group's old roles. Callers
+/// lock rows first and this last, never the other way round (the member changes hold a share
+/// lock on the group row while they wait for this one).
+pub async fn member_ids_for_access(
+    conn: &mut AsyncPgConnection,
+    group: i32,
+) -> QueryResult<Vec<i32>> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
+        .bind::<diesel::sql_types::Integer, _>(group)
+        .execute(conn)
+        .await?;
+    Ok(group_members::table
+        .filter(group_members::group_id.eq(group))
+        .order(group_members::user_id)
+        .select(group_members::user_id)
+        .load(conn)
+        .await?)
+}
+
+/// Takes `group`'s member lock exclusively, for a change of its members (see
+/// [`member_ids_for_access`]).
+async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
+        .bind::<diesel::sql_types::Integer, _>(group)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Members of many groups, oldest first, in one statement.

@@ -12,7 +12,7 @@ use super::{
     DbError, QueryResult,
     schema::{groups, memberships},
 };
-use crate::domain::Role;
+use crate::domain::{Role, events::AccessChanged};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = memberships, check_for_backend(diesel::pg::Pg))]
@@ -74,6 +74,17 @@ async fn lock_member(conn: &mut AsyncPgConnection, member: Member) -> QueryResul
     }
 }
 
+/// Records the `ACCESS_CHANGED` of a change to `member`'s roles: it names the user, or the
+/// group's members now (see [`super::group::member_ids_for_access`]; called after the rows are
+/// locked and written).
+async fn record_access(conn: &mut AsyncPgConnection, member: Member) -> QueryResult<()> {
+    let users = match member {
+        Member::User(id) => vec![id],
+        Member::Group(id) => super::group::member_ids_for_access(conn, id).await?,
+    };
+    super::outbox::record_access(conn, &AccessChanged::roles_of(users)).await
+}
+
 /// Grants `role` on `on` to `member` (the target is checked and locked by the caller).
 pub async fn add(
     conn: &mut AsyncPgConnection,
@@ -107,7 +118,7 @@ pub async fn add(
             ),
             other => other,
         })?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    record_access(conn, member).await?;
     Ok(added)
 }
 
@@ -192,7 +203,9 @@ pub async fn set_role(
         .returning(Membership::as_returning())
         .get_result(conn)
         .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    if changed.role != current.role {
+        record_access(conn, changed.member()).await?;
+    }
     Ok(changed)
 }
 
@@ -204,7 +217,7 @@ pub async fn remove(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Member
         .returning(Membership::as_returning())
         .get_result(conn)
         .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    record_access(conn, removed.member()).await?;
     Ok(removed)
 }
 

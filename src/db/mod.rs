@@ -161,6 +161,11 @@ impl StatementLog {
         std::mem::take(&mut *self.statements.lock().expect("statement log"))
     }
 
+    /// The statements recorded so far, recording going on (tests wait for a statement).
+    pub fn recorded(&self) -> Vec<String> {
+        self.statements.lock().expect("statement log").clone()
+    }
+
     fn on_query(&self, text: impl FnOnce() -> String) {
         if self.recording.load(Ordering::Relaxed) {
             let text = text();

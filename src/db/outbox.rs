@@ -14,7 +14,7 @@ use super::{
     authz::{self, Viewer, Visibility},
     sql::Sql,
 };
-use crate::domain::events::{EventKind, NewEvent};
+use crate::domain::events::{AccessChanged, EventKind, NewEvent};
 
 /// The channel a committed event is announced on (`NOTIFY`, delivered at commit).
 pub const CHANNEL: &str = "dojoql_outbox";
@@ -75,6 +75,17 @@ pub async fn record(conn: &mut AsyncPgConnection, event: &NewEvent) -> QueryResu
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records `ACCESS_CHANGED` for `change`, unless it concerns nobody.
+pub async fn record_access(
+    conn: &mut AsyncPgConnection,
+    change: &AccessChanged,
+) -> QueryResult<()> {
+    if change.is_empty() {
+        return Ok(());
+    }
+    record(conn, &NewEvent::access_changed(change)).await
 }
 
 #[derive(QueryableByName)]

@@ -225,15 +225,28 @@ pub async fn update(
 ) -> QueryResult<Product> {
     changes.updated = Some(Utc::now());
     let sla_changed = changes.sla_configuration_id.is_some();
-    if changes.product_type_id.is_some() {
-        // Roles inherited from the product type change with it.
-        super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
-    }
+    // The product type before the change, when it may move (locked until the commit).
+    let was_in: Option<i32> = match changes.product_type_id {
+        Some(_) => products::table
+            .find(id)
+            .select(products::product_type_id)
+            .for_no_key_update()
+            .first(conn)
+            .await
+            .optional()?,
+        None => None,
+    };
     let product = diesel::update(products::table.find(id))
         .set(&changes)
         .returning(Product::as_returning())
         .get_result(conn)
         .await?;
+    if was_in.is_some_and(|pt| pt != product.product_type_id) {
+        // Roles inherited from the product type change with it (for whoever holds a role on
+        // either product type: the event names the product instead).
+        let change = crate::domain::events::AccessChanged::product_moved(id);
+        super::outbox::record_access(conn, &change).await?;
+    }
     if sla_changed {
         finding::recompute_sla(conn, finding::SlaScope::Product(id)).await?;
     }

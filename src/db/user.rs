@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::Role;
+use crate::domain::{Role, events::AccessChanged};
 
 use super::{
     QueryResult,
@@ -116,17 +116,35 @@ pub struct UserChanges {
     pub is_superuser: Option<bool>,
 }
 
+/// Changes a user. Only a change of the active or superuser flag records `ACCESS_CHANGED`
+/// (credentials of this user): names and emails grant nothing, and a rename must cost the
+/// other replicas and sockets nothing.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
     changes: UserChanges,
 ) -> QueryResult<User> {
+    // The flags before the change (locked until the commit), when the change may touch them.
+    let before: Option<(bool, bool)> =
+        if changes.is_active.is_some() || changes.is_superuser.is_some() {
+            users::table
+                .find(id)
+                .select((users::is_active, users::is_superuser))
+                .for_no_key_update()
+                .first(conn)
+                .await
+                .optional()?
+        } else {
+            None
+        };
     let user = diesel::update(users::table.find(id))
         .set(&changes)
         .returning(User::as_returning())
         .get_result(conn)
         .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    if before.is_some_and(|flags| flags != (user.is_active, user.is_superuser)) {
+        super::outbox::record_access(conn, &AccessChanged::credentials_of(vec![id])).await?;
+    }
     Ok(user)
 }
 
@@ -141,6 +159,6 @@ pub async fn set_global_role(
         .returning(User::as_returning())
         .get_result(conn)
         .await?;
-    super::outbox::record(conn, &crate::domain::events::NewEvent::access_changed()).await?;
+    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![id])).await?;
     Ok(user)
 }

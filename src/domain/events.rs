@@ -8,8 +8,9 @@ use super::{EngagementStatus, Severity, UnknownVariant};
 
 text_enum!(
     /// The kinds of events. `ACCESS_CHANGED` and `NOTIFICATION_SETTINGS_CHANGED` are internal:
-    /// they tell every replica to re-read subscribers' roles and tokens, or a user's
-    /// notification settings, and are never delivered to clients.
+    /// they tell every replica to re-read some users' roles and credentials (see
+    /// [`AccessChanged`]), or a user's notification settings, and are never delivered to
+    /// clients.
     EventKind {
         EngagementCreated => "ENGAGEMENT_CREATED",
         EngagementStatusChanged => "ENGAGEMENT_STATUS_CHANGED",
@@ -129,15 +130,15 @@ impl NewEvent {
         }
     }
 
-    /// `ACCESS_CHANGED`: roles, memberships, tokens or users changed.
-    pub fn access_changed() -> Self {
+    /// `ACCESS_CHANGED` for `change`.
+    pub fn access_changed(change: &AccessChanged) -> Self {
         Self {
             kind: EventKind::AccessChanged,
             product_id: None,
             engagement_id: None,
             test_id: None,
             finding_id: None,
-            payload: serde_json::Value::Object(Default::default()),
+            payload: serde_json::to_value(change).unwrap_or_default(),
         }
     }
 }
@@ -175,6 +176,92 @@ pub struct SettingsChanged {
     pub kinds: Option<Vec<EventKind>>,
 }
 
+/// The payload of `ACCESS_CHANGED`: whose access may have changed, and how. Recorded only by
+/// writes that can change what someone may read or whether a credential still works: roles
+/// granted, changed or removed (memberships of users and groups, global roles), group
+/// membership, a user's active and superuser flags, token revocation, and a product moving to
+/// another product type. Never by names or emails.
+///
+/// Replicas forget the cached access of the users named (of everyone when `users` is absent)
+/// and, when `credentials` is set, make those users' websockets re-check their credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessChanged {
+    /// The users concerned; `None`: possibly everyone.
+    #[serde(default)]
+    pub users: Option<Vec<i32>>,
+    /// Narrows a change of everyone's access to these products' grants (a product moved to
+    /// another product type changes who inherits a role on it, and nothing else). Absent: any
+    /// product, and users' global access too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<i32>>,
+    /// Whether credentials changed (a token revoked, a user deactivated or reactivated, the
+    /// superuser flag), not only roles. Defaults to `true` for the empty payload (`{}`) that
+    /// earlier versions recorded for every change: see [`AccessChanged::from_payload`].
+    #[serde(default = "credentials_unknown")]
+    pub credentials: bool,
+}
+
+/// The safe reading of a payload that does not say: credentials may have changed.
+fn credentials_unknown() -> bool {
+    true
+}
+
+impl AccessChanged {
+    /// The roles (memberships, groups, global roles) of `users` changed.
+    pub fn roles_of(users: Vec<i32>) -> Self {
+        Self {
+            users: Some(users),
+            products: None,
+            credentials: false,
+        }
+    }
+
+    /// The credentials of `users` changed (and, with them, possibly their roles).
+    pub fn credentials_of(users: Vec<i32>) -> Self {
+        Self {
+            users: Some(users),
+            products: None,
+            credentials: true,
+        }
+    }
+
+    /// Who inherits a role on `product` changed (it moved to another product type). Computing
+    /// the users concerned would mean reading both product types' memberships and their groups'
+    /// members; naming the product instead is exact and cheap.
+    pub fn product_moved(product: i32) -> Self {
+        Self {
+            users: None,
+            products: Some(vec![product]),
+            credentials: false,
+        }
+    }
+
+    /// Everything about everyone may have changed.
+    pub fn everything() -> Self {
+        Self {
+            users: None,
+            products: None,
+            credentials: true,
+        }
+    }
+
+    /// The change an outbox payload describes. Rows recorded before payloads named anyone are
+    /// `{}`: they read as "everyone, credentials too", the safe reading (the old code recorded
+    /// one for token revocations and deactivations as well, and a socket that re-checks a
+    /// valid credential once costs one lookup, while one that misses a revocation stays open).
+    /// A payload that cannot be read at all gets the same reading.
+    pub fn from_payload(payload: &serde_json::Value) -> Self {
+        serde_json::from_value(payload.clone()).unwrap_or_else(|_| Self::everything())
+    }
+
+    /// Whether the change concerns nobody (a group without members): nothing to record.
+    pub fn is_empty(&self) -> bool {
+        self.users.as_ref().is_some_and(Vec::is_empty)
+            || self.products.as_ref().is_some_and(Vec::is_empty)
+    }
+}
+
 /// The reason a status change was made through `updateEngagement`, `closeEngagement` or
 /// `reopenEngagement`.
 pub fn reason_for(new_status: EngagementStatus, via_lifecycle: bool) -> StatusChangeReason {
@@ -201,5 +288,32 @@ mod tests {
             serde_json::json!({ "oldStatus": "IN_PROGRESS", "newStatus": "COMPLETED", "reason": "CLOSED" })
         );
         assert_eq!(EventKind::AccessChanged.as_str(), "ACCESS_CHANGED");
+    }
+
+    #[test]
+    fn access_changes_name_whom_they_concern() {
+        let roles = AccessChanged::roles_of(vec![3, 4]);
+        assert_eq!(
+            serde_json::to_value(&roles).unwrap(),
+            serde_json::json!({ "users": [3, 4], "credentials": false })
+        );
+        let moved = AccessChanged::product_moved(7);
+        assert_eq!(
+            serde_json::to_value(&moved).unwrap(),
+            serde_json::json!({ "users": null, "products": [7], "credentials": false })
+        );
+        for change in [roles, moved, AccessChanged::credentials_of(vec![5])] {
+            let event = NewEvent::access_changed(&change);
+            assert_eq!(AccessChanged::from_payload(&event.payload), change);
+        }
+        // Rows of earlier versions, and unreadable ones, concern everyone's credentials.
+        for old in [serde_json::json!({}), serde_json::json!({ "users": "x" })] {
+            assert_eq!(
+                AccessChanged::from_payload(&old),
+                AccessChanged::everything()
+            );
+        }
+        assert!(AccessChanged::roles_of(vec![]).is_empty());
+        assert!(!AccessChanged::everything().is_empty());
     }
 }

@@ -1,15 +1,14 @@
 //! Per-event authorization for subscriptions: "may user U read product P?", answered from a
 //! per-process cache, with misses batched into one query (thousands of subscribers asking about
-//! one event cost one statement). `ACCESS_CHANGED` events — recorded by every change to
-//! memberships, groups, global roles, users, tokens and to which product type a product is in —
-//! clear the cache, so a revoked role stops delivery at the next event.
+//! one event cost one statement). `ACCESS_CHANGED` events — recorded by changes to memberships,
+//! groups, global roles, users' flags, tokens and to which product type a product is in —
+//! make the cache forget what they concern (see [`AccessChanged`]): the entries of the users
+//! they name, the grants of the product they name, or everything. So a revoked role stops
+//! delivery at the next event, and a change to one user's access costs the others nothing.
 
 use std::{
     collections::HashMap,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Mutex, MutexGuard},
 };
 
 use async_graphql::dataloader::{DataLoader, Loader, NoCache};
@@ -21,7 +20,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::{
     db::{Db, DbError},
-    domain::Role,
+    domain::{Role, events::AccessChanged},
 };
 
 /// What a user may see regardless of products.
@@ -43,11 +42,75 @@ impl UserAccess {
 /// The cache (see the module documentation).
 pub struct AccessCache {
     db: Db,
-    /// Bumped by every clear, so an answer fetched before a clear is not cached after it.
-    generation: AtomicU64,
-    users: Mutex<HashMap<i32, Option<UserAccess>>>,
-    grants: Mutex<HashMap<(i32, i32), bool>>,
+    cached: Mutex<Cached>,
     loader: DataLoader<GrantLoader, NoCache>,
+}
+
+/// The cached answers, and what keeps an answer fetched before a change from being cached
+/// after it.
+///
+/// Every change gets the next `stamp` and marks what it concerns with it: the users it names,
+/// the products it names, or everything (`cleared`). A lookup remembers the stamp when it
+/// starts and caches its answer only if nothing the answer depends on was marked since (a mark
+/// at most that stamp was set before the lookup began, so the lookup read the database after
+/// the change committed). Marks and entries change under one lock, so a change cannot slip
+/// between that check and the insert. An answer not cached is simply fetched again next time.
+/// The mark maps hold at most one entry per user and per product (they are emptied when
+/// everything is forgotten).
+#[derive(Default)]
+struct Cached {
+    stamp: u64,
+    cleared: u64,
+    user_marks: HashMap<i32, u64>,
+    product_marks: HashMap<i32, u64>,
+    users: HashMap<i32, Option<UserAccess>>,
+    /// Per user, per product: whether the user holds a role on the product.
+    grants: HashMap<i32, HashMap<i32, bool>>,
+}
+
+impl Cached {
+    /// Whether an answer about `user` (and `product`) looked up since `stamp` is still valid.
+    fn valid(&self, stamp: u64, user: i32, product: Option<i32>) -> bool {
+        let mark = |marks: &HashMap<i32, u64>, key| marks.get(&key).copied().unwrap_or(0);
+        self.cleared <= stamp
+            && mark(&self.user_marks, user) <= stamp
+            && product.is_none_or(|p| mark(&self.product_marks, p) <= stamp)
+    }
+}
+
+impl Cached {
+    /// See [`AccessCache::forget`]. (A change naming both users and products is never
+    /// recorded; it would forget the users' entries whole.)
+    fn forget(&mut self, change: &AccessChanged) {
+        self.stamp += 1;
+        let stamp = self.stamp;
+        match (&change.users, &change.products) {
+            (Some(users), _) => {
+                for user in users {
+                    self.user_marks.insert(*user, stamp);
+                    self.users.remove(user);
+                    self.grants.remove(user);
+                }
+            }
+            (None, Some(products)) => {
+                for product in products {
+                    self.product_marks.insert(*product, stamp);
+                }
+                for grants in self.grants.values_mut() {
+                    for product in products {
+                        grants.remove(product);
+                    }
+                }
+            }
+            (None, None) => {
+                self.cleared = stamp;
+                self.user_marks.clear();
+                self.product_marks.clear();
+                self.users.clear();
+                self.grants.clear();
+            }
+        }
+    }
 }
 
 impl AccessCache {
@@ -56,29 +119,45 @@ impl AccessCache {
             loader: DataLoader::new(GrantLoader { db: db.clone() }, tokio::spawn)
                 .delay(std::time::Duration::from_millis(1)),
             db,
-            generation: AtomicU64::new(0),
-            users: Mutex::new(HashMap::new()),
-            grants: Mutex::new(HashMap::new()),
+            cached: Mutex::new(Cached::default()),
         }
     }
 
-    fn generation(&self) -> u64 {
-        AtomicU64::load(&self.generation, Ordering::SeqCst)
+    fn cached(&self) -> MutexGuard<'_, Cached> {
+        self.cached.lock().expect("access cache")
     }
 
-    /// Forgets everything (access may have changed anywhere).
-    pub fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.users.lock().expect("access cache").clear();
-        self.grants.lock().expect("access cache").clear();
+    /// Forgets what `change` concerns: the named users' flags, global roles and grants; the
+    /// named products' grants of every user; or, naming neither, everything.
+    pub fn forget(&self, change: &AccessChanged) {
+        self.cached().forget(change);
+    }
+
+    /// Whether an answer about `user` is cached (tests check what a change forgets).
+    #[doc(hidden)]
+    pub fn knows_user(&self, user: i32) -> bool {
+        self.cached().users.contains_key(&user)
+    }
+
+    /// The cached answer for (`user`, `product`), if any (tests check what a change forgets).
+    #[doc(hidden)]
+    pub fn known_grant(&self, user: i32, product: i32) -> Option<bool> {
+        self.cached()
+            .grants
+            .get(&user)
+            .and_then(|g| g.get(&product))
+            .copied()
     }
 
     /// The user's flags and global role; `None` when the user does not exist.
     pub async fn user(&self, user: i32) -> Result<Option<UserAccess>, DbError> {
-        if let Some(found) = self.users.lock().expect("access cache").get(&user) {
-            return Ok(*found);
-        }
-        let generation = self.generation();
+        let stamp = {
+            let c = self.cached();
+            if let Some(found) = c.users.get(&user) {
+                return Ok(*found);
+            }
+            c.stamp
+        };
         let found = self
             .db
             .read(async move |mut c| {
@@ -111,8 +190,9 @@ impl AccessCache {
                 }))
             })
             .await?;
-        if self.generation() == generation {
-            self.users.lock().expect("access cache").insert(user, found);
+        let mut c = self.cached();
+        if c.valid(stamp, user, None) {
+            c.users.insert(user, found);
         }
         Ok(found)
     }
@@ -128,26 +208,22 @@ impl AccessCache {
         if u.reads_all() {
             return Ok(true);
         }
-        if let Some(known) = self
-            .grants
-            .lock()
-            .expect("access cache")
-            .get(&(user, product))
-        {
-            return Ok(*known);
-        }
-        let generation = self.generation();
+        let stamp = {
+            let c = self.cached();
+            if let Some(known) = c.grants.get(&user).and_then(|g| g.get(&product)) {
+                return Ok(*known);
+            }
+            c.stamp
+        };
         let granted = self
             .loader
             .load_one((user, product))
             .await
             .map_err(|e| DbError::Unavailable(e.message))?
             .unwrap_or(false);
-        if self.generation() == generation {
-            self.grants
-                .lock()
-                .expect("access cache")
-                .insert((user, product), granted);
+        let mut c = self.cached();
+        if c.valid(stamp, user, Some(product)) {
+            c.grants.entry(user).or_default().insert(product, granted);
         }
         Ok(granted)
     }
@@ -193,5 +269,69 @@ impl Loader<(i32, i32)> for GrantLoader {
             out.insert((p.user_id, p.product_id), true);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOMEONE: Option<UserAccess> = Some(UserAccess {
+        active: true,
+        superuser: false,
+        global: None,
+    });
+
+    /// A cache knowing users 1 and 2, each granted products 10 and 11.
+    fn filled() -> Cached {
+        let mut c = Cached::default();
+        for user in [1, 2] {
+            c.users.insert(user, SOMEONE);
+            c.grants
+                .insert(user, HashMap::from([(10, true), (11, true)]));
+        }
+        c
+    }
+
+    #[test]
+    fn a_change_forgets_only_what_it_names() {
+        let mut c = filled();
+        c.forget(&AccessChanged::roles_of(vec![1]));
+        assert!(!c.users.contains_key(&1) && !c.grants.contains_key(&1));
+        assert!(c.users.contains_key(&2) && c.grants[&2].len() == 2);
+
+        let mut c = filled();
+        c.forget(&AccessChanged::product_moved(10));
+        assert!(c.users.contains_key(&1) && c.users.contains_key(&2));
+        assert_eq!(c.grants[&1].keys().collect::<Vec<_>>(), [&11]);
+        assert_eq!(c.grants[&2].keys().collect::<Vec<_>>(), [&11]);
+
+        let mut c = filled();
+        c.forget(&AccessChanged::everything());
+        assert!(c.users.is_empty() && c.grants.is_empty());
+    }
+
+    #[test]
+    fn answers_looked_up_before_a_change_are_not_cached_after_it() {
+        let mut c = Cached::default();
+        let before = c.stamp;
+        c.forget(&AccessChanged::roles_of(vec![1]));
+        // Looked up before the change: stale for user 1, still good for user 2.
+        assert!(!c.valid(before, 1, Some(10)));
+        assert!(c.valid(before, 2, Some(10)));
+        // Looked up after it: good.
+        assert!(c.valid(c.stamp, 1, Some(10)));
+
+        let before = c.stamp;
+        c.forget(&AccessChanged::product_moved(10));
+        assert!(!c.valid(before, 2, Some(10)));
+        assert!(c.valid(before, 2, Some(11)));
+        assert!(c.valid(before, 2, None));
+
+        let before = c.stamp;
+        c.forget(&AccessChanged::everything());
+        assert!(!c.valid(before, 3, None));
+        assert!(c.valid(c.stamp, 3, Some(12)));
+        assert!(c.user_marks.is_empty() && c.product_marks.is_empty());
     }
 }

@@ -13,15 +13,21 @@
 //!   same events in the same order. Without `REDIS_URL` the relay wakes the local fan-out
 //!   directly (single node).
 //! - **Access.** Subscriptions check every event against the subscriber's current roles through
-//!   [`access::AccessCache`], which `ACCESS_CHANGED` events clear.
+//!   [`access::AccessCache`]. An `ACCESS_CHANGED` event names whose access changed
+//!   ([`AccessChanged`]): the cache forgets those users' entries only, and when their
+//!   credentials changed (a token revoked, a user deactivated), only their websockets are told
+//!   to re-check their credential, through a per-user registry of watch channels
+//!   ([`Bus::watch_credentials`]). A rename or any other change that grants nothing records no
+//!   such event.
 
 pub mod access;
 pub mod stream;
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -29,14 +35,14 @@ use std::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::{
-    sync::{Notify, broadcast},
+    sync::{Notify, broadcast, watch},
     task::JoinHandle,
 };
 
 use crate::{
     config::Config,
     db::{self, Db, DbError, outbox},
-    domain::events::EventKind,
+    domain::events::{AccessChanged, EventKind},
 };
 
 pub use outbox::Event;
@@ -52,9 +58,11 @@ pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
     /// The highest event number broadcast so far.
     last: AtomicI64,
-    /// Counts `ACCESS_CHANGED` events: websockets watch it to re-check their credentials
-    /// (a channel of its own, so that ordinary events do not wake every socket twice).
-    access_changed: tokio::sync::watch::Sender<u64>,
+    /// One channel per user with open websockets, bumped when that user's credentials change
+    /// (see [`Bus::watch_credentials`]); an entry goes with the last socket of its user.
+    credentials: std::sync::Mutex<HashMap<i32, watch::Sender<u64>>>,
+    /// Counts credential changes handled, whoever they concerned.
+    credential_epoch: AtomicU64,
     /// Wakes the fan-out: numbered events may be waiting.
     wake: Notify,
     /// Wakes the relay: events may have been committed.
@@ -131,7 +139,8 @@ impl Bus {
         Ok(Arc::new(Bus {
             tx,
             last: AtomicI64::new(-1),
-            access_changed: tokio::sync::watch::Sender::new(0),
+            credentials: std::sync::Mutex::new(HashMap::new()),
+            credential_epoch: AtomicU64::new(0),
             wake: Notify::new(),
             relay_wake: Notify::new(),
             redis_ok: AtomicBool::new(true),
@@ -148,9 +157,59 @@ impl Bus {
         self.tx.subscribe()
     }
 
-    /// Changes whenever access may have changed anywhere (roles, tokens, users).
-    pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.access_changed.subscribe()
+    /// The number of credential changes handled so far. A websocket reads it before it
+    /// authenticates and hands it to [`Bus::watch_credentials`].
+    pub fn credential_epoch(&self) -> u64 {
+        AtomicU64::load(&self.credential_epoch, Ordering::SeqCst)
+    }
+
+    /// Watches `user`'s credentials: the watch is told whenever an `ACCESS_CHANGED` says they
+    /// changed (or may have: everyone's). `since` is the [`Bus::credential_epoch`] read before
+    /// the credential was checked: when any credential changed since, the watch starts out
+    /// told, since that change may have concerned `user` before the watch existed.
+    pub fn watch_credentials(self: &Arc<Self>, user: i32, since: u64) -> CredentialWatch {
+        let mut watches = self.credentials.lock().expect("credential watches");
+        let mut rx = watches
+            .entry(user)
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe();
+        // Read under the lock: a change handled after this point bumps the channel (see
+        // `credentials_changed`, which counts before it takes the lock).
+        if self.credential_epoch() != since {
+            rx.mark_changed();
+        }
+        CredentialWatch {
+            bus: self.clone(),
+            user,
+            rx: Some(rx),
+        }
+    }
+
+    /// Tells the credential watches of `users` (of everyone when `None`).
+    fn credentials_changed(&self, users: Option<&[i32]>) {
+        self.credential_epoch.fetch_add(1, Ordering::SeqCst);
+        let watches = self.credentials.lock().expect("credential watches");
+        match users {
+            Some(users) => {
+                for user in users {
+                    if let Some(tx) = watches.get(user) {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                }
+            }
+            None => {
+                for tx in watches.values() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            }
+        }
+    }
+
+    /// How many users have websockets watching their credentials (tests check that entries
+    /// go with the sockets).
+    #[doc(hidden)]
+    pub fn watched_users(&self) -> usize {
+        self.credentials.lock().expect("credential watches").len()
     }
 
     /// How many receivers the broadcast has (tests wait for a subscription to attach).
@@ -183,6 +242,47 @@ impl Bus {
     /// events; other processes learn of it from `NOTIFY`).
     pub fn committed(&self) {
         self.relay_wake.notify_one();
+    }
+}
+
+/// A websocket's watch on its user's credentials (see [`Bus::watch_credentials`]).
+pub struct CredentialWatch {
+    bus: Arc<Bus>,
+    user: i32,
+    /// Always `Some` until dropped.
+    rx: Option<watch::Receiver<u64>>,
+}
+
+impl CredentialWatch {
+    /// Waits until the user's credentials may have changed since the last [`Self::seen`] (or
+    /// since the watch began); `false` when no news can come any more.
+    pub async fn changed(&mut self) -> bool {
+        match &mut self.rx {
+            Some(rx) => rx.changed().await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Marks every change told so far as seen (call right before re-checking the credential:
+    /// the check covers them).
+    pub fn seen(&mut self) {
+        if let Some(rx) = &mut self.rx {
+            rx.mark_unchanged();
+        }
+    }
+}
+
+impl Drop for CredentialWatch {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        let mut watches = self.bus.credentials.lock().expect("credential watches");
+        // Another socket of the user may have subscribed meanwhile: remove only an unused entry.
+        if watches
+            .get(&self.user)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            watches.remove(&self.user);
+        }
     }
 }
 
@@ -318,8 +418,11 @@ async fn catch_up(bus: &Bus) -> Result<(), DbError> {
         for event in events {
             let seq = event.seq;
             if event.kind == EventKind::AccessChanged {
-                bus.access.clear();
-                bus.access_changed.send_modify(|n| *n += 1);
+                let change = AccessChanged::from_payload(&event.payload);
+                bus.access.forget(&change);
+                if change.credentials {
+                    bus.credentials_changed(change.users.as_deref());
+                }
             }
             // No receivers is fine (`Err` only means nobody listens).
             let _ = bus.tx.send(Arc::new(event));

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod access_events;
 mod auth;
 mod client_libraries;
 mod dataloader;

@@ -478,17 +478,28 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                             id
                         }
                     };
-                    diesel::update(
-                        api_tokens::table
-                            .filter(api_tokens::user_id.eq(id))
-                            .filter(api_tokens::name.eq(TOKEN_NAME))
-                            .filter(api_tokens::revoked_at.is_null()),
-                    )
-                    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-                    .execute(c)
-                    .await?;
-                    api_token::create(c, id, TOKEN_NAME.into(), auth::hash_token(&token), None)
+                    // The previous demo token goes, with every token created through it.
+                    let previous: Vec<i32> = api_tokens::table
+                        .filter(api_tokens::user_id.eq(id))
+                        .filter(api_tokens::name.eq(TOKEN_NAME))
+                        .filter(api_tokens::revoked_at.is_null())
+                        .select(api_tokens::id)
+                        .load(c)
                         .await?;
+                    if !previous.is_empty() {
+                        api_token::revoke_all(c, &previous).await?;
+                    }
+                    api_token::create(
+                        c,
+                        api_token::NewApiToken {
+                            user_id: id,
+                            name: TOKEN_NAME.into(),
+                            token_hash: auth::hash_token(&token),
+                            expires_at: None,
+                            created_by_token_id: None,
+                        },
+                    )
+                    .await?;
                     out.push(DemoLogin {
                         username: name.into(),
                         access: match role {

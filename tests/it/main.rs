@@ -23,5 +23,6 @@ mod rbac;
 mod reference;
 mod schema_sdl;
 mod test_entity;
+mod token_lineage;
 mod visibility;
 mod websocket;

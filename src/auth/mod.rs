@@ -16,7 +16,7 @@ use crate::{
         self, Db, DbError,
         authz::{Viewer, Visibility},
     },
-    domain::Role,
+    domain::{Role, rbac::Permission},
 };
 
 /// Who is making a request. Built per request (per websocket operation), so a revoked token,
@@ -80,6 +80,22 @@ impl Principal {
     /// group (reference §7.1, 6), so global roles do not widen this.
     pub fn group_visibility(&self) -> Visibility {
         if self.is_superuser {
+            Visibility::All
+        } else {
+            Visibility::Member(self.user_id)
+        }
+    }
+
+    /// Whose private notes this principal reads besides what [`Self::viewer`] shows: every
+    /// one for a superuser or a global role that allows
+    /// [`Permission::READ_PRIVATE_NOTES`]; otherwise its own and those on products where its
+    /// roles allow that permission (see `authz::push_private_notes_visible`).
+    pub fn private_notes(&self) -> Visibility {
+        if self.is_superuser
+            || self
+                .global_role
+                .is_some_and(|g| g.allows(Permission::READ_PRIVATE_NOTES))
+        {
             Visibility::All
         } else {
             Visibility::Member(self.user_id)

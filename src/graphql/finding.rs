@@ -9,7 +9,7 @@ use super::{
     engagement::{self, Engagement},
     enums::{self, OrderDirection, Severity},
     guards,
-    loaders::{FilesOf, NotesOf, RowId},
+    loaders::{FilesOf, RowId},
     node::{self, DeletePayload, IdInput},
     note::{File, Note},
     pagination::{self, Connection},
@@ -225,16 +225,10 @@ impl Finding {
             .await?
             .ok_or_else(|| AppError::not_found("Product").into())
     }
-    /// Notes, oldest first.
+    /// Notes, oldest first; private notes only for their author and for those who may edit
+    /// notes here.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        let a = Attachment::Finding(self.0.id);
-        Ok(loader(ctx)
-            .load_one(NotesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Note)
-            .collect())
+        super::note::notes_of(ctx, Attachment::Finding(self.0.id)).await
     }
     /// Attached files, oldest first.
     async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {

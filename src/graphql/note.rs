@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    context::principal,
+    context::{loader, principal, private_notes},
     guards,
+    loaders::NotesOf,
     node::{self, IdInput},
     reference::{self, User},
 };
@@ -31,7 +32,9 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimit(pub usize);
 
-/// A comment on an engagement, test or finding.
+/// A comment on an engagement, test or finding. A private note is shown only to its author, to
+/// superusers and to those who may edit notes on its product (WRITER and above); to everyone
+/// else it does not exist.
 #[derive(Clone)]
 pub struct Note(pub rows::Note);
 
@@ -73,6 +76,17 @@ impl Note {
     async fn updated(&self) -> DateTime<Utc> {
         self.0.updated
     }
+}
+
+/// The notes on `on` the caller may read, oldest first (through the dataloader).
+pub async fn notes_of(ctx: &Context<'_>, on: Attachment) -> async_graphql::Result<Vec<Note>> {
+    Ok(loader(ctx)
+        .load_one(NotesOf(on, private_notes(ctx)))
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(Note)
+        .collect())
 }
 
 /// A file attached to an engagement, test or finding.

@@ -11,7 +11,7 @@ use super::{
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
     guards,
-    loaders::{FilesOf, NotesOf, RowId},
+    loaders::{FilesOf, RowId},
     node::{self, DeletePayload, IdInput},
     note::{File, Note},
     pagination::{self, Connection},
@@ -130,16 +130,10 @@ impl Test {
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::Test, self.0.id).await
     }
-    /// Notes, oldest first.
+    /// Notes, oldest first; private notes only for their author and for those who may edit
+    /// notes here.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        let a = Attachment::Test(self.0.id);
-        Ok(loader(ctx)
-            .load_one(NotesOf(a))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Note)
-            .collect())
+        super::note::notes_of(ctx, Attachment::Test(self.0.id)).await
     }
     /// Attached files, oldest first.
     async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {

@@ -17,6 +17,7 @@ mod limits;
 mod notes_files;
 mod notifications;
 mod pagination;
+mod private_notes;
 mod product;
 mod product_type;
 mod rbac;

@@ -9,6 +9,7 @@ use diesel_async::RunQueryDsl;
 use crate::{
     db::{
         Db, DbError, engagement, finding,
+        lookup::TestTypeByName,
         note::{self, Attachment},
         product, product_type,
         schema::product_types,
@@ -319,6 +320,7 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                         tags: Vec::new(),
                     },
                     test_type,
+                    TestTypeByName::CreateMissing,
                 )
                 .await?;
                 for f in 0..13 {

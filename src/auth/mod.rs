@@ -114,6 +114,12 @@ impl Principal {
     pub fn may_add_product_types(&self) -> bool {
         self.is_superuser || self.global_role.is_some_and(Role::may_add_product_types)
     }
+
+    /// Test types are shared by every tenant: only superusers create them (by naming a new one
+    /// in `createTest`); everyone else picks an existing one.
+    pub fn may_add_test_types(&self) -> bool {
+        self.is_superuser
+    }
 }
 
 /// The prefix of every token (makes leaked tokens easy to recognize in logs and scanners).

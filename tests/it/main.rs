@@ -24,6 +24,7 @@ mod rbac;
 mod reference;
 mod schema_sdl;
 mod test_entity;
+mod test_types;
 mod token_lineage;
 mod visibility;
 mod websocket;

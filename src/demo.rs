@@ -9,6 +9,7 @@ use diesel_async::RunQueryDsl;
 use crate::{
     db::{
         Db, DbError, engagement, finding,
+        lookup::TestTypeByName,
         note::{self, Attachment},
         product, product_type,
         schema::product_types,
@@ -319,6 +320,7 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                         tags: Vec::new(),
                     },
                     test_type,
+                    TestTypeByName::CreateMissing,
                 )
                 .await?;
                 for f in 0..13 {
@@ -421,7 +423,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
             membership::{self, Member, On},
             schema::{api_tokens, product_types as pt, users},
         },
-        domain::{Role, events::AccessChanged},
+        domain::Role,
     };
     use diesel::{ExpressionMethods, OptionalExtension};
 
@@ -478,22 +480,28 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                             id
                         }
                     };
-                    let revoked = diesel::update(
-                        api_tokens::table
-                            .filter(api_tokens::user_id.eq(id))
-                            .filter(api_tokens::name.eq(TOKEN_NAME))
-                            .filter(api_tokens::revoked_at.is_null()),
-                    )
-                    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-                    .execute(c)
-                    .await?;
-                    if revoked > 0 {
-                        // Sockets still open with the old demo tokens close.
-                        let change = AccessChanged::credentials_of(vec![id]);
-                        crate::db::outbox::record_access(c, &change).await?;
-                    }
-                    api_token::create(c, id, TOKEN_NAME.into(), auth::hash_token(&token), None)
+                    // The previous demo token goes, with every token created through it.
+                    let previous: Vec<i32> = api_tokens::table
+                        .filter(api_tokens::user_id.eq(id))
+                        .filter(api_tokens::name.eq(TOKEN_NAME))
+                        .filter(api_tokens::revoked_at.is_null())
+                        .select(api_tokens::id)
+                        .load(c)
                         .await?;
+                    if !previous.is_empty() {
+                        api_token::revoke_all(c, &previous).await?;
+                    }
+                    api_token::create(
+                        c,
+                        api_token::NewApiToken {
+                            user_id: id,
+                            name: TOKEN_NAME.into(),
+                            token_hash: auth::hash_token(&token),
+                            expires_at: None,
+                            created_by_token_id: None,
+                        },
+                    )
+                    .await?;
                     out.push(DemoLogin {
                         username: name.into(),
                         access: match role {

@@ -132,6 +132,7 @@ impl Protocol {
 /// Upgrades to a GraphQL websocket, or answers 400 when the client offers neither subprotocol.
 pub async fn handler(
     State(state): State<AppState>,
+    slot: Option<axum::Extension<super::ConnectionSlot>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -161,7 +162,11 @@ pub async fn handler(
     ws.read_buffer_size(8 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| serve(socket, state, protocol, header_credential))
+        .on_upgrade(move |socket| async move {
+            // The socket keeps its connection's place among `MAX_CONNECTIONS` until it closes.
+            let _slot = slot;
+            serve(socket, state, protocol, header_credential).await
+        })
 }
 
 /// A message from the client, in either protocol.
@@ -637,7 +642,10 @@ impl Operation {
             }
         };
         let config = &self.state.config;
-        let doc = async_graphql::parser::parse_query(&request.query).ok();
+        // A query over the size limit is not parsed here: `execute` refuses it unparsed.
+        let doc = (request.query.len() <= config.query_limits.max_query_bytes)
+            .then(|| async_graphql::parser::parse_query(&request.query).ok())
+            .flatten();
         let is_subscription = doc
             .as_ref()
             .and_then(|d| operation_type(d, request.operation_name.as_deref()))

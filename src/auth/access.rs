@@ -2,7 +2,8 @@
 //! resolves the target to the product, product type or group whose roles decide, locks the target
 //! row (so it cannot move or vanish before the write commits), and answers
 //! - `NotFound` when the target does not exist **or the caller may not see it** (the same answer,
-//!   so ids of other tenants' objects cannot be probed),
+//!   so ids of other tenants' objects cannot be probed; a private note is seen only by its
+//!   author and by those who may read private notes on its product),
 //! - `Forbidden` when the caller sees the target but lacks the permission.
 
 use diesel_async::AsyncPgConnection;
@@ -155,6 +156,15 @@ pub async fn require_with(
     let anchor = authz::anchor(conn, target, lock).await?;
     let access = access(conn, principal, anchor).await?;
     if !access.visible {
+        return Err(DbError::NotFound);
+    }
+    // A private note exists only for its author and those who may read private notes there.
+    if let Target::Note(id) = target
+        && !access.allows(Permission::READ_PRIVATE_NOTES)
+        && authz::private_note_author(conn, id)
+            .await?
+            .is_some_and(|author| author != Some(principal.user_id))
+    {
         return Err(DbError::NotFound);
     }
     if !access.allows(permission) {

@@ -8,6 +8,7 @@
 
 pub mod access;
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -15,7 +16,7 @@ use crate::{
         self, Db, DbError,
         authz::{Viewer, Visibility},
     },
-    domain::Role,
+    domain::{Role, rbac::Permission},
 };
 
 /// Who is making a request. Built per request (per websocket operation), so a revoked token,
@@ -28,7 +29,10 @@ pub struct Principal {
     /// The highest global role of the user and its groups.
     pub global_role: Option<Role>,
     /// When the token used expires (a websocket is closed then).
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The token that authenticated this principal; `None` for principals built without one
+    /// (the CLI, jobs, tests). Tokens created by this principal record it as their parent.
+    pub token_id: Option<i32>,
 }
 
 impl Principal {
@@ -40,6 +44,26 @@ impl Principal {
             is_superuser: user.is_superuser,
             global_role: global_roles.iter().copied().max(),
             expires_at: None,
+            token_id: None,
+        }
+    }
+
+    /// The expiry of a token this principal creates, given the `requested` one. A token created
+    /// through a token never outlives it: without a request it inherits the parent's expiry
+    /// (none when the parent has none), and a request later than the parent's expiry is refused
+    /// (the message, safe to show, names that expiry) rather than silently shortened.
+    pub fn child_token_expiry(
+        &self,
+        requested: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        match (requested, self.expires_at) {
+            (None, parent) => Ok(parent),
+            (Some(r), Some(parent)) if r > parent => Err(format!(
+                "expiresAt must not be later than {}, when the token this request uses expires: \
+                 a token created through another token cannot outlive it",
+                parent.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            (Some(r), _) => Ok(Some(r)),
         }
     }
 
@@ -62,6 +86,22 @@ impl Principal {
         }
     }
 
+    /// Whose private notes this principal reads besides what [`Self::viewer`] shows: every
+    /// one for a superuser or a global role that allows
+    /// [`Permission::READ_PRIVATE_NOTES`]; otherwise its own and those on products where its
+    /// roles allow that permission (see `authz::push_private_notes_visible`).
+    pub fn private_notes(&self) -> Visibility {
+        if self.is_superuser
+            || self
+                .global_role
+                .is_some_and(|g| g.allows(Permission::READ_PRIVATE_NOTES))
+        {
+            Visibility::All
+        } else {
+            Visibility::Member(self.user_id)
+        }
+    }
+
     /// What this principal may read.
     pub fn viewer(&self) -> Viewer {
         Viewer {
@@ -73,6 +113,12 @@ impl Principal {
     /// Creating product types needs a global MAINTAINER or OWNER role, or a superuser.
     pub fn may_add_product_types(&self) -> bool {
         self.is_superuser || self.global_role.is_some_and(Role::may_add_product_types)
+    }
+
+    /// Test types are shared by every tenant: only superusers create them (by naming a new one
+    /// in `createTest`); everyone else picks an existing one.
+    pub fn may_add_test_types(&self) -> bool {
+        self.is_superuser
     }
 }
 
@@ -116,18 +162,19 @@ pub enum AuthError {
 pub async fn authenticate(db: &Db, header: &str) -> Result<Principal, AuthError> {
     let key = parse_authorization(header).ok_or(AuthError::Malformed)?;
     let hash = hash_token(key);
-    let (user, expires_at, roles) = db
+    let (token, roles) = db
         .read(async move |mut c| {
-            let Some((user, expires_at)) = db::api_token::authenticate(&mut c, &hash).await? else {
+            let Some(token) = db::api_token::authenticate(&mut c, &hash).await? else {
                 return Ok(None);
             };
-            let roles = db::authz::global_roles(&mut c, user.id).await?;
-            Ok(Some((user, expires_at, roles)))
+            let roles = db::authz::global_roles(&mut c, token.user.id).await?;
+            Ok(Some((token, roles)))
         })
         .await?
         .ok_or(AuthError::Invalid)?;
-    let mut principal = Principal::new(user, &roles);
-    principal.expires_at = expires_at;
+    let mut principal = Principal::new(token.user, &roles);
+    principal.expires_at = token.expires_at;
+    principal.token_id = Some(token.token_id);
     Ok(principal)
 }
 
@@ -145,7 +192,17 @@ pub async fn create_user_with_token(
         .write(move |c| {
             Box::pin(async move {
                 let user = db::user::create(c, new).await?;
-                db::api_token::create(c, user.id, token_name, hash, None).await?;
+                db::api_token::create(
+                    c,
+                    db::api_token::NewApiToken {
+                        user_id: user.id,
+                        name: token_name,
+                        token_hash: hash,
+                        expires_at: None,
+                        created_by_token_id: None,
+                    },
+                )
+                .await?;
                 Ok(user)
             })
         })
@@ -169,6 +226,38 @@ mod tests {
         assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 40);
         assert_eq!(hash_token(&a).len(), 64);
         assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn tokens_created_through_a_token_do_not_outlive_it() {
+        let user = db::user::User {
+            id: 1,
+            username: "u".into(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            created: Utc::now(),
+            is_active: true,
+            is_superuser: false,
+            global_role: None,
+        };
+        let mut p = Principal::new(user, &[]);
+        let parent = Utc::now() + chrono::Duration::hours(1);
+        let earlier = parent - chrono::Duration::minutes(1);
+        let later = parent + chrono::Duration::minutes(1);
+        // Without an expiring parent, the request stands.
+        assert_eq!(p.child_token_expiry(None), Ok(None));
+        assert_eq!(p.child_token_expiry(Some(later)), Ok(Some(later)));
+        p.token_id = Some(7);
+        p.expires_at = Some(parent);
+        assert_eq!(p.child_token_expiry(None), Ok(Some(parent)));
+        assert_eq!(p.child_token_expiry(Some(earlier)), Ok(Some(earlier)));
+        assert_eq!(p.child_token_expiry(Some(parent)), Ok(Some(parent)));
+        let refused = p.child_token_expiry(Some(later)).unwrap_err();
+        assert!(
+            refused.contains(&parent.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "{refused}"
+        );
     }
 
     #[test]

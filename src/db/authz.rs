@@ -4,19 +4,22 @@
 //! product, product type or group their permission is checked on ([`anchor`], which also locks
 //! the target row for the rest of the transaction) and read the caller's roles there.
 //!
+//! Private notes are a second condition on notes ([`push_private_notes_visible`]): product
+//! visibility shows a note's product, not the private notes on it.
+//!
 //! Roles come from the `memberships`, `group_members` and global-role columns (migration 5);
 //! the views `user_memberships` and `product_grants` expand groups and product-type inheritance.
 
 use std::collections::HashMap;
 
 use diesel::{
-    QueryableByName,
+    OptionalExtension, QueryableByName,
     sql_types::{Array, Integer, Nullable, Text},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{DbError, QueryResult, sql::Sql};
-use crate::domain::Role;
+use crate::domain::{Role, rbac::Permission};
 
 /// What a reader may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,17 +97,64 @@ pub fn readable_products(sql: &mut Sql, user: i32) {
         .push(")");
 }
 
+/// The product of the note or file aliased `x`: its parent's.
+const ATTACHMENT_PRODUCT: &str = "COALESCE(\
+     (SELECT e.product_id FROM engagements e WHERE e.id = x.engagement_id), \
+     (SELECT t.product_id FROM tests t WHERE t.id = x.test_id), \
+     (SELECT f.product_id FROM findings f WHERE f.id = x.finding_id))";
+
 /// Appends `AND <visible>` for notes or files aliased `x` (their product is their parent's).
 pub fn push_attachment_visible(sql: &mut Sql, viewer: Viewer) {
     let Visibility::Member(user) = viewer.products else {
         return;
     };
-    sql.push(
-        " AND COALESCE((SELECT e.product_id FROM engagements e WHERE e.id = x.engagement_id), \
-         (SELECT t.product_id FROM tests t WHERE t.id = x.test_id), \
-         (SELECT f.product_id FROM findings f WHERE f.id = x.finding_id)) IN ",
-    );
+    sql.push(" AND ").push(ATTACHMENT_PRODUCT).push(" IN ");
     readable_products(sql, user);
+}
+
+/// Appends `AND <readable>` for notes aliased `x`, given whose private notes the reader sees
+/// (`private`, from `Principal::private_notes`): every note that is not private; with
+/// `Member(user)`, private notes only where `user` wrote them or holds a role on their product
+/// that allows [`Permission::READ_PRIVATE_NOTES`] (own, group or product-type grant). The
+/// product visibility itself is a separate condition.
+pub fn push_private_notes_visible(sql: &mut Sql, private: Visibility) {
+    let Visibility::Member(user) = private else {
+        return;
+    };
+    let roles: Vec<&'static str> = Role::ALL
+        .iter()
+        .filter(|r| r.allows(Permission::READ_PRIVATE_NOTES))
+        .map(|r| r.as_str())
+        .collect();
+    sql.push(" AND (NOT x.private OR x.author_id = ")
+        .bind::<Integer, _>(user)
+        .push(" OR ")
+        .push(ATTACHMENT_PRODUCT)
+        .push(" IN (SELECT pg.product_id FROM product_grants pg WHERE pg.user_id = ")
+        .bind::<Integer, _>(user)
+        .push(" AND pg.role = ANY(")
+        .bind::<Array<Text>, _>(roles)
+        .push(")))");
+}
+
+/// The author of note `id` when the note is private (`Some(author)`, the author possibly
+/// deleted); `None` when it is not private or does not exist.
+pub async fn private_note_author(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<Option<i32>>> {
+    #[derive(QueryableByName)]
+    struct Author {
+        #[diesel(sql_type = Nullable<Integer>)]
+        author_id: Option<i32>,
+    }
+    let found: Option<Author> =
+        diesel::sql_query("SELECT author_id FROM notes WHERE id = $1 AND private")
+            .bind::<Integer, _>(id)
+            .get_result(conn)
+            .await
+            .optional()?;
+    Ok(found.map(|a| a.author_id))
 }
 
 /// A [`super::sql::SqlFilter`] plus the visibility condition of its entity.

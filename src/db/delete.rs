@@ -121,11 +121,13 @@ impl Root {
 }
 
 /// What deleting `root` would remove; `NotFound` when it does not exist. A product type's
-/// products are counted only where `viewer` may read them (the caller checks the root itself).
+/// products are counted only where `viewer` may read them (the caller checks the root itself),
+/// and private notes only as `private` allows (see [`super::authz::push_private_notes_visible`]).
 pub async fn preview(
     conn: &mut AsyncPgConnection,
     root: Root,
     viewer: Viewer,
+    private: Visibility,
 ) -> QueryResult<DeleteCounts> {
     let products = match viewer.products {
         Visibility::Member(_) => {
@@ -138,16 +140,18 @@ pub async fn preview(
          (SELECT count(*) FROM pt) AS product_types, (SELECT count(*) FROM p) AS products, \
          (SELECT count(*) FROM e) AS engagements, (SELECT count(*) FROM t) AS tests, \
          (SELECT count(*) FROM f) AS findings, \
-         (SELECT count(*) FROM notes WHERE engagement_id IN (SELECT id FROM e) \
-            OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS notes, \
          (SELECT count(*) FROM files WHERE engagement_id IN (SELECT id FROM e) \
-            OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS files",
+            OR test_id IN (SELECT id FROM t) OR finding_id IN (SELECT id FROM f)) AS files, \
+         (SELECT count(*) FROM notes x WHERE (x.engagement_id IN (SELECT id FROM e) \
+            OR x.test_id IN (SELECT id FROM t) OR x.finding_id IN (SELECT id FROM f))",
         root.scope_ctes(products)
     ));
     sql.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
     if let Visibility::Member(user) = viewer.products {
         sql.bind_unwritten::<diesel::sql_types::Integer, _>(user);
     }
+    super::authz::push_private_notes_visible(&mut sql, private);
+    sql.push(") AS notes");
     let counts: DeleteCounts = sql.build().get_result(conn).await?;
     let own = match root {
         Root::ProductType(_) => counts.product_types,
@@ -175,7 +179,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
         n: i32,
     }
     lock.build().get_result::<One>(conn).await?;
-    let counts = preview(conn, root, Viewer::ALL).await?;
+    let counts = preview(conn, root, Viewer::ALL, Visibility::All).await?;
     if let Root::Engagement(id) = root {
         #[derive(QueryableByName)]
         struct Gone {

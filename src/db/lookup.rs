@@ -1,10 +1,13 @@
-//! Reference data: test types (created on demand by name) and development environments.
+//! Reference data: test types and development environments. Test types are global (shared by
+//! every tenant): a name that does not exist yet is created only where the caller may
+//! ([`TestTypeByName`]); [`find_or_create_test_type_as_system`] is the entry point for trusted
+//! server-side callers.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    QueryResult,
+    DbError, QueryResult,
     page::Listed,
     schema::{development_environments, test_types},
     sql::NoFilter,
@@ -62,9 +65,49 @@ impl Listed for DevelopmentEnvironment {
     }
 }
 
-/// The test type called `name`, created (as dynamically generated) when it does not exist yet.
-/// Safe under concurrency: a racing insert of the same name resolves to the one row.
-pub async fn test_type_by_name(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<TestType> {
+/// How a test type named by a write is resolved. Test types are shared by every tenant, so
+/// creating one is not a right any product role gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestTypeByName {
+    /// Only an existing test type; an unknown name is refused (callers without the right to
+    /// create test types).
+    Existing,
+    /// Created when missing (superusers, and the system itself).
+    CreateMissing,
+}
+
+/// The test type called `name` (exactly). Unknown with [`TestTypeByName::Existing`]: `Rule`,
+/// naming only the name asked for (the list of test types is not spelled out).
+pub async fn test_type_named(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    how: TestTypeByName,
+) -> QueryResult<TestType> {
+    match how {
+        TestTypeByName::CreateMissing => find_or_create_test_type_as_system(conn, name).await,
+        TestTypeByName::Existing => test_types::table
+            .filter(test_types::name.eq(name))
+            .select(TestType::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| {
+                DbError::Rule(format!(
+                    "unknown test type {name:?}: pick an existing one (testTypes), or ask an \
+                     administrator to create it"
+                ))
+            }),
+    }
+}
+
+/// The test type called `name`, created (as dynamically generated) when it does not exist yet,
+/// **as the system**: no permission is checked here. For superusers' requests and for trusted
+/// server-side callers such as scan import, which names test types after scan types. Safe
+/// under concurrency: a racing insert of the same name resolves to the one row.
+pub async fn find_or_create_test_type_as_system(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<TestType> {
     diesel::insert_into(test_types::table)
         .values((
             test_types::name.eq(name),

@@ -1,4 +1,6 @@
-//! Notes on engagements, tests and findings.
+//! Notes on engagements, tests and findings. A private note is read only by its author and by
+//! those who may edit notes on its product (see `authz::push_private_notes_visible`); every
+//! read here takes whose private notes the caller sees.
 
 use std::collections::HashMap;
 
@@ -6,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::Integer};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{DbError, QueryResult, schema::notes, sql::Sql};
+use super::{DbError, QueryResult, authz::Visibility, schema::notes, sql::Sql};
 
 /// What a note or file is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,35 +169,40 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> 
         .await?)
 }
 
-/// Notes by id that `viewer` may read (missing and unreadable ids are both absent).
+/// Notes by id that `viewer` may read, private ones only as `private` allows (see
+/// [`super::authz::push_private_notes_visible`]); missing and unreadable ids are both absent.
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[i32],
     viewer: super::authz::Viewer,
+    private: Visibility,
 ) -> QueryResult<Vec<Note>> {
     let mut sql = Sql::new("SELECT x.* FROM notes x WHERE x.id = ANY(");
     sql.bind::<diesel::sql_types::Array<Integer>, _>(ids.to_vec())
         .push(")");
     super::authz::push_attachment_visible(&mut sql, viewer);
+    super::authz::push_private_notes_visible(&mut sql, private);
     Ok(sql.build().load(conn).await?)
 }
 
-/// Notes of many parents of one kind, oldest first, in one statement.
+/// Notes of many parents (which the caller may read), oldest first, private ones only as
+/// `private` allows, in one statement.
 pub async fn for_parents(
     conn: &mut AsyncPgConnection,
     parents: &[Attachment],
+    private: Visibility,
 ) -> QueryResult<HashMap<Attachment, Vec<Note>>> {
+    use diesel::sql_types::Array;
     let (e, t, f) = Attachment::split(parents);
-    let rows: Vec<Note> = notes::table
-        .filter(
-            notes::engagement_id
-                .eq_any(e)
-                .or(notes::test_id.eq_any(t))
-                .or(notes::finding_id.eq_any(f)),
-        )
-        .order(notes::id)
-        .select(Note::as_select())
-        .load(conn)
-        .await?;
+    let mut sql = Sql::new("SELECT x.* FROM notes x WHERE (x.engagement_id = ANY(");
+    sql.bind::<Array<Integer>, _>(e)
+        .push(") OR x.test_id = ANY(")
+        .bind::<Array<Integer>, _>(t)
+        .push(") OR x.finding_id = ANY(")
+        .bind::<Array<Integer>, _>(f)
+        .push("))");
+    super::authz::push_private_notes_visible(&mut sql, private);
+    sql.push(" ORDER BY x.id");
+    let rows: Vec<Note> = sql.build().load(conn).await?;
     Ok(super::group_by(rows, Note::attachment))
 }

@@ -11,6 +11,7 @@ diesel::table! {
         created -> Timestamptz,
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        created_by_token_id -> Nullable<Int4>,
     }
 }
 

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     DbError, QueryResult, engagement,
+    lookup::TestTypeByName,
     page::Listed,
     schema::tests,
     sql::{Sql, SqlFilter, like_pattern},
@@ -216,12 +217,16 @@ pub async fn open_for_findings(conn: &mut AsyncPgConnection, id: i32) -> QueryRe
     Ok((engagement_id, product_id))
 }
 
-/// Creates a test whose type is given by name (created when new), in one transaction.
+/// Creates a test whose type is given by name, resolved as `how` says (an unknown name is
+/// created only with [`TestTypeByName::CreateMissing`]), in one transaction.
 pub async fn create_with_type_name(
     conn: &mut AsyncPgConnection,
     mut new: NewTest,
     test_type: &str,
+    how: TestTypeByName,
 ) -> QueryResult<Test> {
-    new.test_type_id = super::lookup::test_type_by_name(conn, test_type).await?.id;
+    new.test_type_id = super::lookup::test_type_named(conn, test_type, how)
+        .await?
+        .id;
     create(conn, new).await
 }

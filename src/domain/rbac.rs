@@ -121,6 +121,11 @@ impl Permission {
         }
     }
 
+    /// The permission that shows a private note to others than its author: editing notes on
+    /// its product (WRITER and above), as DefectDojo shows private notes only to their author
+    /// and to users with edit rights on the object. Superusers see every note.
+    pub const READ_PRIVATE_NOTES: Permission = Permission::NoteEdit;
+
     /// Whether this permission concerns a product type itself (checked against roles on the
     /// product type), rather than a product and what lies below it.
     pub fn on_product_type(self) -> bool {

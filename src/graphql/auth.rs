@@ -1,5 +1,6 @@
 //! The caller (`me`) and API tokens. A token is returned once, by `createApiToken`; the server
-//! keeps only its hash.
+//! keeps only its hash. A token created through a token never outlives its parent (see
+//! `db::api_token`).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -61,7 +62,8 @@ pub struct CreateApiTokenInput {
     user_id: ID,
     /// What the token is for, e.g. "ci".
     name: String,
-    /// No expiry when omitted.
+    /// When omitted: the expiry of the token this request is made with (none if it has none).
+    /// A token created through a token cannot outlive it, so a later expiry is refused.
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -97,7 +99,9 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates a token for a user; the response is the only place the token appears.
+    /// Creates a token for a user; the response is the only place the token appears. The new
+    /// token records the token this request is made with as its parent: it expires no later
+    /// than the parent and is revoked with it.
     async fn create_api_token(
         &self,
         ctx: &Context<'_>,
@@ -109,11 +113,22 @@ impl AuthMutation {
         if input.expires_at.is_some_and(|e| e <= Utc::now()) {
             return Err(AppError::bad_input("expiresAt must be in the future").into());
         }
+        // A token created through a token never outlives it (whoever the new token is for).
+        let p = principal(ctx)?;
+        let expires_at = p
+            .child_token_expiry(input.expires_at)
+            .map_err(AppError::BadUserInput)?;
         let token = auth::generate_token()
             .map_err(|e| AppError::internal(anyhow::anyhow!("randomness: {e}")))?;
-        let hash = auth::hash_token(&token);
+        let new = rows::NewApiToken {
+            user_id,
+            name,
+            token_hash: auth::hash_token(&token),
+            expires_at,
+            created_by_token_id: p.token_id,
+        };
         let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, user_id, name, hash, input.expires_at)))
+            .write(move |c| Box::pin(rows::create(c, new)))
             .await
             .map_err(map_db("User"))?;
         Ok(CreateApiTokenPayload {
@@ -122,7 +137,8 @@ impl AuthMutation {
         })
     }
 
-    /// Revokes a token at once; requests using it fail with UNAUTHENTICATED from then on.
+    /// Revokes a token at once, with every token created through it (transitively); requests
+    /// using any of them fail with UNAUTHENTICATED from then on.
     async fn revoke_api_token(
         &self,
         ctx: &Context<'_>,

@@ -34,6 +34,15 @@ pub fn viewer(ctx: &Context<'_>) -> Viewer {
     }
 }
 
+/// Whose private notes the caller reads (see `Principal::private_notes`); a request without a
+/// principal reads none.
+pub fn private_notes(ctx: &Context<'_>) -> Visibility {
+    match ctx.data_opt::<Principal>() {
+        Some(p) => p.private_notes(),
+        None => Visibility::Member(0),
+    }
+}
+
 /// The per-request dataloader (caches only for the duration of one request).
 pub fn loader<'a>(ctx: &Context<'a>) -> &'a RequestLoader {
     ctx.data_unchecked::<RequestLoader>()

@@ -179,7 +179,8 @@ impl Engagement {
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::Engagement, self.0.id).await
     }
-    /// Notes, oldest first.
+    /// Notes, oldest first; private notes only for their author and for those who may edit
+    /// notes here.
     async fn notes(
         &self,
         ctx: &Context<'_>,

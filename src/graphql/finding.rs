@@ -225,7 +225,8 @@ impl Finding {
             .await?
             .ok_or_else(|| AppError::not_found("Product").into())
     }
-    /// Notes, oldest first.
+    /// Notes, oldest first; private notes only for their author and for those who may edit
+    /// notes here.
     async fn notes(
         &self,
         ctx: &Context<'_>,

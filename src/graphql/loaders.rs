@@ -11,7 +11,7 @@ use crate::domain::Role;
 use super::context::db_error;
 use crate::db::{
     Db,
-    authz::{self, Anchor, Viewer},
+    authz::{self, Anchor, Viewer, Visibility},
     counts::{self, CountScope, SeverityCounts},
     file::{self, FileMeta},
     group::{self, GroupMember},
@@ -311,10 +311,62 @@ macro_rules! row_by_id {
     };
 }
 
-rows_by_parent!(
-    /// Notes of one engagement, test or finding.
-    NotesOf(Attachment) => Note, note::for_parents
-);
+/// Notes of one engagement, test or finding, with the private ones the caller may read (whose
+/// private notes it sees: `Principal::private_notes`, see [`super::context::private_notes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotesOf(pub Attachment, pub Visibility);
+
+impl Loader<NotesOf> for PgLoader {
+    type Value = Vec<Note>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[NotesOf]) -> LoadResult<NotesOf, Vec<Note>> {
+        // One request has one caller, so one statement in practice.
+        let mut by_private: HashMap<Visibility, Vec<Attachment>> = HashMap::new();
+        for k in keys {
+            by_private.entry(k.1).or_default().push(k.0);
+        }
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut out = HashMap::new();
+        for (private, parents) in by_private {
+            let mut found = note::for_parents(&mut conn, &parents, private)
+                .await
+                .map_err(err)?;
+            for p in parents {
+                out.insert(NotesOf(p, private), found.remove(&p).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A note by id, if the caller may read it (private notes as `.1` allows, as for [`NotesOf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NoteId(pub i32, pub Visibility);
+
+impl Loader<NoteId> for PgLoader {
+    type Value = Note;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[NoteId]) -> LoadResult<NoteId, Note> {
+        let mut by_private: HashMap<Visibility, Vec<i32>> = HashMap::new();
+        for k in keys {
+            by_private.entry(k.1).or_default().push(k.0);
+        }
+        let mut conn = self.db.conn().await.map_err(err)?;
+        let mut out = HashMap::new();
+        for (private, ids) in by_private {
+            for n in note::by_ids(&mut conn, &ids, self.viewer, private)
+                .await
+                .map_err(err)?
+            {
+                out.insert(NoteId(n.id, private), n);
+            }
+        }
+        Ok(out)
+    }
+}
+
 rows_by_parent!(
     /// Files of one engagement, test or finding.
     FilesOf(Attachment) => FileMeta, file::for_parents
@@ -326,10 +378,6 @@ rows_by_parent!(
 rows_by_parent!(
     /// The members of one group.
     GroupMembersOf(i32) => GroupMember, group::members_of
-);
-row_by_id!(
-    /// A note by id.
-    NoteId => Note, note::by_ids
 );
 row_by_id!(
     /// A file's metadata by id.

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 use super::{
     access::{Group, GroupMember, Membership},
     auth::ApiToken,
-    context::{db, gql, loader, map_db, principal, viewer},
+    context::{db, gql, loader, map_db, principal, private_notes, viewer},
     engagement::Engagement,
     finding::Finding,
     guards,
@@ -116,7 +116,10 @@ async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
-        NodeKind::Note => l.load_one(NoteId(id)).await?.map(|r| Node::Note(Note(r))),
+        NodeKind::Note => l
+            .load_one(NoteId(id, private_notes(ctx)))
+            .await?
+            .map(|r| Node::Note(Note(r))),
         NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
         NodeKind::ApiToken => {
             // A token is visible to its user and to superusers only.
@@ -327,9 +330,11 @@ impl NodeQuery {
     ) -> async_graphql::Result<DeletePreview> {
         let root = delete_root(&id)?;
         guards::check(ctx, "object", root_check(root, false)).await?;
-        let viewer = viewer(ctx);
+        let (viewer, private) = (viewer(ctx), private_notes(ctx));
         let counts = db(ctx)
-            .read(async move |mut c| crate::db::delete::preview(&mut c, root, viewer).await)
+            .read(async move |mut c| {
+                crate::db::delete::preview(&mut c, root, viewer, private).await
+            })
             .await
             .map_err(map_db("object"));
         Ok(gql(counts)?.into())

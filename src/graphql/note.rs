@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    context::{loader, principal},
+    context::{loader, principal, private_notes},
     guards,
     loaders::{FilesOf, NotesOf},
     node::{self, IdInput},
@@ -33,7 +33,9 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimit(pub usize);
 
-/// A comment on an engagement, test or finding.
+/// A comment on an engagement, test or finding. A private note is shown only to its author, to
+/// superusers and to those who may edit notes on its product (WRITER and above); to everyone
+/// else it does not exist.
 #[derive(Clone)]
 pub struct Note(pub rows::Note);
 
@@ -388,13 +390,17 @@ impl NoteMutation {
     }
 }
 
-/// The first `first` notes on `on` (see [`pagination::take_first`]).
+/// The first `first` notes on `on` the caller may read (see [`pagination::take_first`]):
+/// private notes only for their author and for those who may edit notes there.
 pub async fn notes_of(
     ctx: &Context<'_>,
     on: Attachment,
     first: Option<i32>,
 ) -> async_graphql::Result<Vec<Note>> {
-    let rows = loader(ctx).load_one(NotesOf(on)).await?.unwrap_or_default();
+    let rows = loader(ctx)
+        .load_one(NotesOf(on, private_notes(ctx)))
+        .await?
+        .unwrap_or_default();
     Ok(pagination::take_first(rows, first)?
         .into_iter()
         .map(Note)

@@ -20,7 +20,10 @@ use super::{
     scalars::Date,
 };
 use crate::{
-    db::{authz::Target, counts::CountScope, note::Attachment, page::ListArgs, test as rows},
+    db::{
+        authz::Target, counts::CountScope, lookup::TestTypeByName, note::Attachment,
+        page::ListArgs, test as rows,
+    },
     domain::{self, ids::NodeKind, rbac::Permission},
     error::{AppError, AppResult},
 };
@@ -130,7 +133,8 @@ impl Test {
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::Test, self.0.id).await
     }
-    /// Notes, oldest first.
+    /// Notes, oldest first; private notes only for their author and for those who may edit
+    /// notes here.
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -199,7 +203,8 @@ crate::order_input!(TestOrder => rows::TestOrder);
 pub struct CreateTestInput {
     engagement_id: ID,
     title: Option<String>,
-    /// Test type by name; created when it does not exist yet.
+    /// Test type by name: an existing one (see `testTypes`). Only a superuser may name a new
+    /// one, which is then created.
     test_type: String,
     description: Option<String>,
     target_start: Date,
@@ -291,6 +296,9 @@ pub struct TestMutation;
 #[Object]
 impl TestMutation {
     /// Adds a test to an engagement; fails with ENGAGEMENT_COMPLETED when the engagement is closed.
+    /// `testType` names an existing test type; only superusers may name a new one, which is
+    /// then created (test types are shared by every tenant). An unknown name from anyone else
+    /// is BAD_USER_INPUT.
     async fn create_test(
         &self,
         ctx: &Context<'_>,
@@ -336,8 +344,13 @@ impl TestMutation {
             ctx,
             "Engagement",
             vec![(Target::Engagement(new.engagement_id), Permission::TestAdd)],
-            move |c, _| {
-                Box::pin(async move { rows::create_with_type_name(c, new, &test_type).await })
+            move |c, p| {
+                let how = if p.may_add_test_types() {
+                    TestTypeByName::CreateMissing
+                } else {
+                    TestTypeByName::Existing
+                };
+                Box::pin(async move { rows::create_with_type_name(c, new, &test_type, how).await })
             },
         )
         .await?;

@@ -290,7 +290,8 @@ async fn slow_headers_and_bodies_are_cut_off() {
 async fn connections_beyond_the_cap_wait() {
     let app = TestApp::with_config(|c| c.max_connections = 2).await;
     let addr = app.serve().await;
-    let a = TcpStream::connect(addr).await.unwrap();
+    // A websocket keeps its connection's place after the upgrade.
+    let a = ws::acked(addr, ws::TRANSPORT, &app.root_token).await;
     let _b = TcpStream::connect(addr).await.unwrap();
     // Let the server accept both (it accepts in order).
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -571,4 +572,20 @@ async fn a_subscription_selects_exactly_one_root_field() {
             .contains("exactly one root field"),
         "{reply}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_the_size_limit_are_refused_unparsed() {
+    let app = TestApp::with_config(|c| c.query_limits.max_query_bytes = 10_000).await;
+    let addr = app.serve().await;
+    let long = format!("{{ {} }}", "__typename ".repeat(2_000));
+    let (status, body) = http(addr, post(Some(&app.root_token), &query_body(&long))).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, code(&v)), (200, "BAD_USER_INPUT"), "{body}");
+    assert!(body.contains("bytes long"), "{body}");
+    let mut socket = ws::acked(addr, ws::TRANSPORT, &app.root_token).await;
+    ws::send(&mut socket, ws::subscribe(ws::TRANSPORT, "1", &long)).await;
+    let reply = ws::recv(&mut socket).await;
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert!(reply.to_string().contains("bytes long"), "{reply}");
 }

@@ -302,6 +302,7 @@ impl TestApp {
                     is_superuser: true,
                     global_role: None,
                     expires_at: None,
+                    token_id: None,
                 },
                 String::new(),
             ),

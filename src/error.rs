@@ -1,11 +1,10 @@
 //! The client-facing error type and its policy.
 //!
-//! Lower layers return narrow errors (`diesel` results, `db::DbError`, validation errors); only the
-//! `graphql` and `app` layers turn them into an [`AppError`]. Every `AppError` reaches the client
-//! as a GraphQL error whose `extensions.code` is one of the constants below. An internal error is
-//! logged with its whole cause chain, and the client sees only `INTERNAL` and a generic message.
-
-use async_graphql::ErrorExtensions;
+//! Lower layers return narrow errors (`diesel` results, `db::DbError`, validation errors); the
+//! service tier turns them into a [`ServiceError`], and the API layers show it: GraphQL as an
+//! error whose `extensions.code` is one of the constants below (`graphql::context`), REST with
+//! the matching HTTP status. An internal error is logged with its whole cause chain, and the
+//! client sees only `INTERNAL` and a generic message.
 
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
@@ -24,9 +23,10 @@ pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
 /// An error a client can act on, sorted by who is at fault.
 ///
 /// It deliberately does not implement `Display`: async-graphql converts any `Display` type into
-/// an error *without* a code, so `AppError` converts only through its own `From` impl below.
+/// an error *without* a code, so `ServiceError` converts only through its own `From` impl (in
+/// `graphql::context`).
 #[derive(Debug)]
-pub enum AppError {
+pub enum ServiceError {
     // The caller's input.
     BadUserInput(String),
     NotFound(String),
@@ -44,7 +44,7 @@ pub enum AppError {
     Internal(anyhow::Error),
 }
 
-impl AppError {
+impl ServiceError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadUserInput(msg.into())
     }
@@ -95,33 +95,14 @@ impl AppError {
     }
 }
 
-impl From<AppError> for async_graphql::Error {
-    fn from(e: AppError) -> Self {
-        if let AppError::Internal(cause) = &e {
-            tracing::error!(error = format!("{cause:#}"), "internal error");
-        }
-        let code = e.code();
-        let last = match &e {
-            AppError::Lagged(last) => *last,
-            _ => None,
-        };
-        async_graphql::Error::new(e.message()).extend_with(|_, x| {
-            x.set("code", code);
-            if let Some(last) = last {
-                x.set("lastEventId", last.to_string());
-            }
-        })
-    }
-}
-
 /// The result type of resolvers and services.
-pub type AppResult<T> = Result<T, AppError>;
+pub type ServiceResult<T> = Result<T, ServiceError>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn code_of(e: AppError) -> (String, String) {
+    fn code_of(e: ServiceError) -> (String, String) {
         let g: async_graphql::Error = e.into();
         let code = g
             .extensions
@@ -134,17 +115,23 @@ mod tests {
 
     #[test]
     fn every_error_carries_its_code() {
-        assert_eq!(code_of(AppError::bad_input("x")).0, "\"BAD_USER_INPUT\"");
         assert_eq!(
-            code_of(AppError::not_found("Product 3")).1,
+            code_of(ServiceError::bad_input("x")).0,
+            "\"BAD_USER_INPUT\""
+        );
+        assert_eq!(
+            code_of(ServiceError::not_found("Product 3")).1,
             "Product 3 not found"
         );
-        assert_eq!(code_of(AppError::Conflict("dup".into())).0, "\"CONFLICT\"");
+        assert_eq!(
+            code_of(ServiceError::Conflict("dup".into())).0,
+            "\"CONFLICT\""
+        );
     }
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let (code, msg) = code_of(AppError::internal(anyhow::anyhow!(
+        let (code, msg) = code_of(ServiceError::internal(anyhow::anyhow!(
             "relation \"x\" does not exist"
         )));
         assert_eq!(code, "\"INTERNAL\"");

@@ -43,12 +43,6 @@ pub fn is_overdue(
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-impl From<Invalid> for crate::error::AppError {
-    fn from(e: Invalid) -> Self {
-        crate::error::AppError::BadUserInput(e.0)
-    }
-}
-
 /// Target start must not be after target end.
 pub fn check_date_range(start: NaiveDate, end: NaiveDate) -> Result<(), Invalid> {
     if start > end {

@@ -13,13 +13,13 @@ use chrono::{DateTime, Utc};
 use super::{
     context::{db, loader, map_db, principal},
     enums::OrderDirection,
-    guards,
-    loaders::{GroupMembersOf, MembersOf, RolesOn, RowId},
+    guards, ids, input, load,
+    loaders::{GroupMembersOf, MembersOf, RolesOn},
     node,
     pagination::{self, Connection},
     product::Product,
     product_type::ProductType,
-    reference::{self, User},
+    reference::User,
 };
 use crate::{
     auth::access,
@@ -31,7 +31,7 @@ use crate::{
         user as users,
     },
     domain::{self, ids::NodeKind, rbac},
-    error::AppError,
+    error::ServiceError,
 };
 
 /// An access role, lowest first. Roles only add: where several apply, the caller may do
@@ -123,7 +123,7 @@ pub struct Membership(pub rows::Membership);
 #[Object]
 impl Membership {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Membership, self.0.id)
+        ids::encode(NodeKind::Membership, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -133,24 +133,24 @@ impl Membership {
     }
     /// The member, when it is a user.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.user_id).await
+        load::user(ctx, self.0.user_id).await
     }
     /// The member, when it is a group (null also when the caller may not see the group).
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Group>> {
-        load_group(ctx, self.0.group_id).await
+        load::group(ctx, self.0.group_id).await
     }
     /// The product type the role is held on (null for a product membership, or when the
     /// caller may not see it).
     async fn product_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductType>> {
         match self.0.product_type_id {
-            Some(id) => super::product_type::load(ctx, id).await,
+            Some(id) => load::product_type(ctx, id).await,
             None => Ok(None),
         }
     }
     /// The product the role is held on (null for a product type membership).
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
         match self.0.product_id {
-            Some(id) => super::product::load(ctx, id).await,
+            Some(id) => load::product(ctx, id).await,
             None => Ok(None),
         }
     }
@@ -184,7 +184,7 @@ pub struct Group(pub groups::Group);
 #[Object]
 impl Group {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Group, self.0.id)
+        ids::encode(NodeKind::Group, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -230,7 +230,7 @@ pub struct GroupMember(pub groups::GroupMember);
 #[Object]
 impl GroupMember {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::GroupMember, self.0.id)
+        ids::encode(NodeKind::GroupMember, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -239,24 +239,13 @@ impl GroupMember {
         self.0.role.into()
     }
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, Some(self.0.user_id)).await
+        load::user(ctx, Some(self.0.user_id)).await
     }
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Group>> {
-        load_group(ctx, Some(self.0.group_id)).await
+        load::group(ctx, Some(self.0.group_id)).await
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
-    }
-}
-
-/// Loads a group the caller may see.
-pub async fn load_group(
-    ctx: &Context<'_>,
-    id: Option<i32>,
-) -> async_graphql::Result<Option<Group>> {
-    match id {
-        None => Ok(None),
-        Some(id) => Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Group)),
     }
 }
 
@@ -444,11 +433,11 @@ pub struct UpdateUserPayload {
 }
 
 /// Exactly one of a user id and a group id.
-fn member(user: &Option<ID>, group: &Option<ID>) -> Result<Member, AppError> {
+fn member(user: &Option<ID>, group: &Option<ID>) -> Result<Member, ServiceError> {
     match (user, group) {
-        (Some(u), None) => Ok(Member::User(node::decode(NodeKind::User, u)?)),
-        (None, Some(g)) => Ok(Member::Group(node::decode(NodeKind::Group, g)?)),
-        _ => Err(AppError::bad_input(
+        (Some(u), None) => Ok(Member::User(ids::decode(NodeKind::User, u)?)),
+        (None, Some(g)) => Ok(Member::Group(ids::decode(NodeKind::Group, g)?)),
+        _ => Err(ServiceError::bad_input(
             "give exactly one of userId and groupId",
         )),
     }
@@ -542,7 +531,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddProductTypeMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let on = On::ProductType(node::decode(NodeKind::ProductType, &input.product_type_id)?);
+        let on = On::ProductType(ids::decode(NodeKind::ProductType, &input.product_type_id)?);
         let member = member(&input.user_id, &input.group_id)?;
         add_member(ctx, on, member, input.role.into()).await
     }
@@ -554,7 +543,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddProductMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let on = On::Product(node::decode(NodeKind::Product, &input.product_id)?);
+        let on = On::Product(ids::decode(NodeKind::Product, &input.product_id)?);
         let member = member(&input.user_id, &input.group_id)?;
         add_member(ctx, on, member, input.role.into()).await
     }
@@ -566,7 +555,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: UpdateMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let id = node::decode(NodeKind::Membership, &input.id)?;
+        let id = ids::decode(NodeKind::Membership, &input.id)?;
         let role: domain::Role = input.role.into();
         let row = guards::write(ctx, "Membership", vec![], move |c, p| {
             Box::pin(async move {
@@ -593,7 +582,7 @@ impl AccessMutation {
         input: node::IdInput,
     ) -> async_graphql::Result<RemoveMemberPayload> {
         use rbac::Permission as P;
-        let id = node::decode(NodeKind::Membership, &input.id)?;
+        let id = ids::decode(NodeKind::Membership, &input.id)?;
         guards::write(ctx, "Membership", vec![], move |c, p| {
             Box::pin(async move {
                 let current = rows::get(c, id).await?;
@@ -633,14 +622,14 @@ impl AccessMutation {
         input: CreateGroupInput,
     ) -> async_graphql::Result<GroupPayload> {
         if !principal(ctx)?.may_add_product_types() {
-            return Err(AppError::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "creating groups needs a global MAINTAINER or OWNER role".into(),
             )
             .into());
         }
-        reference::check_len("description", input.description.as_deref(), 4000)?;
+        input::check_len("description", input.description.as_deref(), 4000)?;
         let new = groups::NewGroup {
-            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
+            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
             description: input.description,
         };
         let row = guards::write(ctx, "Group", vec![], move |c, p| {
@@ -658,8 +647,8 @@ impl AccessMutation {
         input: AddGroupMemberInput,
     ) -> async_graphql::Result<GroupMemberPayload> {
         use rbac::Permission as P;
-        let group = node::decode(NodeKind::Group, &input.group_id)?;
-        let user = node::decode(NodeKind::User, &input.user_id)?;
+        let group = ids::decode(NodeKind::Group, &input.group_id)?;
+        let user = ids::decode(NodeKind::User, &input.user_id)?;
         let role: domain::Role = input.role.into();
         let mut checks = vec![(Target::Group(group), P::GroupManageMembers)];
         if role == domain::Role::Owner {
@@ -682,8 +671,8 @@ impl AccessMutation {
         input: RemoveGroupMemberInput,
     ) -> async_graphql::Result<RemoveGroupMemberPayload> {
         use rbac::Permission as P;
-        let group = node::decode(NodeKind::Group, &input.group_id)?;
-        let user = node::decode(NodeKind::User, &input.user_id)?;
+        let group = ids::decode(NodeKind::Group, &input.group_id)?;
+        let user = ids::decode(NodeKind::User, &input.user_id)?;
         let removed = guards::write(
             ctx,
             "Group",
@@ -702,7 +691,7 @@ impl AccessMutation {
         )
         .await?;
         Ok(RemoveGroupMemberPayload {
-            removed_id: node::encode(NodeKind::GroupMember, removed.id),
+            removed_id: ids::encode(NodeKind::GroupMember, removed.id),
         })
     }
 
@@ -737,16 +726,17 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: UpdateUserInput,
     ) -> async_graphql::Result<UpdateUserPayload> {
-        let id = node::decode(NodeKind::User, &input.id)?;
+        let id = ids::decode(NodeKind::User, &input.id)?;
         let p = principal(ctx)?;
         if !p.is_superuser {
             if id != p.user_id {
-                return Err(
-                    AppError::Forbidden("only a superuser may change another user".into()).into(),
-                );
+                return Err(ServiceError::Forbidden(
+                    "only a superuser may change another user".into(),
+                )
+                .into());
             }
             if input.is_active.is_some() || input.is_superuser.is_some() {
-                return Err(AppError::Forbidden(
+                return Err(ServiceError::Forbidden(
                     "only a superuser may change isActive or isSuperuser".into(),
                 )
                 .into());
@@ -757,12 +747,12 @@ impl AccessMutation {
             ("lastName", input.last_name.value(), 150),
             ("email", input.email.value(), 254),
         ] {
-            reference::check_len(field, v.map(String::as_str), max)?;
+            input::check_len(field, v.map(String::as_str), max)?;
         }
         let changes = users::UserChanges {
-            email: node::maybe(input.email),
-            first_name: node::maybe(input.first_name),
-            last_name: node::maybe(input.last_name),
+            email: input::maybe(input.email),
+            first_name: input::maybe(input.first_name),
+            last_name: input::maybe(input.last_name),
             is_active: input.is_active,
             is_superuser: input.is_superuser,
         };

@@ -7,14 +7,15 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, map_db, principal},
-    node::{self, IdInput},
-    reference::{self, User},
+    ids, load,
+    node::IdInput,
+    reference::User,
 };
 use crate::{
     auth,
     db::api_token as rows,
     domain::{self, ids::NodeKind},
-    error::AppError,
+    error::ServiceError,
 };
 
 /// A credential for the API (`Authorization: Token <key>` or `Bearer <key>`).
@@ -24,7 +25,7 @@ pub struct ApiToken(pub rows::ApiToken);
 #[Object]
 impl ApiToken {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::ApiToken, self.0.id)
+        ids::encode(NodeKind::ApiToken, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -33,7 +34,7 @@ impl ApiToken {
         &self.0.name
     }
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, Some(self.0.user_id)).await
+        load::user(ctx, Some(self.0.user_id)).await
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
@@ -47,10 +48,10 @@ impl ApiToken {
 }
 
 /// Refuses to act on another user's credentials unless the caller is a superuser.
-fn check_self_or_superuser(ctx: &Context<'_>, user_id: i32) -> Result<(), AppError> {
+fn check_self_or_superuser(ctx: &Context<'_>, user_id: i32) -> Result<(), ServiceError> {
     let p = principal(ctx)?;
     if p.user_id != user_id && !p.is_superuser {
-        return Err(AppError::Forbidden(
+        return Err(ServiceError::Forbidden(
             "only the user or a superuser may manage these tokens".into(),
         ));
     }
@@ -87,9 +88,9 @@ impl AuthQuery {
     /// The caller, identified by its API token.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<super::access::Me> {
         let p = principal(ctx)?;
-        let user = reference::load_user(ctx, Some(p.user_id))
+        let user = load::user(ctx, Some(p.user_id))
             .await?
-            .ok_or(AppError::Unauthenticated)?;
+            .ok_or(ServiceError::Unauthenticated)?;
         Ok(super::access::Me { user })
     }
 }
@@ -107,19 +108,19 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
     ) -> async_graphql::Result<CreateApiTokenPayload> {
-        let user_id = node::decode(NodeKind::User, &input.user_id)?;
+        let user_id = ids::decode(NodeKind::User, &input.user_id)?;
         check_self_or_superuser(ctx, user_id)?;
-        let name = domain::clean_name("name", &input.name, 100).map_err(AppError::from)?;
+        let name = domain::clean_name("name", &input.name, 100).map_err(ServiceError::from)?;
         if input.expires_at.is_some_and(|e| e <= Utc::now()) {
-            return Err(AppError::bad_input("expiresAt must be in the future").into());
+            return Err(ServiceError::bad_input("expiresAt must be in the future").into());
         }
         // A token created through a token never outlives it (whoever the new token is for).
         let p = principal(ctx)?;
         let expires_at = p
             .child_token_expiry(input.expires_at)
-            .map_err(AppError::BadUserInput)?;
+            .map_err(ServiceError::BadUserInput)?;
         let token = auth::generate_token()
-            .map_err(|e| AppError::internal(anyhow::anyhow!("randomness: {e}")))?;
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("randomness: {e}")))?;
         let new = rows::NewApiToken {
             user_id,
             name,
@@ -144,7 +145,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<ApiTokenPayload> {
-        let id = node::decode(NodeKind::ApiToken, &input.id)?;
+        let id = ids::decode(NodeKind::ApiToken, &input.id)?;
         let existing = db(ctx)
             .read(async move |mut c| rows::by_ids(&mut c, &[id]).await)
             .await
@@ -154,7 +155,7 @@ impl AuthMutation {
         existing
             .into_iter()
             .find(|t| p.is_superuser || t.user_id == p.user_id)
-            .ok_or_else(|| AppError::not_found("ApiToken"))?;
+            .ok_or_else(|| ServiceError::not_found("ApiToken"))?;
         let row = db(ctx)
             .write(move |c| Box::pin(rows::revoke(c, id)))
             .await

@@ -8,13 +8,13 @@ use super::{
     enums::{self, EngagementStatus, EngagementType, OrderDirection},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards,
+    guards, ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
     pagination::{self, Connection},
-    product::{self, Product, clean_tags},
-    reference::{self, DevelopmentEnvironment, User},
+    product::Product,
+    reference::{DevelopmentEnvironment, User},
     scalars::Date,
     test::{Test, TestFilter, TestOrder},
 };
@@ -24,7 +24,7 @@ use crate::{
         page::ListArgs,
     },
     domain::{self, ids::NodeKind, rbac::Permission},
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// A period of security work on a product (a pentest, a CI/CD pipeline, …).
@@ -34,7 +34,7 @@ pub struct Engagement(pub rows::Engagement);
 #[Object]
 impl Engagement {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Engagement, self.0.id)
+        ids::encode(NodeKind::Engagement, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -58,7 +58,7 @@ impl Engagement {
         Date(self.0.target_end)
     }
     async fn lead(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.lead_id).await
+        load::user(ctx, self.0.lead_id).await
     }
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
@@ -111,7 +111,7 @@ impl Engagement {
         self.0.deduplication_on_engagement
     }
     async fn tags(&self) -> Vec<String> {
-        node::strings(&self.0.tags)
+        input::strings(&self.0.tags)
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
@@ -130,9 +130,9 @@ impl Engagement {
         )
     }
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
-        product::load(ctx, self.0.product_id)
+        load::product(ctx, self.0.product_id)
             .await?
-            .ok_or_else(|| AppError::not_found("Product").into())
+            .ok_or_else(|| ServiceError::not_found("Product").into())
     }
 
     /// The engagement's tests.
@@ -221,19 +221,19 @@ pub struct EngagementFilter {
 }
 
 impl EngagementFilter {
-    pub fn into_db(self) -> AppResult<rows::EngagementFilter> {
+    pub fn into_db(self) -> ServiceResult<rows::EngagementFilter> {
         Ok(rows::EngagementFilter {
             name_contains: self.name_contains,
             status: enums::to_domain(self.status),
             engagement_type: self.engagement_type.map(Into::into),
-            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
-            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            lead_id: node::decode_opt(NodeKind::User, &self.lead_id)?,
+            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
+            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            lead_id: ids::decode_opt(NodeKind::User, &self.lead_id)?,
             active: self.active,
             overdue: self.overdue,
             target_start_before: self.target_start_before.map(|d| d.0),
             target_end_after: self.target_end_after.map(|d| d.0),
-            tags: clean_tags(self.tags.unwrap_or_default())?,
+            tags: input::clean_tags(self.tags.unwrap_or_default())?,
         })
     }
 }
@@ -333,34 +333,6 @@ pub struct EngagementPayload {
     engagement: Engagement,
 }
 
-fn url(field: &str, v: Option<String>, max: usize, scm: bool) -> AppResult<Option<String>> {
-    v.map(|v| domain::check_url(field, &v, max, scm))
-        .transpose()
-        .map_err(AppError::from)
-}
-
-fn maybe_url(
-    field: &str,
-    v: MaybeUndefined<String>,
-    max: usize,
-    scm: bool,
-) -> AppResult<Option<Option<String>>> {
-    Ok(match node::maybe(v) {
-        Some(Some(v)) => Some(Some(
-            domain::check_url(field, &v, max, scm).map_err(AppError::from)?,
-        )),
-        other => other,
-    })
-}
-
-/// Refuses texts longer than their columns (BAD_USER_INPUT instead of a failed write).
-fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
-    for (field, value, max) in fields {
-        reference::check_len(field, *value, *max)?;
-    }
-    Ok(())
-}
-
 #[derive(Default)]
 pub struct EngagementQuery;
 
@@ -395,7 +367,7 @@ async fn lifecycle(
     input: IdInput,
     open: bool,
 ) -> async_graphql::Result<EngagementPayload> {
-    let id = node::decode(NodeKind::Engagement, &input.id)?;
+    let id = ids::decode(NodeKind::Engagement, &input.id)?;
     let row = guards::write(
         ctx,
         "Engagement",
@@ -416,8 +388,8 @@ impl EngagementMutation {
         input: CreateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
         domain::check_date_range(input.target_start.0, input.target_end.0)
-            .map_err(AppError::from)?;
-        check_lengths(&[
+            .map_err(ServiceError::from)?;
+        input::check_lengths(&[
             ("description", input.description.as_deref(), 2000),
             ("version", input.version.as_deref(), 100),
             ("reason", input.reason.as_deref(), 2000),
@@ -427,18 +399,18 @@ impl EngagementMutation {
         ])?;
         let status: domain::EngagementStatus = input.status.into();
         let new = rows::NewEngagement {
-            product_id: node::decode(NodeKind::Product, &input.product_id)?,
-            name: domain::clean_name("name", &input.name, 300).map_err(AppError::from)?,
+            product_id: ids::decode(NodeKind::Product, &input.product_id)?,
+            name: domain::clean_name("name", &input.name, 300).map_err(ServiceError::from)?,
             description: input.description,
             version: input.version,
             first_contacted: input.first_contacted.map(|d| d.0),
             target_start: input.target_start.0,
             target_end: input.target_end.0,
-            lead_id: node::decode_opt(NodeKind::User, &input.lead_id)?,
+            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
             reason: input.reason,
-            tracker: url("tracker", input.tracker, 200, false)?,
-            test_strategy: url("testStrategy", input.test_strategy, 200, false)?,
-            source_code_management_uri: url(
+            tracker: input::url("tracker", input.tracker, 200, false)?,
+            test_strategy: input::url("testStrategy", input.test_strategy, 200, false)?,
+            source_code_management_uri: input::url(
                 "sourceCodeManagementUri",
                 input.source_code_management_uri,
                 600,
@@ -451,12 +423,12 @@ impl EngagementMutation {
             build_id: input.build_id,
             commit_hash: input.commit_hash,
             branch_tag: input.branch_tag,
-            environment_id: node::decode_opt(
+            environment_id: ids::decode_opt(
                 NodeKind::DevelopmentEnvironment,
                 &input.environment_id,
             )?,
             deduplication_on_engagement: input.deduplication_on_engagement,
-            tags: clean_tags(input.tags.unwrap_or_default())?,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
         };
         let row = guards::write(
             ctx,
@@ -475,11 +447,11 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: UpdateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = node::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode(NodeKind::Engagement, &input.id)?;
         if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(AppError::from)?;
+            domain::check_date_range(s.0, e.0).map_err(ServiceError::from)?;
         }
-        check_lengths(&[
+        input::check_lengths(&[
             (
                 "description",
                 input.description.value().map(String::as_str),
@@ -500,22 +472,22 @@ impl EngagementMutation {
             ),
         ])?;
         let changes = rows::EngagementChanges {
-            product_id: node::decode_opt(NodeKind::Product, &input.product_id)?,
+            product_id: ids::decode_opt(NodeKind::Product, &input.product_id)?,
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, 300))
                 .transpose()
-                .map_err(AppError::from)?,
-            description: node::maybe(input.description),
-            version: node::maybe(input.version),
-            first_contacted: node::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
+                .map_err(ServiceError::from)?,
+            description: input::maybe(input.description),
+            version: input::maybe(input.version),
+            first_contacted: input::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
-            lead_id: node::maybe_id(NodeKind::User, input.lead_id)?,
-            reason: node::maybe(input.reason),
-            tracker: maybe_url("tracker", input.tracker, 200, false)?,
-            test_strategy: maybe_url("testStrategy", input.test_strategy, 200, false)?,
-            source_code_management_uri: maybe_url(
+            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            reason: input::maybe(input.reason),
+            tracker: input::maybe_url("tracker", input.tracker, 200, false)?,
+            test_strategy: input::maybe_url("testStrategy", input.test_strategy, 200, false)?,
+            source_code_management_uri: input::maybe_url(
                 "sourceCodeManagementUri",
                 input.source_code_management_uri,
                 600,
@@ -525,12 +497,15 @@ impl EngagementMutation {
             status: input.status.map(Into::into),
             active: None,
             done_testing: input.done_testing,
-            build_id: node::maybe(input.build_id),
-            commit_hash: node::maybe(input.commit_hash),
-            branch_tag: node::maybe(input.branch_tag),
-            environment_id: node::maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
+            build_id: input::maybe(input.build_id),
+            commit_hash: input::maybe(input.commit_hash),
+            branch_tag: input::maybe(input.branch_tag),
+            environment_id: input::maybe_id(
+                NodeKind::DevelopmentEnvironment,
+                input.environment_id,
+            )?,
             deduplication_on_engagement: input.deduplication_on_engagement,
-            tags: input.tags.map(clean_tags).transpose()?,
+            tags: input.tags.map(input::clean_tags).transpose()?,
             updated: None,
         };
         let mut checks = vec![(Target::Engagement(id), Permission::EngagementEdit)];
@@ -580,12 +555,12 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: CopyEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = node::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode(NodeKind::Engagement, &input.id)?;
         let name = input
             .name
             .map(|n| domain::clean_name("name", &n, 300))
             .transpose()
-            .map_err(AppError::from)?;
+            .map_err(ServiceError::from)?;
         // A copy is a new engagement in the same product.
         let row = guards::write(
             ctx,
@@ -598,9 +573,4 @@ impl EngagementMutation {
             engagement: Engagement(row),
         })
     }
-}
-
-/// Loads an engagement by id through the dataloader.
-pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Engagement>> {
-    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Engagement))
 }

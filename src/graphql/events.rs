@@ -8,12 +8,12 @@ use async_graphql::{Context, Enum, ID, Interface, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{
-    engagement::{self, Engagement},
+    engagement::Engagement,
     enums::{EngagementStatus, Severity},
-    finding::{self, Finding},
-    node,
-    reference::{self, User},
-    test::{self, Test},
+    finding::Finding,
+    ids, load,
+    reference::User,
+    test::Test,
 };
 use crate::{
     domain::{
@@ -97,9 +97,9 @@ pub fn event_id(seq: i64) -> ID {
 }
 
 /// Parses an event id given back by a client.
-pub fn parse_event_id(id: &ID) -> Result<i64, crate::error::AppError> {
+pub fn parse_event_id(id: &ID) -> Result<i64, crate::error::ServiceError> {
     id.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-        crate::error::AppError::bad_input(format!("{:?} is not an event id", id.as_str()))
+        crate::error::ServiceError::bad_input(format!("{:?} is not an event id", id.as_str()))
     })
 }
 
@@ -124,11 +124,11 @@ macro_rules! event_object {
             }
             /// The product the event belongs to.
             async fn product_id(&self) -> Option<ID> {
-                self.0.product_id.map(|p| node::encode(NodeKind::Product, p))
+                self.0.product_id.map(|p| ids::encode(NodeKind::Product, p))
             }
             /// Who made the change (null for jobs).
             async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-                reference::load_user(ctx, self.0.actor_id).await
+                load::user(ctx, self.0.actor_id).await
             }
             $($extra)*
         }
@@ -138,7 +138,7 @@ macro_rules! event_object {
 /// Loads the engagement an event is about (null once it is deleted).
 async fn engagement_of(ctx: &Context<'_>, e: &Row) -> async_graphql::Result<Option<Engagement>> {
     match e.engagement_id {
-        Some(id) => engagement::load(ctx, id).await,
+        Some(id) => load::engagement(ctx, id).await,
         None => Ok(None),
     }
 }
@@ -146,7 +146,7 @@ async fn engagement_of(ctx: &Context<'_>, e: &Row) -> async_graphql::Result<Opti
 /// Loads the test an event is about (null once it is deleted).
 async fn test_of(ctx: &Context<'_>, e: &Row) -> async_graphql::Result<Option<Test>> {
     match e.test_id {
-        Some(id) => test::load(ctx, id).await,
+        Some(id) => load::test(ctx, id).await,
         None => Ok(None),
     }
 }
@@ -154,14 +154,14 @@ async fn test_of(ctx: &Context<'_>, e: &Row) -> async_graphql::Result<Option<Tes
 /// Loads the finding an event is about (null once it is deleted).
 async fn finding_of(ctx: &Context<'_>, e: &Row) -> async_graphql::Result<Option<Finding>> {
     match e.finding_id {
-        Some(id) => finding::load(ctx, id).await,
+        Some(id) => load::finding(ctx, id).await,
         None => Ok(None),
     }
 }
 
 fn payload<T: serde::de::DeserializeOwned>(e: &Row) -> async_graphql::Result<T> {
     serde_json::from_value(e.payload.clone()).map_err(|err| {
-        crate::error::AppError::internal(anyhow::anyhow!("event payload: {err}")).into()
+        crate::error::ServiceError::internal(anyhow::anyhow!("event payload: {err}")).into()
     })
 }
 
@@ -197,7 +197,7 @@ event_object!(
     EngagementDeletedEvent {
         /// The deleted engagement's id.
         async fn engagement_id(&self) -> Option<ID> {
-            self.0.engagement_id.map(|e| node::encode(NodeKind::Engagement, e))
+            self.0.engagement_id.map(|e| ids::encode(NodeKind::Engagement, e))
         }
         async fn name(&self) -> async_graphql::Result<String> {
             Ok(payload::<ev::EngagementDeleted>(&self.0)?.name)

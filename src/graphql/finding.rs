@@ -6,17 +6,17 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::loader,
-    engagement::{self, Engagement},
+    engagement::Engagement,
     enums::{self, OrderDirection, Severity},
-    guards,
+    guards, ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
     pagination::{self, Connection},
-    product::{self, Product, clean_tags},
-    reference::{self, User},
+    product::Product,
+    reference::User,
     scalars::Date,
-    test::{self, Test},
+    test::Test,
 };
 use crate::{
     auth::access,
@@ -28,7 +28,7 @@ use crate::{
         page::ListArgs,
     },
     domain::{self, finding_status::StatusChange, ids::NodeKind, rbac::Permission, sla},
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// A weakness found by a test.
@@ -38,7 +38,7 @@ pub struct Finding(pub rows::Finding);
 #[Object]
 impl Finding {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Finding, self.0.id)
+        ids::encode(NodeKind::Finding, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -149,10 +149,10 @@ impl Finding {
         self.0.mitigated
     }
     async fn mitigated_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.mitigated_by_id).await
+        load::user(ctx, self.0.mitigated_by_id).await
     }
     async fn reporter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.reporter_id).await
+        load::user(ctx, self.0.reporter_id).await
     }
     async fn duplicate(&self) -> bool {
         self.0.duplicate
@@ -211,19 +211,19 @@ impl Finding {
         self.0.updated
     }
     async fn test(&self, ctx: &Context<'_>) -> async_graphql::Result<Test> {
-        test::load(ctx, self.0.test_id)
+        load::test(ctx, self.0.test_id)
             .await?
-            .ok_or_else(|| AppError::not_found("Test").into())
+            .ok_or_else(|| ServiceError::not_found("Test").into())
     }
     async fn engagement(&self, ctx: &Context<'_>) -> async_graphql::Result<Engagement> {
-        engagement::load(ctx, self.0.engagement_id)
+        load::engagement(ctx, self.0.engagement_id)
             .await?
-            .ok_or_else(|| AppError::not_found("Engagement").into())
+            .ok_or_else(|| ServiceError::not_found("Engagement").into())
     }
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
-        product::load(ctx, self.0.product_id)
+        load::product(ctx, self.0.product_id)
             .await?
-            .ok_or_else(|| AppError::not_found("Product").into())
+            .ok_or_else(|| ServiceError::not_found("Product").into())
     }
     /// Notes, oldest first; private notes only for their author and for those who may edit
     /// notes here.
@@ -278,7 +278,7 @@ pub struct FindingFilter {
 }
 
 impl FindingFilter {
-    pub fn into_db(self) -> AppResult<rows::FindingFilter> {
+    pub fn into_db(self) -> ServiceResult<rows::FindingFilter> {
         Ok(rows::FindingFilter {
             severity: enums::to_domain(self.severity),
             active: self.active,
@@ -288,10 +288,10 @@ impl FindingFilter {
             out_of_scope: self.out_of_scope,
             risk_accepted: self.risk_accepted,
             is_mitigated: self.mitigated,
-            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
-            engagement_id: node::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
-            test_id: node::decode_opt(NodeKind::Test, &self.test_id)?,
+            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
+            engagement_id: ids::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
+            test_id: ids::decode_opt(NodeKind::Test, &self.test_id)?,
             cwe: self.cwe,
             vulnerability_id: self.vulnerability_id,
             component_name: self.component_name,
@@ -299,7 +299,7 @@ impl FindingFilter {
             sla_breached: self.sla_breached,
             hash_code: self.hash_code,
             unique_id_from_tool: self.unique_id_from_tool,
-            tags: clean_tags(self.tags.unwrap_or_default())?,
+            tags: input::clean_tags(self.tags.unwrap_or_default())?,
         })
     }
 }
@@ -412,24 +412,26 @@ pub struct FindingPayload {
     finding: Finding,
 }
 
-fn check_score(v: Option<f64>) -> AppResult<()> {
+fn check_score(v: Option<f64>) -> ServiceResult<()> {
     if v.is_some_and(|s| !(0.0..=10.0).contains(&s)) {
-        return Err(AppError::bad_input("cvssv3Score must be between 0 and 10"));
+        return Err(ServiceError::bad_input(
+            "cvssv3Score must be between 0 and 10",
+        ));
     }
     Ok(())
 }
 
-fn check_cwe(v: Option<i32>) -> AppResult<()> {
+fn check_cwe(v: Option<i32>) -> ServiceResult<()> {
     if v.is_some_and(|c| c < 0) {
-        return Err(AppError::bad_input("cwe must not be negative"));
+        return Err(ServiceError::bad_input("cwe must not be negative"));
     }
     Ok(())
 }
 
-fn vulnerability_ids(v: Vec<String>) -> AppResult<Vec<String>> {
+fn vulnerability_ids(v: Vec<String>) -> ServiceResult<Vec<String>> {
     domain::check_list_len("vulnerabilityIds", &v)?;
     v.iter()
-        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(AppError::from))
+        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(ServiceError::from))
         .collect()
 }
 
@@ -472,9 +474,9 @@ impl FindingMutation {
     ) -> async_graphql::Result<FindingPayload> {
         check_score(input.cvssv3_score)?;
         check_cwe(input.cwe)?;
-        let test_id = node::decode(NodeKind::Test, &input.test_id)?;
+        let test_id = ids::decode(NodeKind::Test, &input.test_id)?;
         let fields = rows::FindingFields {
-            title: domain::clean_name("title", &input.title, 511).map_err(AppError::from)?,
+            title: domain::clean_name("title", &input.title, 511).map_err(ServiceError::from)?,
             description: input.description,
             severity: Some(input.severity.into()),
             date: input.date.map(|d| d.0),
@@ -497,9 +499,9 @@ impl FindingMutation {
             hash_code: None,
             service: input.service,
             nb_occurences: None,
-            reporter_id: node::decode_opt(NodeKind::User, &input.reporter_id)?,
+            reporter_id: ids::decode_opt(NodeKind::User, &input.reporter_id)?,
             sla_start_date: input.sla_start_date.map(|d| d.0),
-            tags: clean_tags(input.tags.unwrap_or_default())?,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
         };
         let status = StatusChange {
             active: input.active,
@@ -534,7 +536,7 @@ impl FindingMutation {
         ctx: &Context<'_>,
         input: UpdateFindingInput,
     ) -> async_graphql::Result<FindingPayload> {
-        let id = node::decode(NodeKind::Finding, &input.id)?;
+        let id = ids::decode(NodeKind::Finding, &input.id)?;
         if let MaybeUndefined::Value(s) = input.cvssv3_score {
             check_score(Some(s))?;
         }
@@ -545,7 +547,7 @@ impl FindingMutation {
             MaybeUndefined::Undefined => DuplicateOf::Keep,
             MaybeUndefined::Null => DuplicateOf::Clear,
             MaybeUndefined::Value(other) => {
-                DuplicateOf::Set(node::decode(NodeKind::Finding, other)?)
+                DuplicateOf::Set(ids::decode(NodeKind::Finding, other)?)
             }
         };
         let changes = rows::FindingChanges {
@@ -553,30 +555,30 @@ impl FindingMutation {
                 .title
                 .map(|t| domain::clean_name("title", &t, 511))
                 .transpose()
-                .map_err(AppError::from)?,
+                .map_err(ServiceError::from)?,
             description: input.description,
             severity: input.severity.map(Into::into),
             numerical_severity: None,
             date: input.date.map(|d| d.0),
-            mitigation: node::maybe(input.mitigation),
-            impact: node::maybe(input.impact),
-            steps_to_reproduce: node::maybe(input.steps_to_reproduce),
-            severity_justification: node::maybe(input.severity_justification),
-            refs: node::maybe(input.references),
-            url: node::maybe(input.url),
-            cwe: node::maybe(input.cwe),
+            mitigation: input::maybe(input.mitigation),
+            impact: input::maybe(input.impact),
+            steps_to_reproduce: input::maybe(input.steps_to_reproduce),
+            severity_justification: input::maybe(input.severity_justification),
+            refs: input::maybe(input.references),
+            url: input::maybe(input.url),
+            cwe: input::maybe(input.cwe),
             vulnerability_ids: input.vulnerability_ids.map(vulnerability_ids).transpose()?,
-            cvssv3: node::maybe(input.cvssv3),
-            cvssv3_score: node::maybe(input.cvssv3_score),
-            file_path: node::maybe(input.file_path),
-            line: node::maybe(input.line),
-            component_name: node::maybe(input.component_name),
-            component_version: node::maybe(input.component_version),
-            unique_id_from_tool: node::maybe(input.unique_id_from_tool),
-            vuln_id_from_tool: node::maybe(input.vuln_id_from_tool),
-            service: node::maybe(input.service),
-            sla_start_date: node::maybe(input.sla_start_date).map(|d| d.map(|d| d.0)),
-            tags: input.tags.map(clean_tags).transpose()?,
+            cvssv3: input::maybe(input.cvssv3),
+            cvssv3_score: input::maybe(input.cvssv3_score),
+            file_path: input::maybe(input.file_path),
+            line: input::maybe(input.line),
+            component_name: input::maybe(input.component_name),
+            component_version: input::maybe(input.component_version),
+            unique_id_from_tool: input::maybe(input.unique_id_from_tool),
+            vuln_id_from_tool: input::maybe(input.vuln_id_from_tool),
+            service: input::maybe(input.service),
+            sla_start_date: input::maybe(input.sla_start_date).map(|d| d.map(|d| d.0)),
+            tags: input.tags.map(input::clean_tags).transpose()?,
             updated: None,
         };
         let status = StatusChange {
@@ -637,9 +639,4 @@ impl FindingMutation {
     ) -> async_graphql::Result<DeletePayload> {
         node::delete(ctx, NodeKind::Finding, &input.id).await
     }
-}
-
-/// Loads a finding by id through the dataloader.
-pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Finding>> {
-    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Finding))
 }

@@ -1,72 +1,42 @@
-//! Permission checks as resolvers use them: [`write`] runs a mutation's transaction after
-//! checking, inside that same transaction, every `(target, permission)` the mutation needs (the
-//! object it changes *and* any destination it moves something to).
+//! The service tier's checked operations as resolvers call them, with the caller taken from the
+//! request context (see [`crate::service`]). Being replaced by service operations resolvers
+//! call directly.
 
 use async_graphql::Context;
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 
-use super::context::{db, db_error, principal};
+use super::context::{db, principal};
 use crate::{
-    auth::{Principal, access},
-    db::{
-        QueryResult,
-        authz::{Anchor, Target},
-    },
-    domain::rbac::Permission,
-    error::{AppError, AppResult},
+    auth::Principal,
+    db::{QueryResult, authz::Anchor},
+    service::{self, ServiceResult},
 };
 
-/// One permission a mutation needs.
-pub type Check = (Target, Permission);
+pub use crate::service::Check;
 
-/// Checks `checks` for the caller, then runs `f`, all in one transaction (see `Db::write`);
-/// `what` names the object for a `NOT_FOUND`.
+/// [`service::write`] as the caller of `ctx`.
 pub async fn write<T, F>(
     ctx: &Context<'_>,
     what: &'static str,
     checks: Vec<Check>,
     f: F,
-) -> AppResult<T>
+) -> ServiceResult<T>
 where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection, Principal) -> BoxFuture<'c, QueryResult<T>>
         + Send
         + 'static,
 {
-    let p = principal(ctx)?.clone();
-    db(ctx)
-        .write(move |c| {
-            Box::pin(async move {
-                // Events this transaction records name the caller as their actor.
-                crate::db::outbox::set_actor(c, p.user_id).await?;
-                for (target, permission) in checks {
-                    access::require(c, &p, target, permission).await?;
-                }
-                f(c, p).await
-            })
-        })
-        .await
-        .map_err(|e| db_error(e, what))
+    service::write(db(ctx), principal(ctx)?, what, checks, f).await
 }
 
-/// Checks one permission outside a write (for reads such as `deletePreview`).
-pub async fn check(ctx: &Context<'_>, what: &'static str, check: Check) -> AppResult<Anchor> {
-    let p = principal(ctx)?.clone();
-    db(ctx)
-        .read(async move |mut c| access::require(&mut c, &p, check.0, check.1).await)
-        .await
-        .map_err(|e| db_error(e, what))
+/// [`service::check`] as the caller of `ctx`.
+pub async fn check(ctx: &Context<'_>, what: &'static str, check: Check) -> ServiceResult<Anchor> {
+    service::check(db(ctx), principal(ctx)?, what, check).await
 }
 
 /// Refuses unless the caller is a superuser.
-pub fn superuser(ctx: &Context<'_>, action: &str) -> AppResult<()> {
-    let p = principal(ctx)?;
-    if p.is_superuser {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "only a superuser may {action}"
-        )))
-    }
+pub fn superuser(ctx: &Context<'_>, action: &str) -> ServiceResult<()> {
+    service::superuser(principal(ctx)?, action)
 }

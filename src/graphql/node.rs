@@ -23,7 +23,7 @@ use crate::{
     },
     domain::ids::{self, NodeKind},
     domain::rbac::Permission,
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// An object with a global id.
@@ -55,29 +55,9 @@ pub enum Node {
     Membership(Membership),
 }
 
-/// Decodes a global id of `kind` (BAD_USER_INPUT otherwise).
-pub fn decode(kind: NodeKind, id: &ID) -> AppResult<i32> {
-    ids::decode_as(kind, id.as_str()).map_err(|_| {
-        AppError::bad_input(format!(
-            "{:?} is not a valid {} id",
-            id.as_str(),
-            kind.type_name()
-        ))
-    })
-}
-
-/// Decodes an optional global id of `kind`.
-pub fn decode_opt(kind: NodeKind, id: &Option<ID>) -> AppResult<Option<i32>> {
-    id.as_ref().map(|i| decode(kind, i)).transpose()
-}
-
-pub fn encode(kind: NodeKind, id: i32) -> ID {
-    ID(ids::encode(kind, id))
-}
-
 async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node>> {
     let (kind, id) = ids::decode(raw.as_str())
-        .map_err(|_| AppError::bad_input(format!("{:?} is not a valid id", raw.as_str())))?;
+        .map_err(|_| ServiceError::bad_input(format!("{:?} is not a valid id", raw.as_str())))?;
     let l = loader(ctx);
     Ok(match kind {
         NodeKind::ProductType => l
@@ -189,9 +169,9 @@ impl From<DeleteCounts> for DeletePreview {
 }
 
 /// The deletable root a global id names.
-pub fn delete_root(raw: &ID) -> AppResult<Root> {
+pub fn delete_root(raw: &ID) -> ServiceResult<Root> {
     let bad = || {
-        AppError::bad_input(format!(
+        ServiceError::bad_input(format!(
             "{:?} is not the id of a product type, product, engagement, test or finding",
             raw.as_str()
         ))
@@ -205,32 +185,6 @@ pub fn delete_root(raw: &ID) -> AppResult<Root> {
         NodeKind::Finding => Root::Finding(id),
         _ => return Err(bad()),
     })
-}
-
-/// `MaybeUndefined` (absent / null / value) as a changeset field (keep / clear / set).
-pub fn maybe<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
-    match v {
-        async_graphql::MaybeUndefined::Undefined => None,
-        async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
-/// `MaybeUndefined` global id of `kind` as a changeset field (keep / clear / set).
-pub fn maybe_id(
-    kind: NodeKind,
-    v: async_graphql::MaybeUndefined<ID>,
-) -> AppResult<Option<Option<i32>>> {
-    Ok(match v {
-        async_graphql::MaybeUndefined::Undefined => None,
-        async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(id) => Some(Some(decode(kind, &id)?)),
-    })
-}
-
-/// A text-array column as a list (Postgres arrays may hold NULLs; ours never do).
-pub fn strings(v: &[Option<String>]) -> Vec<String> {
-    v.iter().flatten().cloned().collect()
 }
 
 /// Input naming one object.
@@ -266,7 +220,7 @@ pub async fn delete(
 ) -> async_graphql::Result<DeletePayload> {
     let root = delete_root(raw)?;
     if ids::decode(raw.as_str()).map(|(k, _)| k) != Ok(kind) {
-        return Err(AppError::bad_input(format!(
+        return Err(ServiceError::bad_input(format!(
             "{:?} is not a valid {} id",
             raw.as_str(),
             kind.type_name()
@@ -312,7 +266,7 @@ impl NodeQuery {
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
-            return Err(AppError::bad_input("at most 100 ids at once").into());
+            return Err(ServiceError::bad_input("at most 100 ids at once").into());
         }
         let mut out = Vec::with_capacity(ids.len());
         let all = futures_util::future::join_all(ids.iter().map(|id| fetch(ctx, id))).await;

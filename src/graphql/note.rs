@@ -8,11 +8,11 @@ use sha2::{Digest, Sha256};
 
 use super::{
     context::{loader, principal, private_notes},
-    guards,
+    guards, ids, load,
     loaders::{FilesOf, NotesOf},
-    node::{self, IdInput},
+    node::IdInput,
     pagination,
-    reference::{self, User},
+    reference::User,
 };
 use crate::{
     auth::access,
@@ -21,12 +21,8 @@ use crate::{
         file::{self, FileMeta, NewFile},
         note::{self as rows, Attachment},
     },
-    domain::{
-        self,
-        ids::{self, NodeKind},
-        rbac::Permission,
-    },
-    error::{AppError, AppResult},
+    domain::{self, ids::NodeKind, rbac::Permission},
+    error::{ServiceError, ServiceResult},
 };
 
 /// The largest accepted upload, in bytes (schema data).
@@ -41,16 +37,16 @@ pub struct Note(pub rows::Note);
 
 fn parent_id(a: Option<Attachment>) -> Option<ID> {
     a.map(|a| match a {
-        Attachment::Engagement(id) => node::encode(NodeKind::Engagement, id),
-        Attachment::Test(id) => node::encode(NodeKind::Test, id),
-        Attachment::Finding(id) => node::encode(NodeKind::Finding, id),
+        Attachment::Engagement(id) => ids::encode(NodeKind::Engagement, id),
+        Attachment::Test(id) => ids::encode(NodeKind::Test, id),
+        Attachment::Finding(id) => ids::encode(NodeKind::Finding, id),
     })
 }
 
 #[Object]
 impl Note {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Note, self.0.id)
+        ids::encode(NodeKind::Note, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -65,7 +61,7 @@ impl Note {
         self.0.edited
     }
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.author_id).await
+        load::user(ctx, self.0.author_id).await
     }
     /// The global id of the engagement, test or finding the note is on.
     async fn parent_id(&self) -> Option<ID> {
@@ -86,7 +82,7 @@ pub struct File(pub FileMeta);
 #[Object]
 impl File {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::File, self.0.id)
+        ids::encode(NodeKind::File, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -129,14 +125,14 @@ impl File {
 }
 
 /// The engagement, test or finding a global id names.
-fn attachment(id: &ID) -> AppResult<Attachment> {
+fn attachment(id: &ID) -> ServiceResult<Attachment> {
     let bad = || {
-        AppError::bad_input(format!(
+        ServiceError::bad_input(format!(
             "{:?} is not the id of an engagement, test or finding",
             id.as_str()
         ))
     };
-    match ids::decode(id.as_str()).map_err(|_| bad())? {
+    match crate::domain::ids::decode(id.as_str()).map_err(|_| bad())? {
         (NodeKind::Engagement, n) => Ok(Attachment::Engagement(n)),
         (NodeKind::Test, n) => Ok(Attachment::Test(n)),
         (NodeKind::Finding, n) => Ok(Attachment::Finding(n)),
@@ -157,13 +153,13 @@ fn parent_target(on: Attachment) -> Target {
 /// [`super::uploads`]).
 pub fn upload_checks(
     arguments: &async_graphql::indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
-) -> AppResult<(&'static str, Vec<guards::Check>)> {
+) -> ServiceResult<(&'static str, Vec<guards::Check>)> {
     let parent = match arguments.get("input") {
         Some(async_graphql::Value::Object(input)) => match input.get("parentId") {
             Some(async_graphql::Value::String(id)) => ID(id.clone()),
-            _ => return Err(AppError::bad_input("uploadFile needs input.parentId")),
+            _ => return Err(ServiceError::bad_input("uploadFile needs input.parentId")),
         },
-        _ => return Err(AppError::bad_input("uploadFile needs an input")),
+        _ => return Err(ServiceError::bad_input("uploadFile needs an input")),
     };
     let on = attachment(&parent)?;
     Ok((
@@ -189,12 +185,12 @@ fn edit_permission(on: Attachment) -> Permission {
     }
 }
 
-fn entry(text: &str) -> AppResult<String> {
+fn entry(text: &str) -> ServiceResult<String> {
     if text.trim().is_empty() {
-        return Err(AppError::bad_input("entry must not be empty"));
+        return Err(ServiceError::bad_input("entry must not be empty"));
     }
     if text.len() > 1_000_000 {
-        return Err(AppError::bad_input("entry must be at most 1 MB"));
+        return Err(ServiceError::bad_input("entry must be at most 1 MB"));
     }
     Ok(text.to_string())
 }
@@ -255,9 +251,9 @@ impl NoteMutation {
         let text = entry(&input.entry)?;
         // The author is the caller; only a superuser may write in someone else's name.
         let caller = principal(ctx)?;
-        let author = node::decode_opt(NodeKind::User, &input.author_id)?.unwrap_or(caller.user_id);
+        let author = ids::decode_opt(NodeKind::User, &input.author_id)?.unwrap_or(caller.user_id);
         if author != caller.user_id && !caller.is_superuser {
-            return Err(AppError::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "only a superuser may add a note in another user's name".into(),
             )
             .into());
@@ -277,7 +273,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: UpdateNoteInput,
     ) -> async_graphql::Result<NotePayload> {
-        let id = node::decode(NodeKind::Note, &input.id)?;
+        let id = ids::decode(NodeKind::Note, &input.id)?;
         let text = input.entry.as_deref().map(entry).transpose()?;
         let row = guards::write(
             ctx,
@@ -294,7 +290,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
-        let id = node::decode(NodeKind::Note, &input.id)?;
+        let id = ids::decode(NodeKind::Note, &input.id)?;
         guards::write(
             ctx,
             "Note",
@@ -329,27 +325,28 @@ impl NoteMutation {
         let upload = input
             .file
             .value(ctx)
-            .map_err(|e| AppError::bad_input(format!("cannot read the upload: {e}")))?;
+            .map_err(|e| ServiceError::bad_input(format!("cannot read the upload: {e}")))?;
         let content_type = upload
             .content_type
             .clone()
             .filter(|t| t.len() <= 255)
             .unwrap_or_else(|| "application/octet-stream".into());
         let filename =
-            domain::clean_name("filename", &upload.filename, 255).map_err(AppError::from)?;
+            domain::clean_name("filename", &upload.filename, 255).map_err(ServiceError::from)?;
         let mut content = Vec::new();
         upload
             .into_read()
             .take(limit as u64 + 1)
             .read_to_end(&mut content)
-            .map_err(|e| AppError::bad_input(format!("cannot read the upload: {e}")))?;
+            .map_err(|e| ServiceError::bad_input(format!("cannot read the upload: {e}")))?;
         if content.len() > limit {
-            return Err(
-                AppError::PayloadTooLarge(format!("files must be at most {limit} bytes")).into(),
-            );
+            return Err(ServiceError::PayloadTooLarge(format!(
+                "files must be at most {limit} bytes"
+            ))
+            .into());
         }
         let title = match input.title {
-            Some(t) => domain::clean_name("title", &t, 100).map_err(AppError::from)?,
+            Some(t) => domain::clean_name("title", &t, 100).map_err(ServiceError::from)?,
             None => filename.chars().take(100).collect(),
         };
         let new = NewFile {
@@ -374,7 +371,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
-        let id = node::decode(NodeKind::File, &input.id)?;
+        let id = ids::decode(NodeKind::File, &input.id)?;
         // Deleting a file needs the edit permission of what it is attached to.
         guards::write(ctx, "File", vec![], move |c, p| {
             Box::pin(async move {

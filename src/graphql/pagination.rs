@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     db::page::{Page, Window},
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// The largest page a client may ask for; also the page size when neither `first` nor `last`
@@ -25,13 +25,13 @@ pub const MAX_PAGE: i32 = 100;
 /// The first `first` items of a plain list (notes, files, members, …), oldest first:
 /// [`super::limits::LIST_DEFAULT`] when `first` is absent, at most [`super::limits::LIST_MAX`].
 /// Every list a query returns is bounded, so that its cost can be counted before it runs.
-pub fn take_first<T>(mut items: Vec<T>, first: Option<i32>) -> AppResult<Vec<T>> {
+pub fn take_first<T>(mut items: Vec<T>, first: Option<i32>) -> ServiceResult<Vec<T>> {
     use super::limits::{LIST_DEFAULT, LIST_MAX};
     let n = match first {
         None => LIST_DEFAULT as usize,
         Some(n) if (1..=LIST_MAX as i32).contains(&n) => n as usize,
         Some(n) => {
-            return Err(AppError::bad_input(format!(
+            return Err(ServiceError::bad_input(format!(
                 "first must be between 1 and {LIST_MAX}, not {n}"
             )));
         }
@@ -44,8 +44,8 @@ fn encode_cursor(position: i64) -> String {
     STANDARD.encode(format!("cursor:{position}"))
 }
 
-fn decode_cursor(raw: &str) -> AppResult<i64> {
-    let bad = || AppError::bad_input(format!("{raw:?} is not a valid cursor"));
+fn decode_cursor(raw: &str) -> ServiceResult<i64> {
+    let bad = || ServiceError::bad_input(format!("{raw:?} is not a valid cursor"));
     let bytes = STANDARD.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let n: i64 = text
@@ -82,12 +82,12 @@ pub fn window(
     after: Option<String>,
     last: Option<i32>,
     before: Option<String>,
-) -> AppResult<Window> {
+) -> ServiceResult<Window> {
     for (name, v) in [("first", first), ("last", last)] {
         if let Some(n) = v
             && !(1..=MAX_PAGE).contains(&n)
         {
-            return Err(AppError::bad_input(format!(
+            return Err(ServiceError::bad_input(format!(
                 "{name} must be between 1 and {MAX_PAGE}, got {n}"
             )));
         }

@@ -11,12 +11,12 @@ use super::{
     enums::{self, BusinessCriticality, Lifecycle, OrderDirection, Origin, Platform},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards,
+    guards, ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
-    product_type::{self, ProductType},
-    reference::{self, SlaConfiguration, User},
+    product_type::ProductType,
+    reference::{SlaConfiguration, User},
     test::{Test, TestFilter, TestOrder},
 };
 use crate::{
@@ -29,7 +29,7 @@ use crate::{
         product as rows,
     },
     domain::{self, ids::NodeKind, rbac::Permission},
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// Something the organization builds or runs, and assesses.
@@ -47,7 +47,7 @@ pub struct Technology {
 #[Object]
 impl Product {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Product, self.0.id)
+        ids::encode(NodeKind::Product, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -59,9 +59,9 @@ impl Product {
         &self.0.description
     }
     async fn product_type(&self, ctx: &Context<'_>) -> async_graphql::Result<ProductType> {
-        product_type::load(ctx, self.0.product_type_id)
+        load::product_type(ctx, self.0.product_type_id)
             .await?
-            .ok_or_else(|| AppError::not_found("ProductType").into())
+            .ok_or_else(|| ServiceError::not_found("ProductType").into())
     }
     async fn sla_configuration(
         &self,
@@ -71,17 +71,17 @@ impl Product {
             loader(ctx)
                 .load_one(RowId::new(self.0.sla_configuration_id))
                 .await?
-                .ok_or_else(|| AppError::not_found("SlaConfiguration"))?,
+                .ok_or_else(|| ServiceError::not_found("SlaConfiguration"))?,
         ))
     }
     async fn product_manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.product_manager_id).await
+        load::user(ctx, self.0.product_manager_id).await
     }
     async fn technical_contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.technical_contact_id).await
+        load::user(ctx, self.0.technical_contact_id).await
     }
     async fn team_manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.team_manager_id).await
+        load::user(ctx, self.0.team_manager_id).await
     }
     async fn business_criticality(&self) -> Option<BusinessCriticality> {
         self.0.business_criticality.map(Into::into)
@@ -108,7 +108,7 @@ impl Product {
         self.0.internet_accessible
     }
     async fn regulations(&self) -> Vec<String> {
-        node::strings(&self.0.regulations)
+        input::strings(&self.0.regulations)
     }
     async fn technologies(&self) -> Vec<Technology> {
         self.0
@@ -121,7 +121,7 @@ impl Product {
             .collect()
     }
     async fn tags(&self) -> Vec<String> {
-        node::strings(&self.0.tags)
+        input::strings(&self.0.tags)
     }
     async fn enable_simple_risk_acceptance(&self) -> bool {
         self.0.enable_simple_risk_acceptance
@@ -239,11 +239,11 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
-    pub fn into_db(self) -> AppResult<rows::ProductFilter> {
+    pub fn into_db(self) -> ServiceResult<rows::ProductFilter> {
         Ok(rows::ProductFilter {
             name_contains: self.name_contains,
-            product_type_id: node::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            sla_configuration_id: node::decode_opt(
+            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
+            sla_configuration_id: ids::decode_opt(
                 NodeKind::SlaConfiguration,
                 &self.sla_configuration_id,
             )?,
@@ -253,14 +253,9 @@ impl ProductFilter {
             origin: enums::to_domain(self.origin),
             external_audience: self.external_audience,
             internet_accessible: self.internet_accessible,
-            tags: clean_tags(self.tags.unwrap_or_default())?,
+            tags: input::clean_tags(self.tags.unwrap_or_default())?,
         })
     }
-}
-
-/// Validated, lowercased tags.
-pub fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
-    domain::clean_tags(&tags).map_err(AppError::from)
 }
 
 /// Sort keys of product lists.
@@ -350,40 +345,33 @@ pub struct ProductPayload {
 
 /// Revenue is stored as `NUMERIC(15, 2)`: not negative, and below 10^13 once rounded to cents
 /// (a larger value would overflow the column, which is the client's mistake, not an internal one).
-fn check_revenue(v: Option<&BigDecimal>) -> AppResult<()> {
+fn check_revenue(v: Option<&BigDecimal>) -> ServiceResult<()> {
     let Some(v) = v else { return Ok(()) };
     if v < &BigDecimal::from(0) {
-        return Err(AppError::bad_input("revenue must not be negative"));
+        return Err(ServiceError::bad_input("revenue must not be negative"));
     }
     let cents = v.with_scale_round(2, bigdecimal::RoundingMode::HalfUp);
     if cents >= 10_000_000_000_000_i64 {
-        return Err(AppError::bad_input(
+        return Err(ServiceError::bad_input(
             "revenue must be less than 10000000000000",
         ));
     }
     Ok(())
 }
 
-fn technologies_json(t: Vec<Technology>) -> AppResult<serde_json::Value> {
+fn technologies_json(t: Vec<Technology>) -> ServiceResult<serde_json::Value> {
     domain::check_list_len("technologies", &t)?;
     let list: Vec<rows::Technology> = t
         .into_iter()
         .map(|t| {
             Ok(rows::Technology {
                 name: domain::clean_name("technology name", &t.name, 200)
-                    .map_err(AppError::from)?,
+                    .map_err(ServiceError::from)?,
                 version: t.version,
             })
         })
-        .collect::<AppResult<_>>()?;
-    serde_json::to_value(list).map_err(AppError::internal)
-}
-
-fn clean_strings(field: &str, v: Vec<String>) -> AppResult<Vec<String>> {
-    domain::check_list_len(&format!("{field}s"), &v)?;
-    v.iter()
-        .map(|s| domain::clean_name(field, s, 200).map_err(AppError::from))
-        .collect()
+        .collect::<ServiceResult<_>>()?;
+    serde_json::to_value(list).map_err(ServiceError::internal)
 }
 
 #[derive(Default)]
@@ -423,22 +411,22 @@ impl ProductMutation {
         input: CreateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
         check_revenue(input.revenue.as_ref())?;
-        reference::check_len("description", Some(&input.description), 4000)?;
+        input::check_len("description", Some(&input.description), 4000)?;
         if input.user_records.is_some_and(|n| n < 0) {
-            return Err(AppError::bad_input("userRecords must not be negative").into());
+            return Err(ServiceError::bad_input("userRecords must not be negative").into());
         }
         let new = rows::NewProduct {
-            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
+            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
             description: input.description,
-            product_type_id: node::decode(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: node::decode_opt(
+            product_type_id: ids::decode(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt(
                 NodeKind::SlaConfiguration,
                 &input.sla_configuration_id,
             )?
             .unwrap_or(store::sla_configuration::DEFAULT_ID),
-            product_manager_id: node::decode_opt(NodeKind::User, &input.product_manager_id)?,
-            technical_contact_id: node::decode_opt(NodeKind::User, &input.technical_contact_id)?,
-            team_manager_id: node::decode_opt(NodeKind::User, &input.team_manager_id)?,
+            product_manager_id: ids::decode_opt(NodeKind::User, &input.product_manager_id)?,
+            technical_contact_id: ids::decode_opt(NodeKind::User, &input.technical_contact_id)?,
+            team_manager_id: ids::decode_opt(NodeKind::User, &input.team_manager_id)?,
             business_criticality: input.business_criticality.map(Into::into),
             platform: input.platform.map(Into::into),
             lifecycle: input.lifecycle.map(Into::into),
@@ -447,9 +435,9 @@ impl ProductMutation {
             revenue: input.revenue,
             external_audience: input.external_audience,
             internet_accessible: input.internet_accessible,
-            regulations: clean_strings("regulation", input.regulations.unwrap_or_default())?,
+            regulations: input::clean_strings("regulation", input.regulations.unwrap_or_default())?,
             technologies: technologies_json(input.technologies.unwrap_or_default())?,
-            tags: clean_tags(input.tags.unwrap_or_default())?,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
             enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
             enable_full_risk_acceptance: input.enable_full_risk_acceptance,
             disable_sla_breach_notifications: input.disable_sla_breach_notifications,
@@ -474,44 +462,44 @@ impl ProductMutation {
         ctx: &Context<'_>,
         input: UpdateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
-        let id = node::decode(NodeKind::Product, &input.id)?;
+        let id = ids::decode(NodeKind::Product, &input.id)?;
         if let MaybeUndefined::Value(r) = &input.revenue {
             check_revenue(Some(r))?;
         }
-        reference::check_len("description", input.description.as_deref(), 4000)?;
+        input::check_len("description", input.description.as_deref(), 4000)?;
         if matches!(input.user_records, MaybeUndefined::Value(n) if n < 0) {
-            return Err(AppError::bad_input("userRecords must not be negative").into());
+            return Err(ServiceError::bad_input("userRecords must not be negative").into());
         }
         let changes = rows::ProductChanges {
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, 255))
                 .transpose()
-                .map_err(AppError::from)?,
+                .map_err(ServiceError::from)?,
             description: input.description,
-            product_type_id: node::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: node::decode_opt(
+            product_type_id: ids::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt(
                 NodeKind::SlaConfiguration,
                 &input.sla_configuration_id,
             )?,
-            product_manager_id: node::maybe_id(NodeKind::User, input.product_manager_id)?,
-            technical_contact_id: node::maybe_id(NodeKind::User, input.technical_contact_id)?,
-            team_manager_id: node::maybe_id(NodeKind::User, input.team_manager_id)?,
-            business_criticality: node::maybe(input.business_criticality)
+            product_manager_id: input::maybe_id(NodeKind::User, input.product_manager_id)?,
+            technical_contact_id: input::maybe_id(NodeKind::User, input.technical_contact_id)?,
+            team_manager_id: input::maybe_id(NodeKind::User, input.team_manager_id)?,
+            business_criticality: input::maybe(input.business_criticality)
                 .map(|v| v.map(Into::into)),
-            platform: node::maybe(input.platform).map(|v| v.map(Into::into)),
-            lifecycle: node::maybe(input.lifecycle).map(|v| v.map(Into::into)),
-            origin: node::maybe(input.origin).map(|v| v.map(Into::into)),
-            user_records: node::maybe(input.user_records),
-            revenue: node::maybe(input.revenue),
+            platform: input::maybe(input.platform).map(|v| v.map(Into::into)),
+            lifecycle: input::maybe(input.lifecycle).map(|v| v.map(Into::into)),
+            origin: input::maybe(input.origin).map(|v| v.map(Into::into)),
+            user_records: input::maybe(input.user_records),
+            revenue: input::maybe(input.revenue),
             external_audience: input.external_audience,
             internet_accessible: input.internet_accessible,
             regulations: input
                 .regulations
-                .map(|r| clean_strings("regulation", r))
+                .map(|r| input::clean_strings("regulation", r))
                 .transpose()?,
             technologies: input.technologies.map(technologies_json).transpose()?,
-            tags: input.tags.map(clean_tags).transpose()?,
+            tags: input.tags.map(input::clean_tags).transpose()?,
             enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
             enable_full_risk_acceptance: input.enable_full_risk_acceptance,
             disable_sla_breach_notifications: input.disable_sla_breach_notifications,
@@ -539,9 +527,4 @@ impl ProductMutation {
     ) -> async_graphql::Result<DeletePayload> {
         node::delete(ctx, NodeKind::Product, &input.id).await
     }
-}
-
-/// Loads a product by id through the dataloader.
-pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Product>> {
-    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Product))
 }

@@ -5,14 +5,13 @@ use chrono::{DateTime, Utc};
 
 use super::{
     access::{self, Membership, MyPermissions},
-    context::{loader, principal},
+    context::principal,
     enums::OrderDirection,
     finding_counts::FindingCounts,
-    guards,
+    guards, ids, input,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
     product::{Product, ProductFilter, ProductOrder},
-    reference,
 };
 use crate::{
     db::{
@@ -23,7 +22,7 @@ use crate::{
         product_type as rows,
     },
     domain::{self, Role, ids::NodeKind, rbac::Permission},
-    error::AppError,
+    error::ServiceError,
 };
 
 /// A group of products (DefectDojo's "Organization").
@@ -33,7 +32,7 @@ pub struct ProductType(pub rows::ProductType);
 #[Object]
 impl ProductType {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::ProductType, self.0.id)
+        ids::encode(NodeKind::ProductType, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -196,15 +195,15 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: CreateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
-        reference::check_len("description", input.description.as_deref(), 4000)?;
+        input::check_len("description", input.description.as_deref(), 4000)?;
         let new = rows::NewProductType {
-            name: domain::clean_name("name", &input.name, 255).map_err(AppError::from)?,
+            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
             description: input.description,
             critical_product: input.critical_product,
             key_product: input.key_product,
         };
         if !principal(ctx)?.may_add_product_types() {
-            return Err(AppError::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "creating product types needs a global MAINTAINER or OWNER role".into(),
             )
             .into());
@@ -236,17 +235,17 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: UpdateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
-        let id = node::decode(NodeKind::ProductType, &input.id)?;
+        let id = ids::decode(NodeKind::ProductType, &input.id)?;
         if let MaybeUndefined::Value(d) = &input.description {
-            reference::check_len("description", Some(d), 4000)?;
+            input::check_len("description", Some(d), 4000)?;
         }
         let changes = rows::ProductTypeChanges {
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, 255))
                 .transpose()
-                .map_err(AppError::from)?,
-            description: node::maybe(input.description),
+                .map_err(ServiceError::from)?,
+            description: input::maybe(input.description),
             critical_product: input.critical_product,
             key_product: input.key_product,
             updated: None,
@@ -271,12 +270,4 @@ impl ProductTypeMutation {
     ) -> async_graphql::Result<DeletePayload> {
         node::delete(ctx, NodeKind::ProductType, &input.id).await
     }
-}
-
-/// Loads a product type by id through the dataloader.
-pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<ProductType>> {
-    Ok(loader(ctx)
-        .load_one(super::loaders::RowId::new(id))
-        .await?
-        .map(ProductType))
 }

@@ -4,11 +4,10 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, map_db, principal},
+    context::{db, map_db, principal},
     enums::OrderDirection,
-    guards,
-    loaders::RowId,
-    node::{self, IdInput},
+    guards, ids, input,
+    node::IdInput,
     pagination::{self, Connection},
 };
 use crate::{
@@ -16,7 +15,7 @@ use crate::{
         lookup, page::ListArgs, page::Sort, sla_configuration as sla, sql::NoFilter, user as users,
     },
     domain::{self, ids::NodeKind},
-    error::AppError,
+    error::ServiceError,
 };
 
 /// A person: engagement or test lead, product manager, reporter, note author.
@@ -26,7 +25,7 @@ pub struct User(pub users::User);
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::User, self.0.id)
+        ids::encode(NodeKind::User, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -74,14 +73,6 @@ impl User {
     }
 }
 
-/// Loads an optional user reference through the dataloader.
-pub async fn load_user(ctx: &Context<'_>, id: Option<i32>) -> async_graphql::Result<Option<User>> {
-    match id {
-        None => Ok(None),
-        Some(id) => Ok(loader(ctx).load_one(RowId::new(id)).await?.map(User)),
-    }
-}
-
 /// Days allowed to fix a finding, per severity, and whether each deadline is enforced.
 #[derive(Clone)]
 pub struct SlaConfiguration(pub sla::SlaConfiguration);
@@ -89,7 +80,7 @@ pub struct SlaConfiguration(pub sla::SlaConfiguration);
 #[Object]
 impl SlaConfiguration {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::SlaConfiguration, self.0.id)
+        ids::encode(NodeKind::SlaConfiguration, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -142,7 +133,7 @@ pub struct TestType(pub lookup::TestType);
 #[Object]
 impl TestType {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::TestType, self.0.id)
+        ids::encode(NodeKind::TestType, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -171,7 +162,7 @@ pub struct DevelopmentEnvironment(pub lookup::DevelopmentEnvironment);
 #[Object]
 impl DevelopmentEnvironment {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::DevelopmentEnvironment, self.0.id)
+        ids::encode(NodeKind::DevelopmentEnvironment, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -273,23 +264,12 @@ pub struct DeleteSlaConfigurationPayload {
     deleted_id: ID,
 }
 
-/// Refuses a text longer than its column holds (`max` characters) as BAD_USER_INPUT, instead of
-/// letting Postgres fail the write with an internal "value too long" error.
-pub fn check_len(field: &str, value: Option<&str>, max: usize) -> Result<(), AppError> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(AppError::bad_input(format!(
-            "{field} must be at most {max} characters"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn check_days(values: &[(&str, Option<i32>)]) -> Result<(), AppError> {
+fn check_days(values: &[(&str, Option<i32>)]) -> Result<(), ServiceError> {
     for (name, v) in values {
         if let Some(d) = v
             && *d < 1
         {
-            return Err(AppError::bad_input(format!(
+            return Err(ServiceError::bad_input(format!(
                 "{name} must be at least 1 day, got {d}"
             )));
         }
@@ -387,13 +367,13 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> async_graphql::Result<UserPayload> {
-        check_len("email", input.email.as_deref(), 254)?;
-        check_len("firstName", input.first_name.as_deref(), 150)?;
-        check_len("lastName", input.last_name.as_deref(), 150)?;
+        input::check_len("email", input.email.as_deref(), 254)?;
+        input::check_len("firstName", input.first_name.as_deref(), 150)?;
+        input::check_len("lastName", input.last_name.as_deref(), 150)?;
         guards::superuser(ctx, "create users")?;
         let new = users::NewUser {
             username: domain::clean_name("username", &input.username, 150)
-                .map_err(AppError::from)?,
+                .map_err(ServiceError::from)?,
             email: input.email,
             first_name: input.first_name,
             last_name: input.last_name,
@@ -418,9 +398,9 @@ impl ReferenceMutation {
             ("medium", Some(input.medium)),
             ("low", Some(input.low)),
         ])?;
-        check_len("description", input.description.as_deref(), 512)?;
+        input::check_len("description", input.description.as_deref(), 512)?;
         let new = sla::NewSlaConfiguration {
-            name: domain::clean_name("name", &input.name, 128).map_err(AppError::from)?,
+            name: domain::clean_name("name", &input.name, 128).map_err(ServiceError::from)?,
             description: input.description,
             critical: input.critical,
             high: input.high,
@@ -447,7 +427,7 @@ impl ReferenceMutation {
         input: UpdateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
         guards::superuser(ctx, "change SLA configurations")?;
-        let id = node::decode(NodeKind::SlaConfiguration, &input.id)?;
+        let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
         check_days(&[
             ("critical", input.critical),
             ("high", input.high),
@@ -455,15 +435,15 @@ impl ReferenceMutation {
             ("low", input.low),
         ])?;
         if let MaybeUndefined::Value(d) = &input.description {
-            check_len("description", Some(d), 512)?;
+            input::check_len("description", Some(d), 512)?;
         }
         let changes = sla::SlaConfigurationChanges {
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, 128))
                 .transpose()
-                .map_err(AppError::from)?,
-            description: node::maybe(input.description),
+                .map_err(ServiceError::from)?,
+            description: input::maybe(input.description),
             critical: input.critical,
             high: input.high,
             medium: input.medium,
@@ -491,7 +471,7 @@ impl ReferenceMutation {
         input: IdInput,
     ) -> async_graphql::Result<DeleteSlaConfigurationPayload> {
         guards::superuser(ctx, "delete SLA configurations")?;
-        let id = node::decode(NodeKind::SlaConfiguration, &input.id)?;
+        let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
         db(ctx)
             .write(move |c| Box::pin(sla::delete(c, id)))
             .await

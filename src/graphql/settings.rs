@@ -7,13 +7,13 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use super::{
     context::{db, map_db, principal},
     events::EventKind,
-    guards, node,
-    product::{self, Product},
+    guards, ids, load,
+    product::Product,
 };
 use crate::{
     db::{authz::Target, notification, system_settings as system},
     domain::{events::EventKind as Kind, ids::NodeKind, rbac::Permission},
-    error::AppError,
+    error::ServiceError,
 };
 
 /// The event kinds a user gets from the `notifications` subscription for one product, or by
@@ -29,7 +29,7 @@ impl NotificationSettings {
     /// The product these settings are for; null for the user's default.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
         match self.product {
-            Some(id) => product::load(ctx, id).await,
+            Some(id) => load::product(ctx, id).await,
             None => Ok(None),
         }
     }
@@ -119,7 +119,7 @@ async fn readable_product(
     id: Option<&ID>,
 ) -> async_graphql::Result<Option<i32>> {
     let Some(id) = id else { return Ok(None) };
-    let p = node::decode(NodeKind::Product, id)?;
+    let p = ids::decode(NodeKind::Product, id)?;
     guards::check(
         ctx,
         "Product",
@@ -170,7 +170,7 @@ impl SettingsMutation {
         input: UpdateNotificationSettingsInput,
     ) -> async_graphql::Result<NotificationSettingsPayload> {
         let product = match &input.product_id {
-            Some(id) => Some(node::decode(NodeKind::Product, id)?),
+            Some(id) => Some(ids::decode(NodeKind::Product, id)?),
             None => None,
         };
         let kinds: Option<Vec<Kind>> = input.kinds.map(|k| {
@@ -202,9 +202,10 @@ impl SettingsMutation {
             .engagement_auto_close_days
             .is_some_and(|d| !(0..=3650).contains(&d))
         {
-            return Err(
-                AppError::bad_input("engagementAutoCloseDays must be between 0 and 3650").into(),
-            );
+            return Err(ServiceError::bad_input(
+                "engagementAutoCloseDays must be between 0 and 3650",
+            )
+            .into());
         }
         let changes = system::SystemSettingsChanges {
             engagement_auto_close: input.engagement_auto_close,

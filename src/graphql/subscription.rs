@@ -15,7 +15,7 @@ use super::{
         EngagementStatusChangedEvent, EventKind, EventNode, FindingChangedEvent,
         FindingsImportedEvent, parse_event_id, severity_of,
     },
-    guards, node,
+    guards, ids,
 };
 use crate::{
     db::{
@@ -28,7 +28,7 @@ use crate::{
         ids::NodeKind,
         rbac::Permission,
     },
-    error::AppError,
+    error::ServiceError,
     events::{
         Bus, Event,
         stream::{self, Filter, Lagged},
@@ -58,7 +58,7 @@ async fn open<T: Send + 'static>(
         .filter_map(move |r| async move {
             match r {
                 Ok(e) => wrap(e).map(Ok),
-                Err(Lagged { last }) => Some(Err(AppError::Lagged(last).into())),
+                Err(Lagged { last }) => Some(Err(ServiceError::Lagged(last).into())),
             }
         })
         .boxed())
@@ -73,7 +73,7 @@ async fn visible(
 ) -> async_graphql::Result<Vec<i32>> {
     let mut out = Vec::new();
     for id in ids.unwrap_or_default() {
-        let n = node::decode(kind, &id)?;
+        let n = ids::decode(kind, &id)?;
         let (target, view) = match kind {
             NodeKind::Product => (Target::Product(n), Permission::ProductView),
             NodeKind::Engagement => (Target::Engagement(n), Permission::EngagementView),

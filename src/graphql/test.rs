@@ -6,17 +6,16 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::loader,
-    engagement::{self, Engagement},
+    engagement::Engagement,
     enums::OrderDirection,
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards,
+    guards, ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
     pagination::{self, Connection},
-    product::clean_tags,
-    reference::{self, DevelopmentEnvironment, TestType, User},
+    reference::{DevelopmentEnvironment, TestType, User},
     scalars::Date,
 };
 use crate::{
@@ -25,7 +24,7 @@ use crate::{
         page::ListArgs, test as rows,
     },
     domain::{self, ids::NodeKind, rbac::Permission},
-    error::{AppError, AppResult},
+    error::{ServiceError, ServiceResult},
 };
 
 /// One run of a scanner or a manual activity within an engagement.
@@ -35,7 +34,7 @@ pub struct Test(pub rows::Test);
 #[Object]
 impl Test {
     pub async fn id(&self) -> ID {
-        node::encode(NodeKind::Test, self.0.id)
+        ids::encode(NodeKind::Test, self.0.id)
     }
     async fn database_id(&self) -> i32 {
         self.0.id
@@ -51,7 +50,7 @@ impl Test {
             loader(ctx)
                 .load_one(RowId::new(self.0.test_type_id))
                 .await?
-                .ok_or_else(|| AppError::not_found("TestType"))?,
+                .ok_or_else(|| ServiceError::not_found("TestType"))?,
         ))
     }
     /// The import scan type, for tests created by an import.
@@ -68,7 +67,7 @@ impl Test {
         self.0.percent_complete
     }
     async fn lead(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        reference::load_user(ctx, self.0.lead_id).await
+        load::user(ctx, self.0.lead_id).await
     }
     async fn environment(
         &self,
@@ -104,9 +103,9 @@ impl Test {
         self.0.updated
     }
     async fn engagement(&self, ctx: &Context<'_>) -> async_graphql::Result<Engagement> {
-        engagement::load(ctx, self.0.engagement_id)
+        load::engagement(ctx, self.0.engagement_id)
             .await?
-            .ok_or_else(|| AppError::not_found("Engagement").into())
+            .ok_or_else(|| ServiceError::not_found("Engagement").into())
     }
 
     /// The test's findings.
@@ -166,14 +165,14 @@ pub struct TestFilter {
 }
 
 impl TestFilter {
-    pub fn into_db(self) -> AppResult<rows::TestFilter> {
+    pub fn into_db(self) -> ServiceResult<rows::TestFilter> {
         Ok(rows::TestFilter {
             title_contains: self.title_contains,
-            engagement_id: node::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
-            product_id: node::decode_opt(NodeKind::Product, &self.product_id)?,
-            test_type_id: node::decode_opt(NodeKind::TestType, &self.test_type_id)?,
-            lead_id: node::decode_opt(NodeKind::User, &self.lead_id)?,
-            tags: clean_tags(self.tags.unwrap_or_default())?,
+            engagement_id: ids::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
+            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
+            test_type_id: ids::decode_opt(NodeKind::TestType, &self.test_type_id)?,
+            lead_id: ids::decode_opt(NodeKind::User, &self.lead_id)?,
+            tags: input::clean_tags(self.tags.unwrap_or_default())?,
         })
     }
 }
@@ -247,19 +246,11 @@ pub struct TestPayload {
     test: Test,
 }
 
-fn check_percent(v: Option<i32>) -> AppResult<()> {
+fn check_percent(v: Option<i32>) -> ServiceResult<()> {
     if v.is_some_and(|p| !(0..=100).contains(&p)) {
-        return Err(AppError::bad_input(
+        return Err(ServiceError::bad_input(
             "percentComplete must be between 0 and 100",
         ));
-    }
-    Ok(())
-}
-
-/// Refuses texts longer than their columns (BAD_USER_INPUT instead of a failed write).
-fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> AppResult<()> {
-    for (field, value, max) in fields {
-        reference::check_len(field, *value, *max)?;
     }
     Ok(())
 }
@@ -305,32 +296,32 @@ impl TestMutation {
         input: CreateTestInput,
     ) -> async_graphql::Result<TestPayload> {
         domain::check_date_range(input.target_start.0, input.target_end.0)
-            .map_err(AppError::from)?;
+            .map_err(ServiceError::from)?;
         check_percent(input.percent_complete)?;
-        check_lengths(&[
+        input::check_lengths(&[
             ("version", input.version.as_deref(), 100),
             ("buildId", input.build_id.as_deref(), 150),
             ("commitHash", input.commit_hash.as_deref(), 150),
             ("branchTag", input.branch_tag.as_deref(), 150),
         ])?;
         let test_type =
-            domain::clean_name("testType", &input.test_type, 200).map_err(AppError::from)?;
+            domain::clean_name("testType", &input.test_type, 200).map_err(ServiceError::from)?;
         let new = rows::NewTest {
-            engagement_id: node::decode(NodeKind::Engagement, &input.engagement_id)?,
+            engagement_id: ids::decode(NodeKind::Engagement, &input.engagement_id)?,
             product_id: 0,
             test_type_id: 0,
-            lead_id: node::decode_opt(NodeKind::User, &input.lead_id)?,
+            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
             scan_type: None,
             title: input
                 .title
                 .map(|t| domain::clean_name("title", &t, 255))
                 .transpose()
-                .map_err(AppError::from)?,
+                .map_err(ServiceError::from)?,
             description: input.description,
             target_start: input.target_start.0,
             target_end: input.target_end.0,
             percent_complete: input.percent_complete,
-            environment_id: node::decode_opt(
+            environment_id: ids::decode_opt(
                 NodeKind::DevelopmentEnvironment,
                 &input.environment_id,
             )?,
@@ -338,7 +329,7 @@ impl TestMutation {
             build_id: input.build_id,
             commit_hash: input.commit_hash,
             branch_tag: input.branch_tag,
-            tags: clean_tags(input.tags.unwrap_or_default())?,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
         };
         let row = guards::write(
             ctx,
@@ -362,14 +353,14 @@ impl TestMutation {
         ctx: &Context<'_>,
         input: UpdateTestInput,
     ) -> async_graphql::Result<TestPayload> {
-        let id = node::decode(NodeKind::Test, &input.id)?;
+        let id = ids::decode(NodeKind::Test, &input.id)?;
         if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(AppError::from)?;
+            domain::check_date_range(s.0, e.0).map_err(ServiceError::from)?;
         }
         if let MaybeUndefined::Value(p) = input.percent_complete {
             check_percent(Some(p))?;
         }
-        check_lengths(&[
+        input::check_lengths(&[
             ("version", input.version.value().map(String::as_str), 100),
             ("buildId", input.build_id.value().map(String::as_str), 150),
             (
@@ -384,26 +375,29 @@ impl TestMutation {
             ),
         ])?;
         let changes = rows::TestChanges {
-            engagement_id: node::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
+            engagement_id: ids::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
             product_id: None,
-            test_type_id: node::decode_opt(NodeKind::TestType, &input.test_type_id)?,
-            lead_id: node::maybe_id(NodeKind::User, input.lead_id)?,
-            title: match node::maybe(input.title) {
+            test_type_id: ids::decode_opt(NodeKind::TestType, &input.test_type_id)?,
+            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            title: match input::maybe(input.title) {
                 Some(Some(t)) => Some(Some(
-                    domain::clean_name("title", &t, 255).map_err(AppError::from)?,
+                    domain::clean_name("title", &t, 255).map_err(ServiceError::from)?,
                 )),
                 other => other,
             },
-            description: node::maybe(input.description),
+            description: input::maybe(input.description),
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
-            percent_complete: node::maybe(input.percent_complete),
-            environment_id: node::maybe_id(NodeKind::DevelopmentEnvironment, input.environment_id)?,
-            version: node::maybe(input.version),
-            build_id: node::maybe(input.build_id),
-            commit_hash: node::maybe(input.commit_hash),
-            branch_tag: node::maybe(input.branch_tag),
-            tags: input.tags.map(clean_tags).transpose()?,
+            percent_complete: input::maybe(input.percent_complete),
+            environment_id: input::maybe_id(
+                NodeKind::DevelopmentEnvironment,
+                input.environment_id,
+            )?,
+            version: input::maybe(input.version),
+            build_id: input::maybe(input.build_id),
+            commit_hash: input::maybe(input.commit_hash),
+            branch_tag: input::maybe(input.branch_tag),
+            tags: input.tags.map(input::clean_tags).transpose()?,
             updated: None,
         };
         let mut checks = vec![(Target::Test(id), Permission::TestEdit)];
@@ -425,9 +419,4 @@ impl TestMutation {
     ) -> async_graphql::Result<DeletePayload> {
         node::delete(ctx, NodeKind::Test, &input.id).await
     }
-}
-
-/// Loads a test by id through the dataloader.
-pub async fn load(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Test>> {
-    Ok(loader(ctx).load_one(RowId::new(id)).await?.map(Test))
 }

@@ -22,7 +22,7 @@ use super::{guards::Check, limits};
 use crate::{
     auth::{Principal, access},
     db::Db,
-    error::{self, AppError, AppResult},
+    error::{self, ServiceError, ServiceResult},
 };
 
 /// The mutations that take files: for each, the checks its arguments (variables substituted,
@@ -30,7 +30,7 @@ use crate::{
 fn upload_checks(
     field: &str,
     arguments: &async_graphql::indexmap::IndexMap<Name, Value>,
-) -> Option<AppResult<(&'static str, Vec<Check>)>> {
+) -> Option<ServiceResult<(&'static str, Vec<Check>)>> {
     match field {
         "uploadFile" => Some(super::note::upload_checks(arguments)),
         _ => None,
@@ -40,7 +40,7 @@ fn upload_checks(
 /// The mutation fields [`upload_checks`] knows (for the test that keeps it complete).
 pub const UPLOAD_FIELDS: &[&str] = &["uploadFile"];
 
-fn refusal(e: AppError) -> Response {
+fn refusal(e: ServiceError) -> Response {
     let e: async_graphql::Error = e.into();
     Response::from_errors(vec![e.into_server_error(Default::default())])
 }

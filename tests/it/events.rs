@@ -526,7 +526,7 @@ async fn a_subscriber_that_falls_behind_gets_lagged_with_its_last_event() {
         "the stream ends after LAGGED"
     );
     // The GraphQL error carries the code and the id to resume from.
-    let e: async_graphql::Error = dojoql::error::AppError::Lagged(Some(first.seq)).into();
+    let e: async_graphql::Error = dojoql::error::ServiceError::Lagged(Some(first.seq)).into();
     let x = e.extensions.unwrap();
     assert_eq!(x.get("code").unwrap().to_string(), "\"LAGGED\"");
     assert_eq!(

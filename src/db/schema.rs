@@ -67,6 +67,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_outbox (id) {
+        id -> Int8,
+        seq -> Nullable<Int8>,
+        #[max_length = 40]
+        kind -> Varchar,
+        product_id -> Nullable<Int4>,
+        engagement_id -> Nullable<Int4>,
+        test_id -> Nullable<Int4>,
+        finding_id -> Nullable<Int4>,
+        payload -> Jsonb,
+        actor_id -> Nullable<Int4>,
+        created -> Timestamptz,
+        published -> Bool,
+    }
+}
+
+diesel::table! {
+    event_relay (id) {
+        id -> Int4,
+        last_seq -> Int8,
+    }
+}
+
+diesel::table! {
     files (id) {
         id -> Int4,
         engagement_id -> Nullable<Int4>,
@@ -380,6 +404,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     development_environments,
     engagements,
+    event_outbox,
+    event_relay,
     files,
     findings,
     group_members,

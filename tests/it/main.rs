@@ -24,6 +24,7 @@ mod product;
 mod product_type;
 mod rbac;
 mod reference;
+mod schema_rs;
 mod schema_sdl;
 mod test_entity;
 mod test_types;

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod import;
 pub mod jobs;
 pub mod service;
 pub mod telemetry;

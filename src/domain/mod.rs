@@ -10,6 +10,7 @@ pub mod events;
 pub mod finding_status;
 pub mod ids;
 pub mod rbac;
+pub mod report;
 pub mod sla;
 
 pub use enums::*;

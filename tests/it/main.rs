@@ -19,6 +19,7 @@ mod limits;
 mod notes_files;
 mod notifications;
 mod pagination;
+mod parsers;
 mod private_notes;
 mod product;
 mod product_type;

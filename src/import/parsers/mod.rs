@@ -1,0 +1,126 @@
+//! One parser per scanner format, registered under DefectDojo's scan type names. A parser is
+//! pure: bytes in, a [`ParsedReport`] out, no database, no network, no file system. It never
+//! panics on any input: a file it cannot read is a [`ParseError`] saying what is wrong and where.
+//!
+//! Parsers follow DefectDojo's own (`dojo/tools/<format>/parser.py`) for which fields they fill,
+//! severity mapping and title rules, so that the same report yields the same findings; where
+//! DefectDojo's behaviour is a plain bug, ours says so in a comment.
+//!
+//! Safety: JSON through serde_json into typed structs (its recursion limit guards depth), XML
+//! through quick-xml with no DTD processing and no entity expansion beyond XML's five, CSV
+//! through the csv crate. Input size is capped before a parser sees it (the upload limit).
+
+use crate::domain::report::ParsedReport;
+
+/// A report the parser cannot read: what is wrong, and where (a JSON path, an XML element, a
+/// CSV row) when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", at.as_ref().map(|a| format!(" (at {a})")).unwrap_or_default())]
+pub struct ParseError {
+    pub message: String,
+    pub at: Option<String>,
+}
+
+impl ParseError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    pub fn at(mut self, at: impl Into<String>) -> Self {
+        self.at = Some(at.into());
+        self
+    }
+}
+
+/// A serde_json error as a parse error naming the line and column.
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "the JSON ends too early",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected JSON content",
+            serde_json::error::Category::Io => "the file could not be read",
+        };
+        // serde_json's message names the offending field or value; keep it, minus its position.
+        let detail = e.to_string();
+        let detail = detail
+            .split(" at line ")
+            .next()
+            .unwrap_or(&detail)
+            .to_string();
+        ParseError::new(format!("{what}: {detail}")).at(format!(
+            "line {}, column {}",
+            e.line(),
+            e.column()
+        ))
+    }
+}
+
+/// A scanner format.
+pub trait Parser: Sync {
+    /// DefectDojo's scan type name (`"Trivy Scan"`).
+    fn scan_type(&self) -> &'static str;
+
+    /// Parses a whole report. `file_name` is a hint for formats with several encodings (Generic
+    /// Findings Import: JSON or CSV); content decides where it can.
+    fn parse(&self, bytes: &[u8], file_name: Option<&str>) -> Result<ParsedReport, ParseError>;
+}
+
+/// Every registered parser, in the order `scanTypes` lists them.
+pub fn registry() -> &'static [&'static dyn Parser] {
+    &[]
+}
+
+/// The parser of `scan_type` (exact DefectDojo spelling).
+pub fn by_scan_type(scan_type: &str) -> Option<&'static dyn Parser> {
+    registry()
+        .iter()
+        .copied()
+        .find(|p| p.scan_type() == scan_type)
+}
+
+/// The scan types a parser is registered for.
+pub fn scan_types() -> Vec<&'static str> {
+    registry().iter().map(|p| p.scan_type()).collect()
+}
+
+/// Text of a report: UTF-8, a leading byte-order mark dropped. Other encodings are refused.
+pub fn text(bytes: &[u8]) -> Result<&str, ParseError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(ParseError::new("the file is UTF-16: convert it to UTF-8"));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        ParseError::new("the file is not UTF-8").at(format!("byte {}", e.valid_up_to()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_takes_utf8_and_refuses_the_rest() {
+        assert_eq!(text(b"\xEF\xBB\xBF{}").unwrap(), "{}");
+        assert!(
+            text(b"\xFF\xFE{\0}\0")
+                .unwrap_err()
+                .message
+                .contains("UTF-16")
+        );
+        let e = text(b"ab\xC3").unwrap_err();
+        assert_eq!(e.at.as_deref(), Some("byte 2"));
+    }
+
+    #[test]
+    fn json_errors_say_where() {
+        let e: ParseError = serde_json::from_str::<serde_json::Value>("{\n \"a\": }")
+            .unwrap_err()
+            .into();
+        assert_eq!(e.at.as_deref(), Some("line 2, column 7"));
+        assert!(e.to_string().starts_with("invalid JSON"));
+    }
+}

@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod enums;
+pub mod dedup;
 pub mod events;
 pub mod finding_status;
 pub mod ids;

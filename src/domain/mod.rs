@@ -10,6 +10,7 @@ pub mod dedup;
 pub mod events;
 pub mod finding_status;
 pub mod ids;
+pub mod import;
 pub mod rbac;
 pub mod report;
 pub mod sla;

@@ -195,6 +195,134 @@ pub fn hash_code(f: &ParsedFinding, rule: &DedupRule, service: Option<&str>) -> 
     format!("{:x}", Sha256::digest(bytes))
 }
 
+/// A finding as deduplication compares it: stored findings of the scope and the new ones of
+/// the import alike (a new finding can be the original of a later one of the same report).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidate {
+    /// Ascending in creation order: only an older finding can be an original.
+    pub id: i64,
+    pub engagement_id: i32,
+    /// Whether its engagement deduplicates only inside itself.
+    pub dedup_on_engagement: bool,
+    /// Whether it comes from a test of the importing test's type (unique ids are per tool).
+    pub same_test_type: bool,
+    pub hash_code: Option<String>,
+    pub unique_id_from_tool: Option<String>,
+    pub title: String,
+    pub cwe: i32,
+    pub file_path: Option<String>,
+    pub line: Option<i32>,
+    pub static_finding: bool,
+    /// Normalized endpoint URLs, and their (host, path) pairs.
+    pub endpoint_urls: Vec<String>,
+    pub endpoint_host_paths: Vec<(Option<String>, Option<String>)>,
+    pub duplicate: bool,
+    pub active: bool,
+    pub is_mitigated: bool,
+    pub has_mitigated_date: bool,
+    pub false_p: bool,
+    pub out_of_scope: bool,
+}
+
+impl Candidate {
+    /// DefectDojo's `finding_mitigated`: inactive and mitigated.
+    fn mitigated(&self) -> bool {
+        !self.active && (self.is_mitigated || self.has_mitigated_date)
+    }
+}
+
+/// Whether `a` and `b` may not be compared because one of their engagements deduplicates only
+/// inside itself.
+fn engagement_mismatch(a: &Candidate, b: &Candidate) -> bool {
+    a.engagement_id != b.engagement_id && (a.dedup_on_engagement || b.dedup_on_engagement)
+}
+
+/// DefectDojo's endpoint check (`DEDUPE_ALGO_ENDPOINT_FIELDS = [host, path]`): both without
+/// endpoints, or one pair equal on host and path.
+fn endpoints_match(a: &Candidate, b: &Candidate) -> bool {
+    (a.endpoint_host_paths.is_empty() && b.endpoint_host_paths.is_empty())
+        || a.endpoint_host_paths
+            .iter()
+            .any(|x| b.endpoint_host_paths.contains(x))
+}
+
+/// The original `new` duplicates under `algorithm`, among `candidates` (in ascending id), or
+/// `None`. Mirrors DefectDojo's `match_*_candidate` followed by `set_duplicate`: the first
+/// candidate that passes the algorithm's checks is the only one tried; marking is refused when
+/// it is itself a duplicate, or closed by a scanner while the new one is open (a regression:
+/// the new finding stays an original), or when the new one is a duplicate and it is closed.
+pub fn find_original<'a>(
+    new: &Candidate,
+    candidates: impl IntoIterator<Item = &'a Candidate>,
+    algorithm: DedupAlgorithm,
+) -> Option<i64> {
+    let older = |c: &&Candidate| c.id < new.id;
+    let mut candidates = candidates.into_iter().filter(older);
+    let found = match algorithm {
+        DedupAlgorithm::HashCode => {
+            let hash = new.hash_code.as_ref()?;
+            candidates.find(|c| {
+                c.hash_code.as_ref() == Some(hash)
+                    && !engagement_mismatch(new, c)
+                    && endpoints_match(new, c)
+            })
+        }
+        DedupAlgorithm::UniqueIdFromTool => {
+            let uid = new.unique_id_from_tool.as_ref()?;
+            candidates.find(|c| {
+                c.same_test_type
+                    && c.unique_id_from_tool.as_ref() == Some(uid)
+                    && !engagement_mismatch(new, c)
+            })
+        }
+        DedupAlgorithm::UniqueIdFromToolOrHashCode => {
+            let mut found = None;
+            for c in candidates {
+                let by_uid = c.same_test_type
+                    && new.unique_id_from_tool.is_some()
+                    && c.unique_id_from_tool == new.unique_id_from_tool;
+                let by_hash = new.hash_code.is_some() && c.hash_code == new.hash_code;
+                if !(by_uid || by_hash) {
+                    continue;
+                }
+                // DefectDojo stops at the first such candidate of another engagement when
+                // either engagement deduplicates only inside itself.
+                if engagement_mismatch(new, c) {
+                    return None;
+                }
+                if endpoints_match(new, c) {
+                    found = Some(c);
+                    break;
+                }
+            }
+            found
+        }
+        DedupAlgorithm::Legacy => candidates.find(|c| {
+            let related = (!new.title.is_empty() && c.title == new.title)
+                || (new.cwe != 0 && c.cwe == new.cwe);
+            if !related || engagement_mismatch(new, c) {
+                return false;
+            }
+            let located = if !c.endpoint_urls.is_empty() && !new.endpoint_urls.is_empty() {
+                c.endpoint_urls
+                    .iter()
+                    .all(|u| new.endpoint_urls.contains(u))
+            } else if new.static_finding && new.file_path.as_deref().is_some_and(|p| !p.is_empty())
+            {
+                c.line == new.line && c.file_path == new.file_path
+            } else {
+                false
+            };
+            located && c.hash_code == new.hash_code
+        }),
+    }?;
+    let refused = found.duplicate
+        || found.id == new.id
+        || (found.mitigated() && !found.false_p && !found.out_of_scope && !new.mitigated())
+        || (new.duplicate && found.mitigated());
+    (!refused).then_some(found.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +366,104 @@ mod tests {
         assert_eq!(zap, legacy);
         f.cwe = Some(79);
         assert_ne!(hash_code(&f, &rule("ZAP Scan"), None), legacy);
+    }
+
+    fn cand(id: i64, hash: &str) -> Candidate {
+        Candidate {
+            id,
+            engagement_id: 1,
+            same_test_type: true,
+            hash_code: Some(hash.into()),
+            active: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_oldest_matching_candidate_is_the_original() {
+        let pool = [cand(1, "a"), cand(2, "b"), cand(3, "a")];
+        assert_eq!(
+            find_original(&cand(4, "a"), &pool, DedupAlgorithm::HashCode),
+            Some(1)
+        );
+        assert_eq!(
+            find_original(&cand(1, "a"), &pool, DedupAlgorithm::HashCode),
+            None
+        );
+        // Endpoints must share host and path when either has any.
+        let mut web = cand(5, "a");
+        web.endpoint_host_paths = vec![(Some("h".into()), Some("p".into()))];
+        assert_eq!(find_original(&web, &pool, DedupAlgorithm::HashCode), None);
+        let mut other_engagement = cand(6, "a");
+        other_engagement.engagement_id = 2;
+        other_engagement.dedup_on_engagement = true;
+        assert_eq!(
+            find_original(&other_engagement, &pool, DedupAlgorithm::HashCode),
+            None
+        );
+    }
+
+    #[test]
+    fn regressions_and_duplicates_are_not_originals() {
+        let mut closed = cand(1, "a");
+        closed.active = false;
+        closed.is_mitigated = true;
+        assert_eq!(
+            find_original(&cand(2, "a"), [&closed], DedupAlgorithm::HashCode),
+            None
+        );
+        let mut dup = cand(1, "a");
+        dup.duplicate = true;
+        assert_eq!(
+            find_original(&cand(2, "a"), [&dup], DedupAlgorithm::HashCode),
+            None
+        );
+        let mut fp = closed.clone();
+        fp.false_p = true;
+        assert_eq!(
+            find_original(&cand(2, "a"), [&fp], DedupAlgorithm::HashCode),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn unique_ids_count_only_within_one_tool() {
+        let mut a = cand(1, "x");
+        a.unique_id_from_tool = Some("u".into());
+        let mut b = cand(2, "y");
+        b.unique_id_from_tool = Some("u".into());
+        assert_eq!(
+            find_original(&b, [&a], DedupAlgorithm::UniqueIdFromTool),
+            Some(1)
+        );
+        assert_eq!(
+            find_original(&b, [&a], DedupAlgorithm::UniqueIdFromToolOrHashCode),
+            Some(1)
+        );
+        a.same_test_type = false;
+        assert_eq!(
+            find_original(&b, [&a], DedupAlgorithm::UniqueIdFromTool),
+            None
+        );
+    }
+
+    #[test]
+    fn legacy_needs_a_location() {
+        let mut a = cand(1, "h");
+        a.title = "T".into();
+        a.file_path = Some("f".into());
+        a.line = Some(3);
+        let mut b = a.clone();
+        b.id = 2;
+        assert_eq!(
+            find_original(&b, [&a], DedupAlgorithm::Legacy),
+            None,
+            "dynamic"
+        );
+        b.static_finding = true;
+        assert_eq!(find_original(&b, [&a], DedupAlgorithm::Legacy), Some(1));
+        b.line = Some(4);
+        assert_eq!(find_original(&b, [&a], DedupAlgorithm::Legacy), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod product_type;
 mod rbac;
 mod reference;
 mod schema_sdl;
+mod service_access;
 mod test_entity;
 mod test_types;
 mod token_lineage;

@@ -420,10 +420,11 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
         auth,
         db::{
             api_token,
-            membership::{self, Member, On},
+            membership::{Member, On},
             schema::{api_tokens, product_types as pt, users},
         },
         domain::Role,
+        service::access::{self, Grant},
     };
     use diesel::{ExpressionMethods, OptionalExtension};
 
@@ -474,8 +475,9 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                             .await?
                             .id;
                             if let (Some(role), Some(web)) = (role, web) {
-                                membership::add(c, On::ProductType(web), Member::User(id), role)
-                                    .await?;
+                                let on = On::ProductType(web);
+                                let member = Member::User(id);
+                                access::grant_as_system(c, Grant { on, member, role }).await?;
                             }
                             id
                         }
@@ -489,7 +491,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                         .load(c)
                         .await?;
                     if !previous.is_empty() {
-                        api_token::revoke_all(c, &previous).await?;
+                        access::revoke_tokens_as_system(c, &previous).await?;
                     }
                     api_token::create(
                         c,

@@ -176,15 +176,6 @@ pub async fn require_with(
     Ok(anchor)
 }
 
-/// Refuses unless the caller is a superuser.
-pub fn require_superuser(principal: &Principal, what: &str) -> QueryResult<()> {
-    if principal.is_superuser {
-        Ok(())
-    } else {
-        Err(DbError::Forbidden(format!("only a superuser may {what}")))
-    }
-}
-
 /// The SCREAMING_CASE name of a permission, as the API's `Permission` enum spells it.
 pub fn permission_name(p: Permission) -> String {
     let debug = format!("{p:?}");

@@ -4,8 +4,9 @@
 //! Tokens have a lineage: a token created by a request that was itself authenticated by a token
 //! records that parent (`created_by_token_id`), and revoking a token revokes every token created
 //! through it, transitively. Creating through a token and revoking serialize on one advisory
-//! lock, so a child being created while its parent is revoked is either revoked with it or
-//! refused.
+//! lock ([`lock_lineage`]), so a child being created while its parent is revoked is either
+//! revoked with it or refused. The rules (who may create or revoke which token, a child never
+//! outlives its parent) and the `ACCESS_CHANGED` events are in `service::access`.
 
 use chrono::{DateTime, Utc};
 use diesel::{
@@ -15,15 +16,17 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult,
+    QueryResult,
     schema::{api_tokens, users},
     user::User,
 };
-use crate::domain::events::AccessChanged;
 
 /// The transaction-level advisory lock that serializes token creations through a token with
 /// revocations ("dojotokn").
 const LINEAGE_LOCK: i64 = 0x646f_6a6f_746f_6b6e;
+
+/// Column width (characters) of `api_tokens.name`.
+pub const NAME_MAX: usize = 100;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
@@ -54,38 +57,33 @@ pub struct NewApiToken {
 }
 
 /// Takes the lineage lock until the transaction ends.
-async fn lock_lineage(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+pub async fn lock_lineage(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({LINEAGE_LOCK})"))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Stores a token. Created through a parent token, it is written only while the parent is still
-/// valid (neither revoked nor expired): a parent revoked meanwhile refuses with `Forbidden`.
-pub async fn create(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult<ApiToken> {
-    super::user::lock(conn, new.user_id).await?;
-    if let Some(parent) = new.created_by_token_id {
-        lock_lineage(conn).await?;
-        #[derive(QueryableByName)]
-        struct Valid {
-            #[diesel(sql_type = Bool)]
-            valid: bool,
-        }
-        let parent: Option<Valid> = diesel::sql_query(
-            "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS valid \
-             FROM api_tokens WHERE id = $1",
-        )
-        .bind::<Integer, _>(parent)
-        .get_result(conn)
-        .await
-        .optional()?;
-        if !parent.is_some_and(|p| p.valid) {
-            return Err(DbError::Forbidden(
-                "the token this request was made with has been revoked or has expired".into(),
-            ));
-        }
+/// Whether token `id` exists and is still valid (neither revoked nor expired).
+pub async fn is_valid(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Valid {
+        #[diesel(sql_type = Bool)]
+        valid: bool,
     }
+    let found: Option<Valid> = diesel::sql_query(
+        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS valid \
+         FROM api_tokens WHERE id = $1",
+    )
+    .bind::<Integer, _>(id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found.is_some_and(|p| p.valid))
+}
+
+/// Stores a token (the insert only).
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult<ApiToken> {
     Ok(diesel::insert_into(api_tokens::table)
         .values(&new)
         .returning(ApiToken::as_returning())
@@ -93,32 +91,31 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResu
         .await?)
 }
 
-/// Revokes a token and every token created through it, transitively (idempotent: a revoked
-/// token keeps its first revocation time). Returns the token `id` itself.
-pub async fn revoke(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<ApiToken> {
-    revoke_all(conn, &[id])
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or(DbError::NotFound)
+/// Stores a token created without a parent (`created_by_token_id` `None`: the CLI, the demo)
+/// for an existing user, share-locked meanwhile. Tokens created through a token go through
+/// `service::access`, which checks the parent first.
+pub async fn create(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult<ApiToken> {
+    super::user::lock(conn, new.user_id).await?;
+    insert(conn, new).await
+}
+
+/// A token touched by [`revoke_all`].
+#[derive(Debug, QueryableByName)]
+pub struct Revoked {
+    #[diesel(embed)]
+    pub token: ApiToken,
+    /// Whether this statement revoked it (it was not revoked before).
+    #[diesel(sql_type = Bool)]
+    pub fresh: bool,
 }
 
 /// Revokes the tokens `roots` and every token created through them, transitively, in one
-/// statement; returns every token of those lineages. When that revokes any token not revoked
-/// before, it records `ACCESS_CHANGED` for the credentials of their users, so that their
-/// websockets re-check their tokens; revoking again records nothing.
-pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryResult<Vec<ApiToken>> {
-    #[derive(QueryableByName)]
-    struct Revoked {
-        #[diesel(embed)]
-        token: ApiToken,
-        /// Whether this statement revoked it (it was not revoked before).
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        fresh: bool,
-    }
+/// statement, after taking the lineage lock; returns every token of those lineages (idempotent:
+/// a revoked token keeps its first revocation time).
+pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryResult<Vec<Revoked>> {
     // Taken before the update so that its statement sees every child committed before it.
     lock_lineage(conn).await?;
-    let rows: Vec<Revoked> = diesel::sql_query(
+    Ok(diesel::sql_query(
         "WITH RECURSIVE lineage AS ( \
              SELECT id FROM api_tokens WHERE id = ANY($1) \
              UNION SELECT t.id FROM api_tokens t JOIN lineage l ON t.created_by_token_id = l.id), \
@@ -129,18 +126,7 @@ pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryRes
     )
     .bind::<Array<Integer>, _>(roots)
     .load(conn)
-    .await?;
-    let mut users: Vec<i32> = rows
-        .iter()
-        .filter(|r| r.fresh)
-        .map(|r| r.token.user_id)
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    if !users.is_empty() {
-        super::outbox::record_access(conn, &AccessChanged::credentials_of(users)).await?;
-    }
-    Ok(rows.into_iter().map(|r| r.token).collect())
+    .await?)
 }
 
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<ApiToken>> {

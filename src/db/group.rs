@@ -1,6 +1,7 @@
 //! Groups of users. A group holds roles through memberships and an optional global role; each
-//! member holds a role inside the group, which governs managing the group. A group keeps at
-//! least one OWNER.
+//! member holds a role inside the group, which governs managing the group. The rules (a group
+//! keeps an OWNER, who may add or remove whom) and the `ACCESS_CHANGED` events are in
+//! `service::access`.
 
 use std::collections::HashMap;
 
@@ -9,12 +10,16 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult,
+    QueryResult,
     page::Listed,
     schema::{group_members, groups},
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::{Role, events::AccessChanged};
+use crate::domain::Role;
+
+/// Column widths (characters) of `groups`.
+pub const NAME_MAX: usize = 255;
+pub const DESCRIPTION_MAX: usize = 4000;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = groups, check_for_backend(diesel::pg::Pg))]
@@ -78,25 +83,19 @@ impl Listed for Group {
     }
 }
 
-/// Creates a group; `owner` (the creator) becomes its first OWNER.
-pub async fn create(
-    conn: &mut AsyncPgConnection,
-    new: NewGroup,
-    owner: Option<i32>,
-) -> QueryResult<Group> {
-    let group: Group = diesel::insert_into(groups::table)
+/// Inserts a group (its first OWNER is added by the caller).
+pub async fn create(conn: &mut AsyncPgConnection, new: NewGroup) -> QueryResult<Group> {
+    Ok(diesel::insert_into(groups::table)
         .values(&new)
         .returning(Group::as_returning())
         .get_result(conn)
-        .await?;
-    if let Some(user) = owner {
-        add_member(conn, group.id, user, Role::Owner).await?;
-    }
-    Ok(group)
+        .await?)
 }
 
-/// Adds `user` to `group` with `role` (the group is checked and locked by the caller).
-pub async fn add_member(
+/// Adds `user` to `group` with `role`: share-locks the user (`ParentNotFound` when it does not
+/// exist) and takes the group's member lock (see [`member_ids_for_access`]) before the insert.
+/// The group is checked and locked by the caller; a second membership fails with `Unique`.
+pub async fn insert_member(
     conn: &mut AsyncPgConnection,
     group: i32,
     user: i32,
@@ -104,7 +103,7 @@ pub async fn add_member(
 ) -> QueryResult<GroupMember> {
     super::user::lock(conn, user).await?;
     lock_members(conn, group).await?;
-    let added = diesel::insert_into(group_members::table)
+    Ok(diesel::insert_into(group_members::table)
         .values((
             group_members::group_id.eq(group),
             group_members::user_id.eq(user),
@@ -112,49 +111,39 @@ pub async fn add_member(
         ))
         .returning(GroupMember::as_returning())
         .get_result(conn)
-        .await
-        .map_err(|e| match DbError::from(e) {
-            DbError::Unique { .. } => {
-                DbError::Conflict("the user is already a member of this group".into())
-            }
-            other => other,
-        })?;
-    // The group's roles now apply to the user.
-    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![user])).await?;
-    Ok(added)
+        .await?)
 }
 
-/// Removes `user` from `group`; `NotFound` when it is no member, `Conflict` when it is the last
-/// OWNER.
-pub async fn remove_member(
+/// The user ids of `group`'s OWNERs, locked until the transaction ends (for the rule that a
+/// group keeps an OWNER; call after [`lock_members`]).
+pub async fn owner_ids_for_update(
+    conn: &mut AsyncPgConnection,
+    group: i32,
+) -> QueryResult<Vec<i32>> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq(group))
+        .filter(group_members::role.eq(Role::Owner))
+        .order(group_members::id)
+        .select(group_members::user_id)
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Deletes `user`'s membership of `group`; `NotFound` when it is no member.
+pub async fn delete_member(
     conn: &mut AsyncPgConnection,
     group: i32,
     user: i32,
 ) -> QueryResult<GroupMember> {
-    lock_members(conn, group).await?;
-    let owners: Vec<(i32, Role)> = group_members::table
-        .filter(group_members::group_id.eq(group))
-        .filter(group_members::role.eq(Role::Owner))
-        .order(group_members::id)
-        .select((group_members::user_id, group_members::role))
-        .for_update()
-        .load(conn)
-        .await?;
-    if owners.len() == 1 && owners[0].0 == user {
-        return Err(DbError::Conflict(
-            "this is the last owner of the group: make another member OWNER first".into(),
-        ));
-    }
-    let removed = diesel::delete(
+    Ok(diesel::delete(
         group_members::table
             .filter(group_members::group_id.eq(group))
             .filter(group_members::user_id.eq(user)),
     )
     .returning(GroupMember::as_returning())
     .get_result(conn)
-    .await?;
-    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![user])).await?;
-    Ok(removed)
+    .await?)
 }
 
 /// The role `user` holds in `group`, if any.
@@ -172,20 +161,17 @@ pub async fn role_of(
         .optional()?)
 }
 
-/// Sets or clears a group's global role.
+/// Sets or clears a group's global role (the update only).
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
     group: i32,
     role: Option<Role>,
 ) -> QueryResult<Group> {
-    let changed = diesel::update(groups::table.find(group))
+    Ok(diesel::update(groups::table.find(group))
         .set(groups::global_role.eq(role))
         .returning(Group::as_returning())
         .get_result(conn)
-        .await?;
-    let members = member_ids_for_access(conn, group).await?;
-    super::outbox::record_access(conn, &AccessChanged::roles_of(members)).await?;
-    Ok(changed)
+        .await?)
 }
 
 /// The class of the advisory locks (two-key form: this class, the group id) that keep a
@@ -195,12 +181,12 @@ const MEMBERS_LOCK: i32 = 0x646f_6a67;
 /// The ids of `group`'s members now, for the `ACCESS_CHANGED` of a change to the group's roles
 /// (its global role, or a membership held by the group), in the caller's transaction.
 ///
-/// Takes the group's member lock shared: [`add_member`] and [`remove_member`] take it
-/// exclusively, so no user joins the group between this read and the commit. Without it, a
-/// user joining meanwhile would be named by neither event (the join's event is handled before
-/// the role change commits) and could keep a cached view of the group's old roles. Callers
-/// lock rows first and this last, never the other way round (the member changes hold a share
-/// lock on the group row while they wait for this one).
+/// Takes the group's member lock shared: adding and removing members ([`insert_member`],
+/// [`lock_members`]) take it exclusively, so no user joins the group between this read and the
+/// commit. Without it, a user joining meanwhile would be named by neither event (the join's
+/// event is handled before the role change commits) and could keep a cached view of the
+/// group's old roles. Callers lock rows first and this last, never the other way round (the
+/// member changes hold a share lock on the group row while they wait for this one).
 pub async fn member_ids_for_access(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -220,7 +206,7 @@ pub async fn member_ids_for_access(
 
 /// Takes `group`'s member lock exclusively, for a change of its members (see
 /// [`member_ids_for_access`]).
-async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResult<()> {
+pub async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
         .bind::<diesel::sql_types::Integer, _>(group)

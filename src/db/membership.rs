@@ -1,6 +1,7 @@
 //! Memberships: a role on a product type (inherited by its products) or on a product, granted to
-//! a user or a group. At most one membership per (target, member); a target that has an OWNER
-//! keeps at least one.
+//! a user or a group. At most one membership per (target, member). The rules on changing them
+//! (who grants OWNER, the last OWNER stays) and their `ACCESS_CHANGED` events are in
+//! `service::access`; this module holds the queries and locks.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use super::{
     DbError, QueryResult,
     schema::{groups, memberships},
 };
-use crate::domain::{Role, events::AccessChanged};
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = memberships, check_for_backend(diesel::pg::Pg))]
@@ -74,19 +75,10 @@ async fn lock_member(conn: &mut AsyncPgConnection, member: Member) -> QueryResul
     }
 }
 
-/// Records the `ACCESS_CHANGED` of a change to `member`'s roles: it names the user, or the
-/// group's members now (see [`super::group::member_ids_for_access`]; called after the rows are
-/// locked and written).
-async fn record_access(conn: &mut AsyncPgConnection, member: Member) -> QueryResult<()> {
-    let users = match member {
-        Member::User(id) => vec![id],
-        Member::Group(id) => super::group::member_ids_for_access(conn, id).await?,
-    };
-    super::outbox::record_access(conn, &AccessChanged::roles_of(users)).await
-}
-
-/// Grants `role` on `on` to `member` (the target is checked and locked by the caller).
-pub async fn add(
+/// Grants `role` on `on` to `member`: the insert only (the target is checked and locked by the
+/// caller; the member is share-locked here, `ParentNotFound` when it does not exist). A second
+/// membership of the same member on the same target fails with `Unique`.
+pub async fn insert(
     conn: &mut AsyncPgConnection,
     on: On,
     member: Member,
@@ -101,7 +93,7 @@ pub async fn add(
         Member::User(id) => (Some(id), None),
         Member::Group(id) => (None, Some(id)),
     };
-    let added = diesel::insert_into(memberships::table)
+    Ok(diesel::insert_into(memberships::table)
         .values((
             memberships::product_type_id.eq(product_type_id),
             memberships::product_id.eq(product_id),
@@ -111,15 +103,7 @@ pub async fn add(
         ))
         .returning(Membership::as_returning())
         .get_result(conn)
-        .await
-        .map_err(|e| match DbError::from(e) {
-            DbError::Unique { .. } => DbError::Conflict(
-                "this user or group already has a role here: change it with updateMember".into(),
-            ),
-            other => other,
-        })?;
-    record_access(conn, member).await?;
-    Ok(added)
+        .await?)
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
@@ -133,7 +117,7 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membershi
 /// The membership `id`, locked for a change after its product type or product: every change to
 /// the memberships of one target serializes on the target row (`FOR NO KEY UPDATE`, which does
 /// not block foreign-key checks), so concurrent changes cannot deadlock on each other's rows.
-async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
     let (table, target) = match get(conn, id).await?.on() {
         On::ProductType(t) => ("product_types", t),
         On::Product(t) => ("products", t),
@@ -152,13 +136,10 @@ async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> 
         .await?)
 }
 
-/// Refuses to leave `on` without an OWNER when it had one: locks the target's OWNER memberships
-/// and fails with `Conflict` unless one other than `leaving` remains.
-async fn keep_an_owner(conn: &mut AsyncPgConnection, m: &Membership) -> QueryResult<()> {
-    if m.role != Role::Owner {
-        return Ok(());
-    }
-    let (column, target) = match m.on() {
+/// The ids of the OWNER memberships on `on`, locked until the transaction ends (for the rule
+/// that a target with an OWNER keeps one; call after [`lock`]).
+pub async fn owner_ids_for_update(conn: &mut AsyncPgConnection, on: On) -> QueryResult<Vec<i32>> {
+    let (column, target) = match on {
         On::ProductType(id) => ("product_type_id", id),
         On::Product(id) => ("product_id", id),
     };
@@ -167,7 +148,7 @@ async fn keep_an_owner(conn: &mut AsyncPgConnection, m: &Membership) -> QueryRes
         #[diesel(sql_type = diesel::sql_types::Integer)]
         id: i32,
     }
-    let ids: Vec<i32> = diesel::sql_query(format!(
+    Ok(diesel::sql_query(format!(
         "SELECT id FROM memberships WHERE role = 'OWNER' AND {column} = $1 ORDER BY id FOR UPDATE"
     ))
     .bind::<diesel::sql_types::Integer, _>(target)
@@ -175,50 +156,28 @@ async fn keep_an_owner(conn: &mut AsyncPgConnection, m: &Membership) -> QueryRes
     .await?
     .into_iter()
     .map(|r| r.id)
-    .collect();
-    if ids.iter().all(|id| *id == m.id) {
-        let what = match m.on() {
-            On::ProductType(_) => "product type",
-            On::Product(_) => "product",
-        };
-        return Err(DbError::Conflict(format!(
-            "this is the last owner of the {what}: make another member OWNER first"
-        )));
-    }
-    Ok(())
+    .collect())
 }
 
-/// Changes a membership's role; demoting the last OWNER fails with `Conflict`.
+/// Sets a membership's role (the update only).
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
     id: i32,
     role: Role,
 ) -> QueryResult<Membership> {
-    let current = lock(conn, id).await?;
-    if role != Role::Owner {
-        keep_an_owner(conn, &current).await?;
-    }
-    let changed = diesel::update(memberships::table.find(id))
+    Ok(diesel::update(memberships::table.find(id))
         .set(memberships::role.eq(role))
         .returning(Membership::as_returning())
         .get_result(conn)
-        .await?;
-    if changed.role != current.role {
-        record_access(conn, changed.member()).await?;
-    }
-    Ok(changed)
+        .await?)
 }
 
-/// Removes a membership; removing the last OWNER fails with `Conflict`.
-pub async fn remove(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
-    let current = lock(conn, id).await?;
-    keep_an_owner(conn, &current).await?;
-    let removed = diesel::delete(memberships::table.find(id))
+/// Deletes a membership (the delete only).
+pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+    Ok(diesel::delete(memberships::table.find(id))
         .returning(Membership::as_returning())
         .get_result(conn)
-        .await?;
-    record_access(conn, removed.member()).await?;
-    Ok(removed)
+        .await?)
 }
 
 /// The memberships of many targets, oldest first, in one statement.

@@ -9,8 +9,8 @@ use diesel::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{QueryResult, outbox};
-use crate::domain::events::{EventKind, NewEvent, SettingsChanged};
+use super::QueryResult;
+use crate::domain::events::{EventKind, SettingsChanged};
 
 /// A user's choices: the default one and per-product ones (`None` where not chosen).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,14 +76,14 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Use
 }
 
 /// Sets (or, with `kinds` `None`, removes) `user`'s choice for `product` (its default when
-/// `None`), and announces it to the user's running subscriptions.
+/// `None`). The write only: `service::settings` announces it.
 pub async fn set(
     conn: &mut AsyncPgConnection,
     user: i32,
     product: Option<i32>,
-    kinds: Option<Vec<EventKind>>,
+    kinds: Option<&[EventKind]>,
 ) -> QueryResult<()> {
-    match &kinds {
+    match kinds {
         Some(k) => {
             let names: Vec<String> = k.iter().map(|k| k.as_str().to_string()).collect();
             diesel::sql_query(
@@ -108,13 +108,5 @@ pub async fn set(
             .await?;
         }
     }
-    outbox::record(
-        conn,
-        &NewEvent::settings_changed(&SettingsChanged {
-            user_id: user,
-            product_id: product,
-            kinds,
-        }),
-    )
-    .await
+    Ok(())
 }

@@ -77,7 +77,8 @@ pub async fn record(conn: &mut AsyncPgConnection, event: &NewEvent) -> QueryResu
     Ok(())
 }
 
-/// Records `ACCESS_CHANGED` for `change`, unless it concerns nobody.
+/// Records `ACCESS_CHANGED` for `change`, unless it concerns nobody. Writes go through
+/// `service::access::record_access_changed`, which decides whom a change names.
 pub async fn record_access(
     conn: &mut AsyncPgConnection,
     change: &AccessChanged,

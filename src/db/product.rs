@@ -6,12 +6,24 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    QueryResult, finding,
+    QueryResult,
     page::Listed,
     schema::products,
     sql::{Sql, SqlFilter, like_pattern},
 };
 use crate::domain::{BusinessCriticality, Lifecycle, Origin, Platform};
+
+/// Column widths (characters) of `products`.
+pub const NAME_MAX: usize = 255;
+pub const DESCRIPTION_MAX: usize = 4000;
+/// Of a technology's name (stored in the `technologies` JSON).
+pub const TECHNOLOGY_NAME_MAX: usize = 200;
+/// `revenue` is `NUMERIC(15, 2)`: it holds values below 10^13 (rounded to cents).
+pub const REVENUE_LIMIT: i64 = 10_000_000_000_000;
+
+/// The column by which list queries (alias `t`) of engagements, tests and findings name their
+/// product: their parent column for `Product.engagements`, `.tests` and `.findings`.
+pub const CHILDREN_COLUMN: &str = "t.product_id";
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
@@ -183,6 +195,10 @@ pub enum ProductOrder {
     Updated,
 }
 
+/// The column by which product list queries (alias `t`) name their product type: the parent
+/// column of `ProductType.products`.
+pub const PRODUCT_TYPE_COLUMN: &str = "t.product_type_id";
+
 impl Listed for Product {
     const FROM: &'static str = "products t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.id");
@@ -216,39 +232,31 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProduct) -> QueryResul
         .await?)
 }
 
-/// Updates a product; a changed SLA configuration recomputes its findings' SLA deadlines in the
-/// same transaction.
+/// The product type of product `id`, locked until the transaction ends (`None` when there is
+/// no such product): what a move to another product type is compared with.
+pub async fn product_type_for_update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<i32>> {
+    Ok(products::table
+        .find(id)
+        .select(products::product_type_id)
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Updates a product (the update only, stamping `updated`).
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
     mut changes: ProductChanges,
 ) -> QueryResult<Product> {
     changes.updated = Some(Utc::now());
-    let sla_changed = changes.sla_configuration_id.is_some();
-    // The product type before the change, when it may move (locked until the commit).
-    let was_in: Option<i32> = match changes.product_type_id {
-        Some(_) => products::table
-            .find(id)
-            .select(products::product_type_id)
-            .for_no_key_update()
-            .first(conn)
-            .await
-            .optional()?,
-        None => None,
-    };
-    let product = diesel::update(products::table.find(id))
+    Ok(diesel::update(products::table.find(id))
         .set(&changes)
         .returning(Product::as_returning())
         .get_result(conn)
-        .await?;
-    if was_in.is_some_and(|pt| pt != product.product_type_id) {
-        // Roles inherited from the product type change with it (for whoever holds a role on
-        // either product type: the event names the product instead).
-        let change = crate::domain::events::AccessChanged::product_moved(id);
-        super::outbox::record_access(conn, &change).await?;
-    }
-    if sla_changed {
-        finding::recompute_sla(conn, finding::SlaScope::Product(id)).await?;
-    }
-    Ok(product)
+        .await?)
 }

@@ -11,6 +11,10 @@ use super::{
     sql::{Sql, SqlFilter, like_pattern},
 };
 
+/// Column widths (characters) of `product_types`.
+pub const NAME_MAX: usize = 255;
+pub const DESCRIPTION_MAX: usize = 4000;
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = product_types, check_for_backend(diesel::pg::Pg))]
 pub struct ProductType {

@@ -1,11 +1,12 @@
-//! SLA configurations: days and enforcement per severity. Id 1 ("Default") always exists.
+//! SLA configurations: days and enforcement per severity. Id 1 ("Default") always exists
+//! (`service::reference` refuses to delete it).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult, finding,
+    QueryResult,
     page::Listed,
     schema::sla_configurations,
     sql::{NoFilter, Sql},
@@ -14,6 +15,10 @@ use crate::domain::sla::SlaPolicy;
 
 /// The configuration that can never be deleted.
 pub const DEFAULT_ID: i32 = 1;
+
+/// Column widths (characters) of `sla_configurations`.
+pub const NAME_MAX: usize = 128;
+pub const DESCRIPTION_MAX: usize = 512;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = sla_configurations, check_for_backend(diesel::pg::Pg))]
@@ -112,50 +117,45 @@ pub async fn create(
         .await?)
 }
 
-/// Updates a configuration and recomputes the SLA deadlines of every finding in the products
-/// that use it, in the same transaction.
+/// Updates a configuration (the update only, stamping `updated`).
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
     mut changes: SlaConfigurationChanges,
 ) -> QueryResult<SlaConfiguration> {
     changes.updated = Some(Utc::now());
-    let row = diesel::update(sla_configurations::table.find(id))
+    Ok(diesel::update(sla_configurations::table.find(id))
         .set(&changes)
         .returning(SlaConfiguration::as_returning())
         .get_result(conn)
-        .await?;
-    finding::recompute_sla(conn, finding::SlaScope::SlaConfiguration(id)).await?;
-    Ok(row)
+        .await?)
 }
 
-/// Deletes a configuration that no product uses; the default one is refused.
-pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
-    if id == DEFAULT_ID {
-        return Err(DbError::Rule(
-            "the default SLA configuration cannot be deleted".into(),
-        ));
-    }
-    use super::schema::products;
-    // Lock the row first: a product that starts using it concurrently holds a key-share lock on
-    // it until it commits, so the count below sees that product (CONFLICT), instead of the
-    // delete tripping over the foreign key afterwards.
+/// Locks configuration `id` for a delete (`NotFound` when it does not exist). A product that
+/// starts using it concurrently holds a key-share lock on it until it commits, so a count of
+/// its products after this sees that product.
+pub async fn lock_for_delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     sla_configurations::table
         .find(id)
         .select(sla_configurations::id)
         .for_update()
         .first::<i32>(conn)
         .await?;
-    let users: i64 = products::table
+    Ok(())
+}
+
+/// How many products use configuration `id`.
+pub async fn product_count(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i64> {
+    use super::schema::products;
+    Ok(products::table
         .filter(products::sla_configuration_id.eq(id))
         .count()
         .get_result(conn)
-        .await?;
-    if users > 0 {
-        return Err(DbError::Conflict(format!(
-            "the SLA configuration is used by {users} product(s)"
-        )));
-    }
+        .await?)
+}
+
+/// Deletes configuration `id` (`NotFound` when it does not exist).
+pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     let mut sql = Sql::new("DELETE FROM sla_configurations WHERE id = ");
     sql.bind::<diesel::sql_types::Integer, _>(id);
     super::one(sql.build().execute(conn).await?)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::{Role, events::AccessChanged};
+use crate::domain::Role;
 
 use super::{
     QueryResult,
@@ -12,6 +12,12 @@ use super::{
     schema::users,
     sql::{Sql, SqlFilter, like_pattern},
 };
+
+/// Column widths (characters) of `users`.
+pub const USERNAME_MAX: usize = 150;
+pub const EMAIL_MAX: usize = 254;
+/// Of `first_name` and `last_name` each.
+pub const NAME_MAX: usize = 150;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -116,49 +122,43 @@ pub struct UserChanges {
     pub is_superuser: Option<bool>,
 }
 
-/// Changes a user. Only a change of the active or superuser flag records `ACCESS_CHANGED`
-/// (credentials of this user): names and emails grant nothing, and a rename must cost the
-/// other replicas and sockets nothing.
+/// The active and superuser flags of user `id`, locked until the transaction ends (`None` when
+/// there is no such user): what a change of them is compared with.
+pub async fn flags_for_update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<(bool, bool)>> {
+    Ok(users::table
+        .find(id)
+        .select((users::is_active, users::is_superuser))
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Changes a user (the update only).
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
     changes: UserChanges,
 ) -> QueryResult<User> {
-    // The flags before the change (locked until the commit), when the change may touch them.
-    let before: Option<(bool, bool)> =
-        if changes.is_active.is_some() || changes.is_superuser.is_some() {
-            users::table
-                .find(id)
-                .select((users::is_active, users::is_superuser))
-                .for_no_key_update()
-                .first(conn)
-                .await
-                .optional()?
-        } else {
-            None
-        };
-    let user = diesel::update(users::table.find(id))
+    Ok(diesel::update(users::table.find(id))
         .set(&changes)
         .returning(User::as_returning())
         .get_result(conn)
-        .await?;
-    if before.is_some_and(|flags| flags != (user.is_active, user.is_superuser)) {
-        super::outbox::record_access(conn, &AccessChanged::credentials_of(vec![id])).await?;
-    }
-    Ok(user)
+        .await?)
 }
 
-/// Sets or clears a user's global role.
+/// Sets or clears a user's global role (the update only).
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
     id: i32,
     role: Option<Role>,
 ) -> QueryResult<User> {
-    let user = diesel::update(users::table.find(id))
+    Ok(diesel::update(users::table.find(id))
         .set(users::global_role.eq(role))
         .returning(User::as_returning())
         .get_result(conn)
-        .await?;
-    super::outbox::record_access(conn, &AccessChanged::roles_of(vec![id])).await?;
-    Ok(user)
+        .await?)
 }

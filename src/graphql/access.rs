@@ -1,11 +1,7 @@
 //! Access control in the API: roles and permissions, groups, memberships on product types and
 //! products, global roles, what the caller may do where (`myPermissions`, `me`), and the
-//! mutations that manage all of it.
-//!
-//! Escalation rules (threat model A5): only a holder of the `*_MEMBER_ADD_OWNER` permission (an
-//! OWNER) grants, changes or removes an OWNER membership; only superusers set global roles, the
-//! superuser flag, another user's email or active flag; a product type, product or group that
-//! has an OWNER keeps at least one.
+//! mutations that manage all of it. The rules (who may grant OWNER, the last OWNER stays, …)
+//! are in `service::access`.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -13,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{
     context::{db, loader, map_db, principal},
     enums::OrderDirection,
-    guards, ids, input, load,
+    ids, input, load,
     loaders::{GroupMembersOf, MembersOf, RolesOn},
     node,
     pagination::{self, Connection},
@@ -24,14 +20,15 @@ use super::{
 use crate::{
     auth::access,
     db::{
-        authz::{Anchor, Target},
+        authz::Anchor,
         group as groups,
         membership::{self as rows, Member, On},
         page::ListArgs,
         user as users,
     },
     domain::{self, ids::NodeKind, rbac},
-    error::ServiceError,
+    error::{ServiceError, ServiceResult},
+    service::access::{self as service, Grant, RoleHolder},
 };
 
 /// An access role, lowest first. Roles only add: where several apply, the caller may do
@@ -433,7 +430,7 @@ pub struct UpdateUserPayload {
 }
 
 /// Exactly one of a user id and a group id.
-fn member(user: &Option<ID>, group: &Option<ID>) -> Result<Member, ServiceError> {
+fn member(user: &Option<ID>, group: &Option<ID>) -> ServiceResult<Member> {
     match (user, group) {
         (Some(u), None) => Ok(Member::User(ids::decode(NodeKind::User, u)?)),
         (None, Some(g)) => Ok(Member::Group(ids::decode(NodeKind::Group, g)?)),
@@ -443,52 +440,75 @@ fn member(user: &Option<ID>, group: &Option<ID>) -> Result<Member, ServiceError>
     }
 }
 
-/// The permissions that managing a membership on `on` needs: managing members there, and
-/// adding owners when `owner` (the role given or taken away is OWNER).
-fn manage_checks(on: On, owner: bool) -> Vec<guards::Check> {
-    use rbac::Permission as P;
-    let (target, manage, add_owner) = match on {
-        On::ProductType(id) => (
-            Target::ProductType(id),
-            P::ProductTypeManageMembers,
-            P::ProductTypeMemberAddOwner,
-        ),
-        On::Product(id) => (
-            Target::Product(id),
-            P::ProductManageMembers,
-            P::ProductMemberAddOwner,
-        ),
-    };
-    let mut checks = vec![(target, manage)];
-    if owner {
-        checks.push((target, add_owner));
+impl TryFrom<AddProductTypeMemberInput> for Grant {
+    type Error = ServiceError;
+
+    fn try_from(input: AddProductTypeMemberInput) -> ServiceResult<Self> {
+        Ok(Grant {
+            on: On::ProductType(ids::decode(NodeKind::ProductType, &input.product_type_id)?),
+            member: member(&input.user_id, &input.group_id)?,
+            role: input.role.into(),
+        })
     }
-    checks
 }
 
-/// Adds a membership after checking the rights on the target (and, for a group, that the
-/// caller may see the group).
-async fn add_member(
-    ctx: &Context<'_>,
-    on: On,
-    member: Member,
-    role: domain::Role,
-) -> async_graphql::Result<MembershipPayload> {
-    let mut checks = manage_checks(on, role == domain::Role::Owner);
-    if let Member::Group(g) = member {
-        checks.push((Target::Group(g), rbac::Permission::GroupView));
+impl TryFrom<AddProductMemberInput> for Grant {
+    type Error = ServiceError;
+
+    fn try_from(input: AddProductMemberInput) -> ServiceResult<Self> {
+        Ok(Grant {
+            on: On::Product(ids::decode(NodeKind::Product, &input.product_id)?),
+            member: member(&input.user_id, &input.group_id)?,
+            role: input.role.into(),
+        })
     }
-    let what = match on {
-        On::ProductType(_) => "ProductType",
-        On::Product(_) => "Product",
-    };
-    let row = guards::write(ctx, what, checks, move |c, _| {
-        Box::pin(rows::add(c, on, member, role))
-    })
-    .await?;
-    Ok(MembershipPayload {
-        membership: Membership(row),
-    })
+}
+
+impl TryFrom<CreateGroupInput> for groups::NewGroup {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateGroupInput) -> ServiceResult<Self> {
+        input::check_len(
+            "description",
+            input.description.as_deref(),
+            groups::DESCRIPTION_MAX,
+        )?;
+        Ok(Self {
+            name: domain::clean_name("name", &input.name, groups::NAME_MAX)?,
+            description: input.description,
+        })
+    }
+}
+
+impl TryFrom<UpdateUserInput> for users::UserChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateUserInput) -> ServiceResult<Self> {
+        input::check_lengths(&[
+            (
+                "firstName",
+                input.first_name.value().map(String::as_str),
+                users::NAME_MAX,
+            ),
+            (
+                "lastName",
+                input.last_name.value().map(String::as_str),
+                users::NAME_MAX,
+            ),
+            (
+                "email",
+                input.email.value().map(String::as_str),
+                users::EMAIL_MAX,
+            ),
+        ])?;
+        Ok(Self {
+            email: input::maybe(input.email),
+            first_name: input::maybe(input.first_name),
+            last_name: input::maybe(input.last_name),
+            is_active: input.is_active,
+            is_superuser: input.is_superuser,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -531,9 +551,11 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddProductTypeMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let on = On::ProductType(ids::decode(NodeKind::ProductType, &input.product_type_id)?);
-        let member = member(&input.user_id, &input.group_id)?;
-        add_member(ctx, on, member, input.role.into()).await
+        let grant = input.try_into()?;
+        let row = service::add_member(db(ctx), principal(ctx)?, grant).await?;
+        Ok(MembershipPayload {
+            membership: Membership(row),
+        })
     }
 
     /// Grants a user or group a role on a product. Needs PRODUCT_MANAGE_MEMBERS there; granting
@@ -543,9 +565,11 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddProductMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let on = On::Product(ids::decode(NodeKind::Product, &input.product_id)?);
-        let member = member(&input.user_id, &input.group_id)?;
-        add_member(ctx, on, member, input.role.into()).await
+        let grant = input.try_into()?;
+        let row = service::add_member(db(ctx), principal(ctx)?, grant).await?;
+        Ok(MembershipPayload {
+            membership: Membership(row),
+        })
     }
 
     /// Changes the role of a membership. Giving or taking away OWNER needs the add-owner
@@ -556,18 +580,7 @@ impl AccessMutation {
         input: UpdateMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let id = ids::decode(NodeKind::Membership, &input.id)?;
-        let role: domain::Role = input.role.into();
-        let row = guards::write(ctx, "Membership", vec![], move |c, p| {
-            Box::pin(async move {
-                let current = rows::get(c, id).await?;
-                let owner = role == domain::Role::Owner || current.role == domain::Role::Owner;
-                for (_, permission) in manage_checks(current.on(), owner) {
-                    access::require(c, &p, Target::Membership(id), permission).await?;
-                }
-                rows::set_role(c, id, role).await
-            })
-        })
-        .await?;
+        let row = service::update_member(db(ctx), principal(ctx)?, id, input.role.into()).await?;
         Ok(MembershipPayload {
             membership: Membership(row),
         })
@@ -581,34 +594,8 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: node::IdInput,
     ) -> async_graphql::Result<RemoveMemberPayload> {
-        use rbac::Permission as P;
         let id = ids::decode(NodeKind::Membership, &input.id)?;
-        guards::write(ctx, "Membership", vec![], move |c, p| {
-            Box::pin(async move {
-                let current = rows::get(c, id).await?;
-                let own = current.user_id == Some(p.user_id);
-                let view = match current.on() {
-                    On::ProductType(_) => P::ProductTypeView,
-                    On::Product(_) => P::ProductView,
-                };
-                // Visible at all? (NOT_FOUND otherwise, as for a missing id.)
-                access::require(c, &p, Target::Membership(id), view).await?;
-                if !own {
-                    let delete = match current.on() {
-                        On::ProductType(_) => P::ProductTypeMemberDelete,
-                        On::Product(_) => P::ProductMemberDelete,
-                    };
-                    access::require(c, &p, Target::Membership(id), delete).await?;
-                    if current.role == domain::Role::Owner {
-                        for (_, permission) in manage_checks(current.on(), true) {
-                            access::require(c, &p, Target::Membership(id), permission).await?;
-                        }
-                    }
-                }
-                rows::remove(c, id).await
-            })
-        })
-        .await?;
+        service::remove_member(db(ctx), principal(ctx)?, id).await?;
         Ok(RemoveMemberPayload {
             removed_id: input.id,
         })
@@ -621,21 +608,8 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: CreateGroupInput,
     ) -> async_graphql::Result<GroupPayload> {
-        if !principal(ctx)?.may_add_product_types() {
-            return Err(ServiceError::Forbidden(
-                "creating groups needs a global MAINTAINER or OWNER role".into(),
-            )
-            .into());
-        }
-        input::check_len("description", input.description.as_deref(), 4000)?;
-        let new = groups::NewGroup {
-            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
-            description: input.description,
-        };
-        let row = guards::write(ctx, "Group", vec![], move |c, p| {
-            Box::pin(groups::create(c, new, Some(p.user_id)))
-        })
-        .await?;
+        let new = input.try_into()?;
+        let row = service::create_group(db(ctx), principal(ctx)?, new).await?;
         Ok(GroupPayload { group: Group(row) })
     }
 
@@ -646,18 +620,10 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddGroupMemberInput,
     ) -> async_graphql::Result<GroupMemberPayload> {
-        use rbac::Permission as P;
         let group = ids::decode(NodeKind::Group, &input.group_id)?;
         let user = ids::decode(NodeKind::User, &input.user_id)?;
-        let role: domain::Role = input.role.into();
-        let mut checks = vec![(Target::Group(group), P::GroupManageMembers)];
-        if role == domain::Role::Owner {
-            checks.push((Target::Group(group), P::GroupAddOwner));
-        }
-        let row = guards::write(ctx, "Group", checks, move |c, _| {
-            Box::pin(groups::add_member(c, group, user, role))
-        })
-        .await?;
+        let role = input.role.into();
+        let row = service::add_group_member(db(ctx), principal(ctx)?, group, user, role).await?;
         Ok(GroupMemberPayload {
             group_member: GroupMember(row),
         })
@@ -670,26 +636,9 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: RemoveGroupMemberInput,
     ) -> async_graphql::Result<RemoveGroupMemberPayload> {
-        use rbac::Permission as P;
         let group = ids::decode(NodeKind::Group, &input.group_id)?;
         let user = ids::decode(NodeKind::User, &input.user_id)?;
-        let removed = guards::write(
-            ctx,
-            "Group",
-            vec![(Target::Group(group), P::GroupView)],
-            move |c, p| {
-                Box::pin(async move {
-                    if user != p.user_id {
-                        access::require(c, &p, Target::Group(group), P::GroupMemberDelete).await?;
-                        if groups::role_of(c, group, user).await? == Some(domain::Role::Owner) {
-                            access::require(c, &p, Target::Group(group), P::GroupAddOwner).await?;
-                        }
-                    }
-                    groups::remove_member(c, group, user).await
-                })
-            },
-        )
-        .await?;
+        let removed = service::remove_group_member(db(ctx), principal(ctx)?, group, user).await?;
         Ok(RemoveGroupMemberPayload {
             removed_id: ids::encode(NodeKind::GroupMember, removed.id),
         })
@@ -701,21 +650,18 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: SetGlobalRoleInput,
     ) -> async_graphql::Result<SetGlobalRolePayload> {
-        guards::superuser(ctx, "set global roles")?;
         let who = member(&input.user_id, &input.group_id)?;
-        let role: Option<domain::Role> = input.role.map(Into::into);
-        let (user, group) = guards::write(ctx, "User", vec![], move |c, _| {
-            Box::pin(async move {
-                Ok(match who {
-                    Member::User(id) => (Some(users::set_global_role(c, id, role).await?), None),
-                    Member::Group(id) => (None, Some(groups::set_global_role(c, id, role).await?)),
-                })
-            })
-        })
-        .await?;
-        Ok(SetGlobalRolePayload {
-            user: user.map(User),
-            group: group.map(Group),
+        let role = input.role.map(Into::into);
+        let holder = service::set_global_role(db(ctx), principal(ctx)?, who, role).await?;
+        Ok(match holder {
+            RoleHolder::User(u) => SetGlobalRolePayload {
+                user: Some(User(u)),
+                group: None,
+            },
+            RoleHolder::Group(g) => SetGlobalRolePayload {
+                user: None,
+                group: Some(Group(g)),
+            },
         })
     }
 
@@ -727,39 +673,8 @@ impl AccessMutation {
         input: UpdateUserInput,
     ) -> async_graphql::Result<UpdateUserPayload> {
         let id = ids::decode(NodeKind::User, &input.id)?;
-        let p = principal(ctx)?;
-        if !p.is_superuser {
-            if id != p.user_id {
-                return Err(ServiceError::Forbidden(
-                    "only a superuser may change another user".into(),
-                )
-                .into());
-            }
-            if input.is_active.is_some() || input.is_superuser.is_some() {
-                return Err(ServiceError::Forbidden(
-                    "only a superuser may change isActive or isSuperuser".into(),
-                )
-                .into());
-            }
-        }
-        for (field, v, max) in [
-            ("firstName", input.first_name.value(), 150),
-            ("lastName", input.last_name.value(), 150),
-            ("email", input.email.value(), 254),
-        ] {
-            input::check_len(field, v.map(String::as_str), max)?;
-        }
-        let changes = users::UserChanges {
-            email: input::maybe(input.email),
-            first_name: input::maybe(input.first_name),
-            last_name: input::maybe(input.last_name),
-            is_active: input.is_active,
-            is_superuser: input.is_superuser,
-        };
-        let row = db(ctx)
-            .write(move |c| Box::pin(users::update(c, id, changes)))
-            .await
-            .map_err(map_db("User"))?;
+        let changes = input.try_into()?;
+        let row = service::update_user(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(UpdateUserPayload { user: User(row) })
     }
 }

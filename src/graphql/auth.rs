@@ -1,21 +1,21 @@
 //! The caller (`me`) and API tokens. A token is returned once, by `createApiToken`; the server
 //! keeps only its hash. A token created through a token never outlives its parent (see
-//! `db::api_token`).
+//! `service::access`).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, map_db, principal},
+    context::{db, principal},
     ids, load,
     node::IdInput,
     reference::User,
 };
 use crate::{
-    auth,
     db::api_token as rows,
     domain::{self, ids::NodeKind},
-    error::ServiceError,
+    error::{ServiceError, ServiceResult},
+    service::access::{self as service, NewToken},
 };
 
 /// A credential for the API (`Authorization: Token <key>` or `Bearer <key>`).
@@ -47,17 +47,6 @@ impl ApiToken {
     }
 }
 
-/// Refuses to act on another user's credentials unless the caller is a superuser.
-fn check_self_or_superuser(ctx: &Context<'_>, user_id: i32) -> Result<(), ServiceError> {
-    let p = principal(ctx)?;
-    if p.user_id != user_id && !p.is_superuser {
-        return Err(ServiceError::Forbidden(
-            "only the user or a superuser may manage these tokens".into(),
-        ));
-    }
-    Ok(())
-}
-
 #[derive(InputObject)]
 pub struct CreateApiTokenInput {
     user_id: ID,
@@ -66,6 +55,18 @@ pub struct CreateApiTokenInput {
     /// When omitted: the expiry of the token this request is made with (none if it has none).
     /// A token created through a token cannot outlive it, so a later expiry is refused.
     expires_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<CreateApiTokenInput> for NewToken {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateApiTokenInput) -> ServiceResult<Self> {
+        Ok(NewToken {
+            user_id: ids::decode(NodeKind::User, &input.user_id)?,
+            name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
+            expires_at: input.expires_at,
+        })
+    }
 }
 
 #[derive(SimpleObject)]
@@ -108,33 +109,11 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
     ) -> async_graphql::Result<CreateApiTokenPayload> {
-        let user_id = ids::decode(NodeKind::User, &input.user_id)?;
-        check_self_or_superuser(ctx, user_id)?;
-        let name = domain::clean_name("name", &input.name, 100).map_err(ServiceError::from)?;
-        if input.expires_at.is_some_and(|e| e <= Utc::now()) {
-            return Err(ServiceError::bad_input("expiresAt must be in the future").into());
-        }
-        // A token created through a token never outlives it (whoever the new token is for).
-        let p = principal(ctx)?;
-        let expires_at = p
-            .child_token_expiry(input.expires_at)
-            .map_err(ServiceError::BadUserInput)?;
-        let token = auth::generate_token()
-            .map_err(|e| ServiceError::internal(anyhow::anyhow!("randomness: {e}")))?;
-        let new = rows::NewApiToken {
-            user_id,
-            name,
-            token_hash: auth::hash_token(&token),
-            expires_at,
-            created_by_token_id: p.token_id,
-        };
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::create(c, new)))
-            .await
-            .map_err(map_db("User"))?;
+        let new = input.try_into()?;
+        let created = service::create_api_token(db(ctx), principal(ctx)?, new).await?;
         Ok(CreateApiTokenPayload {
-            token,
-            api_token: ApiToken(row),
+            token: created.token,
+            api_token: ApiToken(created.row),
         })
     }
 
@@ -146,20 +125,7 @@ impl AuthMutation {
         input: IdInput,
     ) -> async_graphql::Result<ApiTokenPayload> {
         let id = ids::decode(NodeKind::ApiToken, &input.id)?;
-        let existing = db(ctx)
-            .read(async move |mut c| rows::by_ids(&mut c, &[id]).await)
-            .await
-            .map_err(map_db("ApiToken"))?;
-        // Another user's token is NOT_FOUND, as if it did not exist (no id probing).
-        let p = principal(ctx)?;
-        existing
-            .into_iter()
-            .find(|t| p.is_superuser || t.user_id == p.user_id)
-            .ok_or_else(|| ServiceError::not_found("ApiToken"))?;
-        let row = db(ctx)
-            .write(move |c| Box::pin(rows::revoke(c, id)))
-            .await
-            .map_err(map_db("ApiToken"))?;
+        let row = service::revoke_api_token(db(ctx), principal(ctx)?, id).await?;
         Ok(ApiTokenPayload {
             api_token: ApiToken(row),
         })

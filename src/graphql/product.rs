@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 
 use super::{
     access::{self, Membership, MyPermissions},
-    context::loader,
+    context::{db, loader, principal},
     engagement::{Engagement, EngagementFilter, EngagementOrder},
     enums::{self, BusinessCriticality, Lifecycle, OrderDirection, Origin, Platform},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards, ids, input, load,
+    ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
@@ -21,15 +21,12 @@ use super::{
 };
 use crate::{
     db::{
-        self as store,
-        authz::{Anchor, Target},
-        counts::CountScope,
-        membership::On,
-        page::ListArgs,
-        product as rows,
+        authz::Anchor, counts::CountScope, membership::On, page::ListArgs, product as rows,
+        sla_configuration,
     },
-    domain::{self, ids::NodeKind, rbac::Permission},
+    domain::{self, ids::NodeKind},
     error::{ServiceError, ServiceResult},
+    service::products as service,
 };
 
 /// Something the organization builds or runs, and assesses.
@@ -156,7 +153,7 @@ impl Product {
             sort: EngagementOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.product_id", args, Engagement).await
+        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Engagement).await
     }
 
     /// The tests of all the product's engagements.
@@ -176,7 +173,7 @@ impl Product {
             sort: TestOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.product_id", args, Test).await
+        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Test).await
     }
 
     /// The findings of all the product's tests.
@@ -196,7 +193,7 @@ impl Product {
             sort: FindingOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.product_id", args, Finding).await
+        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Finding).await
     }
 
     /// Active findings per severity.
@@ -351,10 +348,18 @@ fn check_revenue(v: Option<&BigDecimal>) -> ServiceResult<()> {
         return Err(ServiceError::bad_input("revenue must not be negative"));
     }
     let cents = v.with_scale_round(2, bigdecimal::RoundingMode::HalfUp);
-    if cents >= 10_000_000_000_000_i64 {
-        return Err(ServiceError::bad_input(
-            "revenue must be less than 10000000000000",
-        ));
+    if cents >= rows::REVENUE_LIMIT {
+        return Err(ServiceError::bad_input(format!(
+            "revenue must be less than {}",
+            rows::REVENUE_LIMIT
+        )));
+    }
+    Ok(())
+}
+
+fn check_user_records(v: Option<i64>) -> ServiceResult<()> {
+    if v.is_some_and(|n| n < 0) {
+        return Err(ServiceError::bad_input("userRecords must not be negative"));
     }
     Ok(())
 }
@@ -365,13 +370,103 @@ fn technologies_json(t: Vec<Technology>) -> ServiceResult<serde_json::Value> {
         .into_iter()
         .map(|t| {
             Ok(rows::Technology {
-                name: domain::clean_name("technology name", &t.name, 200)
-                    .map_err(ServiceError::from)?,
+                name: domain::clean_name("technology name", &t.name, rows::TECHNOLOGY_NAME_MAX)?,
                 version: t.version,
             })
         })
         .collect::<ServiceResult<_>>()?;
     serde_json::to_value(list).map_err(ServiceError::internal)
+}
+
+impl TryFrom<CreateProductInput> for rows::NewProduct {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateProductInput) -> ServiceResult<Self> {
+        check_revenue(input.revenue.as_ref())?;
+        input::check_len(
+            "description",
+            Some(&input.description),
+            rows::DESCRIPTION_MAX,
+        )?;
+        check_user_records(input.user_records)?;
+        Ok(Self {
+            name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
+            description: input.description,
+            product_type_id: ids::decode(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt(
+                NodeKind::SlaConfiguration,
+                &input.sla_configuration_id,
+            )?
+            .unwrap_or(sla_configuration::DEFAULT_ID),
+            product_manager_id: ids::decode_opt(NodeKind::User, &input.product_manager_id)?,
+            technical_contact_id: ids::decode_opt(NodeKind::User, &input.technical_contact_id)?,
+            team_manager_id: ids::decode_opt(NodeKind::User, &input.team_manager_id)?,
+            business_criticality: input.business_criticality.map(Into::into),
+            platform: input.platform.map(Into::into),
+            lifecycle: input.lifecycle.map(Into::into),
+            origin: input.origin.map(Into::into),
+            user_records: input.user_records,
+            revenue: input.revenue,
+            external_audience: input.external_audience,
+            internet_accessible: input.internet_accessible,
+            regulations: input::clean_strings("regulation", input.regulations.unwrap_or_default())?,
+            technologies: technologies_json(input.technologies.unwrap_or_default())?,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
+            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
+            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
+            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
+        })
+    }
+}
+
+impl TryFrom<UpdateProductInput> for rows::ProductChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateProductInput) -> ServiceResult<Self> {
+        if let MaybeUndefined::Value(r) = &input.revenue {
+            check_revenue(Some(r))?;
+        }
+        input::check_len(
+            "description",
+            input.description.as_deref(),
+            rows::DESCRIPTION_MAX,
+        )?;
+        check_user_records(input.user_records.value().copied())?;
+        Ok(Self {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
+                .transpose()?,
+            description: input.description,
+            product_type_id: ids::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt(
+                NodeKind::SlaConfiguration,
+                &input.sla_configuration_id,
+            )?,
+            product_manager_id: input::maybe_id(NodeKind::User, input.product_manager_id)?,
+            technical_contact_id: input::maybe_id(NodeKind::User, input.technical_contact_id)?,
+            team_manager_id: input::maybe_id(NodeKind::User, input.team_manager_id)?,
+            business_criticality: input::maybe(input.business_criticality)
+                .map(|v| v.map(Into::into)),
+            platform: input::maybe(input.platform).map(|v| v.map(Into::into)),
+            lifecycle: input::maybe(input.lifecycle).map(|v| v.map(Into::into)),
+            origin: input::maybe(input.origin).map(|v| v.map(Into::into)),
+            user_records: input::maybe(input.user_records),
+            revenue: input::maybe(input.revenue),
+            external_audience: input.external_audience,
+            internet_accessible: input.internet_accessible,
+            regulations: input
+                .regulations
+                .map(|r| input::clean_strings("regulation", r))
+                .transpose()?,
+            technologies: input.technologies.map(technologies_json).transpose()?,
+            tags: input.tags.map(input::clean_tags).transpose()?,
+            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
+            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
+            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
+            updated: None,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -410,48 +505,8 @@ impl ProductMutation {
         ctx: &Context<'_>,
         input: CreateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
-        check_revenue(input.revenue.as_ref())?;
-        input::check_len("description", Some(&input.description), 4000)?;
-        if input.user_records.is_some_and(|n| n < 0) {
-            return Err(ServiceError::bad_input("userRecords must not be negative").into());
-        }
-        let new = rows::NewProduct {
-            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
-            description: input.description,
-            product_type_id: ids::decode(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: ids::decode_opt(
-                NodeKind::SlaConfiguration,
-                &input.sla_configuration_id,
-            )?
-            .unwrap_or(store::sla_configuration::DEFAULT_ID),
-            product_manager_id: ids::decode_opt(NodeKind::User, &input.product_manager_id)?,
-            technical_contact_id: ids::decode_opt(NodeKind::User, &input.technical_contact_id)?,
-            team_manager_id: ids::decode_opt(NodeKind::User, &input.team_manager_id)?,
-            business_criticality: input.business_criticality.map(Into::into),
-            platform: input.platform.map(Into::into),
-            lifecycle: input.lifecycle.map(Into::into),
-            origin: input.origin.map(Into::into),
-            user_records: input.user_records,
-            revenue: input.revenue,
-            external_audience: input.external_audience,
-            internet_accessible: input.internet_accessible,
-            regulations: input::clean_strings("regulation", input.regulations.unwrap_or_default())?,
-            technologies: technologies_json(input.technologies.unwrap_or_default())?,
-            tags: input::clean_tags(input.tags.unwrap_or_default())?,
-            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
-            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
-            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
-        };
-        let row = guards::write(
-            ctx,
-            "ProductType",
-            vec![(
-                Target::ProductType(new.product_type_id),
-                Permission::ProductTypeAddProduct,
-            )],
-            move |c, _| Box::pin(rows::create(c, new)),
-        )
-        .await?;
+        let new = input.try_into()?;
+        let row = service::create_product(db(ctx), principal(ctx)?, new).await?;
         Ok(ProductPayload {
             product: Product(row),
         })
@@ -463,57 +518,8 @@ impl ProductMutation {
         input: UpdateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
         let id = ids::decode(NodeKind::Product, &input.id)?;
-        if let MaybeUndefined::Value(r) = &input.revenue {
-            check_revenue(Some(r))?;
-        }
-        input::check_len("description", input.description.as_deref(), 4000)?;
-        if matches!(input.user_records, MaybeUndefined::Value(n) if n < 0) {
-            return Err(ServiceError::bad_input("userRecords must not be negative").into());
-        }
-        let changes = rows::ProductChanges {
-            name: input
-                .name
-                .map(|n| domain::clean_name("name", &n, 255))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input.description,
-            product_type_id: ids::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: ids::decode_opt(
-                NodeKind::SlaConfiguration,
-                &input.sla_configuration_id,
-            )?,
-            product_manager_id: input::maybe_id(NodeKind::User, input.product_manager_id)?,
-            technical_contact_id: input::maybe_id(NodeKind::User, input.technical_contact_id)?,
-            team_manager_id: input::maybe_id(NodeKind::User, input.team_manager_id)?,
-            business_criticality: input::maybe(input.business_criticality)
-                .map(|v| v.map(Into::into)),
-            platform: input::maybe(input.platform).map(|v| v.map(Into::into)),
-            lifecycle: input::maybe(input.lifecycle).map(|v| v.map(Into::into)),
-            origin: input::maybe(input.origin).map(|v| v.map(Into::into)),
-            user_records: input::maybe(input.user_records),
-            revenue: input::maybe(input.revenue),
-            external_audience: input.external_audience,
-            internet_accessible: input.internet_accessible,
-            regulations: input
-                .regulations
-                .map(|r| input::clean_strings("regulation", r))
-                .transpose()?,
-            technologies: input.technologies.map(technologies_json).transpose()?,
-            tags: input.tags.map(input::clean_tags).transpose()?,
-            enable_simple_risk_acceptance: input.enable_simple_risk_acceptance,
-            enable_full_risk_acceptance: input.enable_full_risk_acceptance,
-            disable_sla_breach_notifications: input.disable_sla_breach_notifications,
-            updated: None,
-        };
-        // Moving to another product type needs the right to add products there too.
-        let mut checks = vec![(Target::Product(id), Permission::ProductEdit)];
-        if let Some(pt) = changes.product_type_id {
-            checks.push((Target::ProductType(pt), Permission::ProductTypeAddProduct));
-        }
-        let row = guards::write(ctx, "Product", checks, move |c, _| {
-            Box::pin(rows::update(c, id, changes))
-        })
-        .await?;
+        let changes = input.try_into()?;
+        let row = service::update_product(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(ProductPayload {
             product: Product(row),
         })

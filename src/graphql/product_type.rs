@@ -5,24 +5,22 @@ use chrono::{DateTime, Utc};
 
 use super::{
     access::{self, Membership, MyPermissions},
-    context::principal,
+    context::{db, principal},
     enums::OrderDirection,
     finding_counts::FindingCounts,
-    guards, ids, input,
+    ids, input,
     node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
     product::{Product, ProductFilter, ProductOrder},
 };
 use crate::{
     db::{
-        authz::{Anchor, Target},
-        counts::CountScope,
-        membership::{self, Member, On},
-        page::ListArgs,
+        authz::Anchor, counts::CountScope, membership::On, page::ListArgs, product as products,
         product_type as rows,
     },
-    domain::{self, Role, ids::NodeKind, rbac::Permission},
-    error::ServiceError,
+    domain::{self, ids::NodeKind},
+    error::{ServiceError, ServiceResult},
+    service::products as service,
 };
 
 /// A group of products (DefectDojo's "Organization").
@@ -73,7 +71,7 @@ impl ProductType {
             sort: ProductOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.product_type_id", args, Product).await
+        pagination::children(ctx, self.0.id, products::PRODUCT_TYPE_COLUMN, args, Product).await
     }
 
     /// Active findings per severity over every product of this type that the caller may read.
@@ -154,6 +152,44 @@ pub struct UpdateProductTypeInput {
     key_product: Option<bool>,
 }
 
+impl TryFrom<CreateProductTypeInput> for rows::NewProductType {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateProductTypeInput) -> ServiceResult<Self> {
+        input::check_len(
+            "description",
+            input.description.as_deref(),
+            rows::DESCRIPTION_MAX,
+        )?;
+        Ok(Self {
+            name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
+            description: input.description,
+            critical_product: input.critical_product,
+            key_product: input.key_product,
+        })
+    }
+}
+
+impl TryFrom<UpdateProductTypeInput> for rows::ProductTypeChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateProductTypeInput) -> ServiceResult<Self> {
+        if let MaybeUndefined::Value(d) = &input.description {
+            input::check_len("description", Some(d), rows::DESCRIPTION_MAX)?;
+        }
+        Ok(Self {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
+                .transpose()?,
+            description: input::maybe(input.description),
+            critical_product: input.critical_product,
+            key_product: input.key_product,
+            updated: None,
+        })
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct ProductTypePayload {
     product_type: ProductType,
@@ -195,36 +231,8 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: CreateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
-        input::check_len("description", input.description.as_deref(), 4000)?;
-        let new = rows::NewProductType {
-            name: domain::clean_name("name", &input.name, 255).map_err(ServiceError::from)?,
-            description: input.description,
-            critical_product: input.critical_product,
-            key_product: input.key_product,
-        };
-        if !principal(ctx)?.may_add_product_types() {
-            return Err(ServiceError::Forbidden(
-                "creating product types needs a global MAINTAINER or OWNER role".into(),
-            )
-            .into());
-        }
-        // The creator becomes the product type's OWNER (a superuser needs no membership).
-        let row = guards::write(ctx, "ProductType", vec![], move |c, p| {
-            Box::pin(async move {
-                let row = rows::create(c, new).await?;
-                if !p.is_superuser {
-                    membership::add(
-                        c,
-                        On::ProductType(row.id),
-                        Member::User(p.user_id),
-                        Role::Owner,
-                    )
-                    .await?;
-                }
-                Ok(row)
-            })
-        })
-        .await?;
+        let new = input.try_into()?;
+        let row = service::create_product_type(db(ctx), principal(ctx)?, new).await?;
         Ok(ProductTypePayload {
             product_type: ProductType(row),
         })
@@ -236,27 +244,8 @@ impl ProductTypeMutation {
         input: UpdateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
         let id = ids::decode(NodeKind::ProductType, &input.id)?;
-        if let MaybeUndefined::Value(d) = &input.description {
-            input::check_len("description", Some(d), 4000)?;
-        }
-        let changes = rows::ProductTypeChanges {
-            name: input
-                .name
-                .map(|n| domain::clean_name("name", &n, 255))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input::maybe(input.description),
-            critical_product: input.critical_product,
-            key_product: input.key_product,
-            updated: None,
-        };
-        let row = guards::write(
-            ctx,
-            "ProductType",
-            vec![(Target::ProductType(id), Permission::ProductTypeEdit)],
-            move |c, _| Box::pin(rows::update(c, id, changes)),
-        )
-        .await?;
+        let changes = input.try_into()?;
+        let row = service::update_product_type(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(ProductTypePayload {
             product_type: ProductType(row),
         })

@@ -4,9 +4,9 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, map_db, principal},
+    context::{db, principal},
     enums::OrderDirection,
-    guards, ids, input,
+    ids, input,
     node::IdInput,
     pagination::{self, Connection},
 };
@@ -15,7 +15,8 @@ use crate::{
         lookup, page::ListArgs, page::Sort, sla_configuration as sla, sql::NoFilter, user as users,
     },
     domain::{self, ids::NodeKind},
-    error::ServiceError,
+    error::{ServiceError, ServiceResult},
+    service::{access, reference as service},
 };
 
 /// A person: engagement or test lead, product manager, reporter, note author.
@@ -264,7 +265,7 @@ pub struct DeleteSlaConfigurationPayload {
     deleted_id: ID,
 }
 
-fn check_days(values: &[(&str, Option<i32>)]) -> Result<(), ServiceError> {
+fn check_days(values: &[(&str, Option<i32>)]) -> ServiceResult<()> {
     for (name, v) in values {
         if let Some(d) = v
             && *d < 1
@@ -275,6 +276,89 @@ fn check_days(values: &[(&str, Option<i32>)]) -> Result<(), ServiceError> {
         }
     }
     Ok(())
+}
+
+impl TryFrom<CreateUserInput> for users::NewUser {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateUserInput) -> ServiceResult<Self> {
+        input::check_lengths(&[
+            ("email", input.email.as_deref(), users::EMAIL_MAX),
+            ("firstName", input.first_name.as_deref(), users::NAME_MAX),
+            ("lastName", input.last_name.as_deref(), users::NAME_MAX),
+        ])?;
+        Ok(Self {
+            username: domain::clean_name("username", &input.username, users::USERNAME_MAX)?,
+            email: input.email,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            is_superuser: input.is_superuser,
+        })
+    }
+}
+
+impl TryFrom<CreateSlaConfigurationInput> for sla::NewSlaConfiguration {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateSlaConfigurationInput) -> ServiceResult<Self> {
+        check_days(&[
+            ("critical", Some(input.critical)),
+            ("high", Some(input.high)),
+            ("medium", Some(input.medium)),
+            ("low", Some(input.low)),
+        ])?;
+        input::check_len(
+            "description",
+            input.description.as_deref(),
+            sla::DESCRIPTION_MAX,
+        )?;
+        Ok(Self {
+            name: domain::clean_name("name", &input.name, sla::NAME_MAX)?,
+            description: input.description,
+            critical: input.critical,
+            high: input.high,
+            medium: input.medium,
+            low: input.low,
+            enforce_critical: input.enforce_critical,
+            enforce_high: input.enforce_high,
+            enforce_medium: input.enforce_medium,
+            enforce_low: input.enforce_low,
+            restart_sla_on_reactivation: input.restart_sla_on_reactivation,
+        })
+    }
+}
+
+impl TryFrom<UpdateSlaConfigurationInput> for sla::SlaConfigurationChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateSlaConfigurationInput) -> ServiceResult<Self> {
+        check_days(&[
+            ("critical", input.critical),
+            ("high", input.high),
+            ("medium", input.medium),
+            ("low", input.low),
+        ])?;
+        if let MaybeUndefined::Value(d) = &input.description {
+            input::check_len("description", Some(d), sla::DESCRIPTION_MAX)?;
+        }
+        Ok(Self {
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, sla::NAME_MAX))
+                .transpose()?,
+            description: input::maybe(input.description),
+            critical: input.critical,
+            high: input.high,
+            medium: input.medium,
+            low: input.low,
+            enforce_critical: input.enforce_critical,
+            enforce_high: input.enforce_high,
+            enforce_medium: input.enforce_medium,
+            enforce_low: input.enforce_low,
+            restart_sla_on_reactivation: input.restart_sla_on_reactivation,
+            updated: None,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -367,22 +451,8 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> async_graphql::Result<UserPayload> {
-        input::check_len("email", input.email.as_deref(), 254)?;
-        input::check_len("firstName", input.first_name.as_deref(), 150)?;
-        input::check_len("lastName", input.last_name.as_deref(), 150)?;
-        guards::superuser(ctx, "create users")?;
-        let new = users::NewUser {
-            username: domain::clean_name("username", &input.username, 150)
-                .map_err(ServiceError::from)?,
-            email: input.email,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            is_superuser: input.is_superuser,
-        };
-        let row = db(ctx)
-            .write(move |c| Box::pin(users::create(c, new)))
-            .await
-            .map_err(map_db("User"))?;
+        let new = input.try_into()?;
+        let row = access::create_user(db(ctx), principal(ctx)?, new).await?;
         Ok(UserPayload { user: User(row) })
     }
 
@@ -391,31 +461,8 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: CreateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
-        guards::superuser(ctx, "create SLA configurations")?;
-        check_days(&[
-            ("critical", Some(input.critical)),
-            ("high", Some(input.high)),
-            ("medium", Some(input.medium)),
-            ("low", Some(input.low)),
-        ])?;
-        input::check_len("description", input.description.as_deref(), 512)?;
-        let new = sla::NewSlaConfiguration {
-            name: domain::clean_name("name", &input.name, 128).map_err(ServiceError::from)?,
-            description: input.description,
-            critical: input.critical,
-            high: input.high,
-            medium: input.medium,
-            low: input.low,
-            enforce_critical: input.enforce_critical,
-            enforce_high: input.enforce_high,
-            enforce_medium: input.enforce_medium,
-            enforce_low: input.enforce_low,
-            restart_sla_on_reactivation: input.restart_sla_on_reactivation,
-        };
-        let row = db(ctx)
-            .write(move |c| Box::pin(sla::create(c, new)))
-            .await
-            .map_err(map_db("SlaConfiguration"))?;
+        let new = input.try_into()?;
+        let row = service::create_sla_configuration(db(ctx), principal(ctx)?, new).await?;
         Ok(SlaConfigurationPayload {
             sla_configuration: SlaConfiguration(row),
         })
@@ -426,39 +473,9 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: UpdateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
-        guards::superuser(ctx, "change SLA configurations")?;
         let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
-        check_days(&[
-            ("critical", input.critical),
-            ("high", input.high),
-            ("medium", input.medium),
-            ("low", input.low),
-        ])?;
-        if let MaybeUndefined::Value(d) = &input.description {
-            input::check_len("description", Some(d), 512)?;
-        }
-        let changes = sla::SlaConfigurationChanges {
-            name: input
-                .name
-                .map(|n| domain::clean_name("name", &n, 128))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input::maybe(input.description),
-            critical: input.critical,
-            high: input.high,
-            medium: input.medium,
-            low: input.low,
-            enforce_critical: input.enforce_critical,
-            enforce_high: input.enforce_high,
-            enforce_medium: input.enforce_medium,
-            enforce_low: input.enforce_low,
-            restart_sla_on_reactivation: input.restart_sla_on_reactivation,
-            updated: None,
-        };
-        let row = db(ctx)
-            .write(move |c| Box::pin(sla::update(c, id, changes)))
-            .await
-            .map_err(map_db("SlaConfiguration"))?;
+        let changes = input.try_into()?;
+        let row = service::update_sla_configuration(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(SlaConfigurationPayload {
             sla_configuration: SlaConfiguration(row),
         })
@@ -470,12 +487,8 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteSlaConfigurationPayload> {
-        guards::superuser(ctx, "delete SLA configurations")?;
         let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
-        db(ctx)
-            .write(move |c| Box::pin(sla::delete(c, id)))
-            .await
-            .map_err(map_db("SlaConfiguration"))?;
+        service::delete_sla_configuration(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteSlaConfigurationPayload {
             deleted_id: input.id,
         })

@@ -5,37 +5,34 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::{
-    context::{db, map_db, principal},
+    context::{db, principal},
     events::EventKind,
-    guards, ids, load,
+    ids, load,
     product::Product,
 };
 use crate::{
-    db::{authz::Target, notification, system_settings as system},
-    domain::{events::EventKind as Kind, ids::NodeKind, rbac::Permission},
-    error::ServiceError,
+    db::system_settings as system,
+    domain::{events::EventKind as Kind, ids::NodeKind},
+    service::settings as service,
 };
 
 /// The event kinds a user gets from the `notifications` subscription for one product, or by
 /// default for every product.
-pub struct NotificationSettings {
-    product: Option<i32>,
-    kinds: Vec<Kind>,
-    inherited: bool,
-}
+pub struct NotificationSettings(service::NotificationSettings);
 
 #[Object]
 impl NotificationSettings {
     /// The product these settings are for; null for the user's default.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        match self.product {
+        match self.0.product {
             Some(id) => load::product(ctx, id).await,
             None => Ok(None),
         }
     }
     /// The kinds delivered.
     async fn kinds(&self) -> Vec<EventKind> {
-        self.kinds
+        self.0
+            .kinds
             .iter()
             .filter_map(|k| EventKind::of(*k))
             .collect()
@@ -43,7 +40,7 @@ impl NotificationSettings {
     /// True when nothing was chosen at this level: the kinds come from the user's default or
     /// the server's.
     async fn inherited(&self) -> bool {
-        self.inherited
+        self.0.inherited
     }
 }
 
@@ -89,44 +86,14 @@ pub struct SystemSettingsPayload {
     system_settings: SystemSettings,
 }
 
-/// The caller's effective settings for `product` (or its default).
-async fn effective(
-    ctx: &Context<'_>,
-    product: Option<i32>,
-) -> async_graphql::Result<NotificationSettings> {
-    let user = principal(ctx)?.user_id;
-    let all = db(ctx)
-        .read(async move |mut c| notification::of_user(&mut c, user).await)
-        .await
-        .map_err(map_db("User"))?;
-    let (kinds, inherited) = match product {
-        Some(p) => (all.kinds_for(p).to_vec(), !all.products.contains_key(&p)),
-        None => match &all.default {
-            Some(k) => (k.clone(), false),
-            None => (crate::domain::events::DEFAULT_NOTIFICATIONS.to_vec(), true),
-        },
-    };
-    Ok(NotificationSettings {
-        product,
-        kinds,
-        inherited,
-    })
-}
-
-/// The product id of an optional input, checked readable (NOT_FOUND otherwise).
-async fn readable_product(
-    ctx: &Context<'_>,
-    id: Option<&ID>,
-) -> async_graphql::Result<Option<i32>> {
-    let Some(id) = id else { return Ok(None) };
-    let p = ids::decode(NodeKind::Product, id)?;
-    guards::check(
-        ctx,
-        "Product",
-        (Target::Product(p), Permission::ProductView),
-    )
-    .await?;
-    Ok(Some(p))
+impl From<UpdateSystemSettingsInput> for system::SystemSettingsChanges {
+    fn from(input: UpdateSystemSettingsInput) -> Self {
+        Self {
+            engagement_auto_close: input.engagement_auto_close,
+            engagement_auto_close_days: input.engagement_auto_close_days,
+            updated: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -141,18 +108,16 @@ impl SettingsQuery {
         ctx: &Context<'_>,
         product_id: Option<ID>,
     ) -> async_graphql::Result<NotificationSettings> {
-        let product = readable_product(ctx, product_id.as_ref()).await?;
-        effective(ctx, product).await
+        let product = ids::decode_opt(NodeKind::Product, &product_id)?;
+        let settings = service::notification_settings(db(ctx), principal(ctx)?, product).await?;
+        Ok(NotificationSettings(settings))
     }
 
     /// The system settings.
     async fn system_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<SystemSettings> {
-        principal(ctx)?;
-        let s = db(ctx)
-            .read(async move |mut c| system::get(&mut c).await)
-            .await
-            .map_err(map_db("SystemSettings"))?;
-        Ok(s.into())
+        Ok(service::system_settings(db(ctx), principal(ctx)?)
+            .await?
+            .into())
     }
 }
 
@@ -169,25 +134,12 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: UpdateNotificationSettingsInput,
     ) -> async_graphql::Result<NotificationSettingsPayload> {
-        let product = match &input.product_id {
-            Some(id) => Some(ids::decode(NodeKind::Product, id)?),
-            None => None,
-        };
-        let kinds: Option<Vec<Kind>> = input.kinds.map(|k| {
-            let mut v: Vec<Kind> = k.into_iter().map(Kind::from).collect();
-            v.sort();
-            v.dedup();
-            v
-        });
-        let checks = product
-            .map(|p| vec![(Target::Product(p), Permission::ProductView)])
-            .unwrap_or_default();
-        guards::write(ctx, "Product", checks, move |c, p| {
-            Box::pin(notification::set(c, p.user_id, product, kinds))
-        })
-        .await?;
+        let product = ids::decode_opt(NodeKind::Product, &input.product_id)?;
+        let kinds = input.kinds.map(|k| k.into_iter().map(Kind::from).collect());
+        let settings =
+            service::update_notification_settings(db(ctx), principal(ctx)?, product, kinds).await?;
         Ok(NotificationSettingsPayload {
-            notification_settings: effective(ctx, product).await?,
+            notification_settings: NotificationSettings(settings),
         })
     }
 
@@ -197,25 +149,7 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: UpdateSystemSettingsInput,
     ) -> async_graphql::Result<SystemSettingsPayload> {
-        guards::superuser(ctx, "change the system settings")?;
-        if input
-            .engagement_auto_close_days
-            .is_some_and(|d| !(0..=3650).contains(&d))
-        {
-            return Err(ServiceError::bad_input(
-                "engagementAutoCloseDays must be between 0 and 3650",
-            )
-            .into());
-        }
-        let changes = system::SystemSettingsChanges {
-            engagement_auto_close: input.engagement_auto_close,
-            engagement_auto_close_days: input.engagement_auto_close_days,
-            updated: None,
-        };
-        let s = guards::write(ctx, "SystemSettings", vec![], move |c, _| {
-            Box::pin(system::update(c, changes))
-        })
-        .await?;
+        let s = service::update_system_settings(db(ctx), principal(ctx)?, input.into()).await?;
         Ok(SystemSettingsPayload {
             system_settings: s.into(),
         })

@@ -9,12 +9,17 @@
 //! Lower layers return narrow errors (`db::DbError`, `domain::Invalid`); this tier turns them
 //! into [`ServiceError`]s, whose codes the API layers show.
 
+pub mod access;
+pub mod products;
+pub mod reference;
+pub mod settings;
+
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 
 pub use crate::error::{ServiceError, ServiceResult};
 use crate::{
-    auth::{Principal, access},
+    auth::{Principal, access::require},
     db::{
         Db, DbError, QueryResult,
         authz::{Anchor, Target},
@@ -46,7 +51,7 @@ where
         Box::pin(async move {
             crate::db::outbox::set_actor(c, p.user_id).await?;
             for (target, permission) in checks {
-                access::require(c, &p, target, permission).await?;
+                require(c, &p, target, permission).await?;
             }
             f(c, p).await
         })
@@ -64,7 +69,7 @@ pub async fn check(
     check: Check,
 ) -> ServiceResult<Anchor> {
     let p = principal.clone();
-    db.read(async move |mut c| access::require(&mut c, &p, check.0, check.1).await)
+    db.read(async move |mut c| require(&mut c, &p, check.0, check.1).await)
         .await
         .map_err(|e| db_error(e, what))
 }

@@ -27,6 +27,7 @@ mod rbac;
 mod reference;
 mod schema_rs;
 mod schema_sdl;
+mod service_access;
 mod test_entity;
 mod test_types;
 mod token_lineage;

@@ -12,8 +12,8 @@
 //! within `BODY_READ_TIMEOUT_MS` and headers within `HEADER_READ_TIMEOUT_MS` (also the idle
 //! keep-alive time); at most `MAX_CONNECTIONS` connections are served at once ([`serve_on`]).
 
-pub mod multipart;
-pub mod ws;
+mod multipart;
+mod ws;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -341,7 +341,7 @@ async fn graphql_handler(
 }
 
 /// Files one multipart request may carry.
-pub const MAX_FILES: usize = 10;
+pub(crate) const MAX_FILES: usize = 10;
 
 /// A GraphQL response as JSON, or a `RESPONSE_TOO_LARGE` error in its place when it is over
 /// `MAX_RESPONSE_BYTES`.
@@ -558,7 +558,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// A connection's place among the `MAX_CONNECTIONS` served at once; held by the connection and
 /// by a websocket upgraded from it (a request extension) until both are done.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
 
 /// Serves the router of `state` on `listener` until `state.shutdown` is cancelled, then lets
 /// in-flight requests finish (websockets close with 1001 on the same signal) for up to 30 s.

@@ -31,7 +31,7 @@ pub struct Config {
     /// Whether "did you mean …?" hints are given for misspelt fields.
     pub suggestions: bool,
     /// Limits checked before execution (nodes, selections, depth, aliases, root fields).
-    pub query_limits: crate::graphql::limits::QueryLimits,
+    pub query_limits: QueryLimits,
     /// Largest response sent (JSON bytes); a larger one is replaced by a `RESPONSE_TOO_LARGE`
     /// error.
     pub max_response_bytes: usize,
@@ -56,6 +56,42 @@ pub struct Config {
     /// How long a websocket told that its user's credentials changed waits before it re-checks
     /// its credential: further news meanwhile is covered by the same check.
     pub ws_recheck_delay: Duration,
+    /// How long a websocket client has to send `connection_init` after the upgrade (else the
+    /// socket closes with 4408).
+    pub ws_init_timeout: Duration,
+}
+
+/// The limits a query is checked against before it runs (see `graphql::limits`, which applies
+/// them); every one is configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Most rows a query may ask for (see the module documentation).
+    pub max_nodes: u64,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// Deepest field nesting (fragments expanded).
+    pub max_depth: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) after expanding every
+    /// fragment, summed over the document's operations.
+    pub max_selections: usize,
+    /// Longest query text, checked before it is parsed (parsing costs ~150 ns a byte: a
+    /// 2 MiB document would hold a core for a third of a second).
+    pub max_query_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        // 2M nodes admits the dashboard (first: 100 on three nested levels ≈ 1.01M) and refuses
+        // four nested levels of 100 (≈ 100M).
+        Self {
+            max_nodes: 2_000_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_depth: 20,
+            max_selections: 5_000,
+            max_query_bytes: 128 * 1024,
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +120,7 @@ impl std::fmt::Debug for Config {
             .field("event_retention", &self.event_retention)
             .field("job_interval", &self.job_interval)
             .field("ws_recheck_delay", &self.ws_recheck_delay)
+            .field("ws_init_timeout", &self.ws_init_timeout)
             .finish()
     }
 }
@@ -132,7 +169,7 @@ impl Default for Config {
             introspection: true,
             loader_delay: Duration::from_millis(2),
             suggestions: true,
-            query_limits: crate::graphql::limits::QueryLimits::default(),
+            query_limits: QueryLimits::default(),
             max_response_bytes: 64 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),
@@ -143,6 +180,7 @@ impl Default for Config {
             event_retention: Duration::from_secs(7 * 24 * 3600),
             job_interval: Duration::from_secs(60),
             ws_recheck_delay: Duration::from_millis(200),
+            ws_init_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -170,7 +208,7 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(d.loader_delay),
             suggestions: parse("GRAPHQL_SUGGESTIONS")?.unwrap_or(d.suggestions),
-            query_limits: crate::graphql::limits::QueryLimits {
+            query_limits: QueryLimits {
                 max_nodes: parse("MAX_QUERY_NODES")?.unwrap_or(d.query_limits.max_nodes),
                 max_aliases: parse("MAX_QUERY_ALIASES")?.unwrap_or(d.query_limits.max_aliases),
                 max_root_fields: parse("MAX_QUERY_ROOT_FIELDS")?
@@ -205,6 +243,9 @@ impl Config {
             ws_recheck_delay: parse::<u64>("WS_RECHECK_DELAY_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.ws_recheck_delay),
+            ws_init_timeout: parse::<u64>("WS_INIT_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.ws_init_timeout),
         })
     }
 }

@@ -18,19 +18,19 @@ use crate::error as codes;
 
 /// The caps of one multipart request.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The `operations` and `map` parts, each.
-    pub max_json_bytes: usize,
+    pub(crate) max_json_bytes: usize,
     /// Each file.
-    pub max_file_bytes: usize,
+    pub(crate) max_file_bytes: usize,
     /// Files per request.
-    pub max_files: usize,
+    pub(crate) max_files: usize,
 }
 
 /// A multipart request whose operations have been read and whose files have not.
-pub struct Pending {
+pub(crate) struct Pending {
     multipart: multer::Multipart<'static>,
-    pub request: async_graphql::Request,
+    pub(crate) request: async_graphql::Request,
     /// File part name → the variable paths it fills (`variables.input.file`).
     map: HashMap<String, Vec<String>>,
     limits: Limits,
@@ -92,7 +92,11 @@ async fn json_part(
 }
 
 /// Reads `operations` and `map` from a `multipart/form-data` body.
-pub async fn start(body: Body, content_type: &str, limits: Limits) -> Result<Pending, Response> {
+pub(crate) async fn start(
+    body: Body,
+    content_type: &str,
+    limits: Limits,
+) -> Result<Pending, Response> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| bad("multipart/form-data needs a boundary parameter"))?;
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
@@ -132,7 +136,7 @@ pub async fn start(body: Body, content_type: &str, limits: Limits) -> Result<Pen
 
 impl Pending {
     /// The variables that receive files (`input` for `variables.input.file`).
-    pub fn file_variables(&self) -> HashSet<String> {
+    pub(crate) fn file_variables(&self) -> HashSet<String> {
         self.map
             .values()
             .flatten()
@@ -143,7 +147,7 @@ impl Pending {
 
     /// Reads the files into the request. Every file `map` names must come, once; nothing else
     /// may.
-    pub async fn files(mut self) -> Result<async_graphql::Request, Response> {
+    pub(crate) async fn files(mut self) -> Result<async_graphql::Request, Response> {
         let mut received: HashSet<String> = HashSet::new();
         while let Some(mut field) = self.multipart.next_field().await.map_err(read_error)? {
             let name = field.name().unwrap_or("").to_string();

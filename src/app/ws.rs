@@ -19,9 +19,15 @@
 //!
 //! **Close codes** (those of `graphql-ws`, used for both subprotocols):
 //! 4400 invalid message, 4401 operation before the acknowledgement, 4403 missing, invalid,
-//! revoked or expired credential, 4408 no `connection_init` in time, 4409 an operation id that is
-//! already running, 4429 a second `connection_init`, 1009 a message above `max_body_bytes`,
-//! 1011 the credential could not be checked (database unavailable).
+//! revoked or expired credential, 4408 no `connection_init` within `WS_INIT_TIMEOUT_MS`, 4409
+//! an operation id that is already running, 4429 a second `connection_init`, 1009 a message
+//! above `max_body_bytes`, 1011 the credential could not be checked (database unavailable).
+//! One mapping from an authentication failure to its close code ([`Refusal`]) serves
+//! `connection_init`, every operation and the re-checks.
+//!
+//! **Structure.** A [`Connection`] owns the socket, its protocol [`Session`] and its timers;
+//! [`Connection::run`] waits for the next [`Wakeup`] (a client message, a message of an
+//! operation, a timer, credential news, shutdown) and hands it to one `on_…` method.
 //!
 //! **Execution** goes through the same path as `POST /graphql`: [`graphql::prepare`] and
 //! [`graphql::execute`] (cost limits, request timeout, an `extensions.code` on every error).
@@ -33,12 +39,7 @@
 //! async-graphql's own websocket types are deliberately not used: they close with other codes,
 //! have no initialisation timeout and would bypass [`graphql::execute`].
 
-use std::{
-    borrow::Cow,
-    collections::HashMap,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::{borrow::Cow, collections::HashMap, ops::ControlFlow, pin::Pin, time::Duration};
 
 use async_graphql::{
     Value as GqlValue,
@@ -56,45 +57,34 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
+use tokio::{
+    sync::mpsc,
+    task::AbortHandle,
+    time::{Instant, Interval, Sleep},
+};
 
 use super::AppState;
 use crate::{
-    auth::{self, AuthError},
+    auth::{self, AuthError, Principal},
+    db::Db,
     error as codes,
     events::CredentialWatch,
     graphql,
 };
 
 /// The `graphql-ws` library's protocol.
-pub const TRANSPORT_WS: &str = "graphql-transport-ws";
+const TRANSPORT_WS: &str = "graphql-transport-ws";
 /// The legacy `subscriptions-transport-ws` protocol.
-pub const LEGACY_WS: &str = "graphql-ws";
+const LEGACY_WS: &str = "graphql-ws";
 
-/// How long a client has to send `connection_init` after the upgrade.
-pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the legacy protocol's keep-alive (`ka`) is sent.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The most operations one socket may run at the same time.
-pub const MAX_OPERATIONS: usize = 100;
+const MAX_OPERATIONS: usize = 100;
 /// Messages operations may queue for the socket before they wait for it (backpressure).
 const CHANNEL_CAPACITY: usize = 64;
 /// How long a closing socket waits for the client to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// The initialisation timeout in effect, in milliseconds (see [`set_init_timeout_for_tests`]).
-static INIT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(INIT_TIMEOUT.as_millis() as u64);
-
-/// Replaces [`INIT_TIMEOUT`] for every socket opened afterwards, process-wide. For tests only:
-/// they shorten it to test the timeout without waiting 10 s.
-pub fn set_init_timeout_for_tests(timeout: Duration) {
-    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    INIT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
-}
-
-fn init_timeout() -> Duration {
-    Duration::from_millis(INIT_TIMEOUT_MS.load(Ordering::Relaxed))
-}
 
 /// Websocket close codes.
 mod close {
@@ -130,7 +120,7 @@ impl Protocol {
 }
 
 /// Upgrades to a GraphQL websocket, or answers 400 when the client offers neither subprotocol.
-pub async fn handler(
+pub(crate) async fn handler(
     State(state): State<AppState>,
     slot: Option<axum::Extension<super::ConnectionSlot>>,
     headers: HeaderMap,
@@ -165,7 +155,9 @@ pub async fn handler(
         .on_upgrade(move |socket| async move {
             // The socket keeps its connection's place among `MAX_CONNECTIONS` until it closes.
             let _slot = slot;
-            serve(socket, state, protocol, header_credential).await
+            Connection::new(socket, state, protocol, header_credential)
+                .run()
+                .await
         })
 }
 
@@ -245,7 +237,7 @@ enum Out {
     /// Operation `id` has sent its last message.
     Finished { id: String, serial: u64 },
     /// The socket must close (the credential failed when the operation re-authenticated).
-    Close { code: u16, reason: &'static str },
+    Close(Refusal),
 }
 
 /// Why the socket loop stopped: a close frame to send, or nothing (the client is gone or has
@@ -264,6 +256,59 @@ enum Flow {
     Close(u16, Cow<'static, str>),
 }
 
+/// How a credential that fails closes the socket: 4403 when it is missing, malformed, invalid,
+/// expired or revoked; 1011 when it could not be checked (the database is unavailable), so
+/// that the client tries again. The one mapping from an authentication failure to a close
+/// code, used by `connection_init`, by every operation and by the re-checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Refusal {
+    code: u16,
+    reason: &'static str,
+}
+
+impl Refusal {
+    /// `connection_init` named no credential (nor did the upgrade request).
+    const NO_CREDENTIAL: Refusal = Refusal {
+        code: close::FORBIDDEN,
+        reason: "Forbidden: send {\"Authorization\": \"Token <key>\"} in connection_init",
+    };
+
+    /// The close an authentication failure leads to.
+    fn of(error: &AuthError) -> Refusal {
+        match error {
+            AuthError::Malformed | AuthError::Invalid => Refusal {
+                code: close::FORBIDDEN,
+                reason: "Forbidden: invalid, expired or revoked token",
+            },
+            AuthError::Db(_) => Refusal {
+                code: close::INTERNAL_ERROR,
+                reason: "try again",
+            },
+        }
+    }
+
+    /// Whether the credential could not be checked (rather than found bad): a re-check that
+    /// fails so keeps the socket open.
+    fn unchecked(self) -> bool {
+        self.code == close::INTERNAL_ERROR
+    }
+
+    fn ending(self) -> Ending {
+        Some((self.code, self.reason.into()))
+    }
+}
+
+/// Authenticates a socket's credential; a failure comes as the close it leads to (and is
+/// logged when the database failed).
+async fn authenticate(db: &Db, credential: &str) -> Result<Principal, Refusal> {
+    auth::authenticate(db, credential).await.map_err(|e| {
+        if let AuthError::Db(e) = &e {
+            tracing::warn!(error = %e, "websocket authentication lookup failed");
+        }
+        Refusal::of(&e)
+    })
+}
+
 /// The running operations of a socket, by client id. Dropping it aborts them all, so no
 /// operation outlives its socket (whatever way the socket loop ends).
 #[derive(Default)]
@@ -277,7 +322,7 @@ impl Drop for Operations {
     }
 }
 
-/// The state of one socket.
+/// The protocol state of one socket: what its client messages act on.
 struct Session {
     state: AppState,
     protocol: Protocol,
@@ -295,157 +340,280 @@ struct Session {
     tx: mpsc::Sender<Out>,
 }
 
-/// Runs one socket until it closes.
-async fn serve(
-    mut socket: WebSocket,
-    state: AppState,
-    protocol: Protocol,
-    header_credential: Option<String>,
-) {
-    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let mut session = Session {
-        state,
-        protocol,
-        header_credential,
-        init_received: false,
-        credential: None,
-        operations: Operations::default(),
-        next_serial: 0,
-        tx,
-    };
-    let init_timer = tokio::time::sleep(init_timeout());
-    tokio::pin!(init_timer);
-    // Armed at the acknowledgement when the token expires.
-    let expiry_timer = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(expiry_timer);
-    let mut expires_at: Option<DateTime<Utc>> = None;
-    let mut keep_alive = tokio::time::interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut acked = false;
-    let shutdown = session.state.shutdown.clone();
-    // News that the user's credentials changed (a revoked token, a deactivated user) re-checks
-    // the credential once the recheck timer fires; news meanwhile is covered by that check.
-    let credential_epoch = session.state.events.credential_epoch();
-    let mut credentials: Option<CredentialWatch> = None;
-    let recheck_timer = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(recheck_timer);
-    let mut recheck_due = false;
+/// One socket: its session, and everything the socket loop waits for besides client messages.
+struct Connection {
+    socket: WebSocket,
+    session: Session,
+    /// What the operations hand to the socket loop.
+    rx: mpsc::Receiver<Out>,
+    timers: Timers,
+    /// [`Bus::credential_epoch`](crate::events::Bus::credential_epoch) when the socket opened,
+    /// before its credential was checked.
+    credential_epoch: u64,
+    /// News that the user's credentials changed (a revoked token, a deactivated user), from the
+    /// acknowledgement on; `None` before, and once no news can come any more.
+    credentials: Option<CredentialWatch>,
+}
 
-    let ending: Ending = loop {
-        tokio::select! {
-            incoming = socket.recv() => {
-                let text = match incoming {
-                    None | Some(Ok(Message::Close(_))) => break None,
-                    Some(Err(e)) => {
-                        // tungstenite reports a message or frame above the configured maximum as
-                        // "Message too long"; anything else means the connection is broken.
-                        if e.to_string().contains("Message too long") {
-                            break Some((close::MESSAGE_TOO_BIG, "message too big".into()));
-                        }
-                        tracing::debug!(error = %e, "websocket read failed");
-                        break None;
-                    }
-                    // Websocket-level pings are answered by tungstenite itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
-                    Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
-                        Ok(t) => t,
-                        Err(_) => break Some((close::BAD_REQUEST, "invalid message received".into())),
-                    },
-                };
-                match session.handle(&mut socket, &text).await {
-                    Flow::Continue => {}
-                    Flow::Acked { user, expires_at: expiry } => {
-                        acked = true;
-                        keep_alive.reset();
-                        let events = &session.state.events;
-                        credentials = Some(events.watch_credentials(user, credential_epoch));
-                        if let Some(at) = expiry {
-                            expires_at = Some(at);
-                            expiry_timer.as_mut().reset(deadline(at));
-                        }
-                    }
-                    Flow::Close(code, reason) => break Some((code, reason)),
-                }
-            }
-            Some(out) = rx.recv() => match out {
-                Out::Message { id, serial, text } => {
-                    if session.is_current(&id, serial)
-                        && socket.send(Message::Text(text.into())).await.is_err()
-                    {
-                        break None;
-                    }
-                }
-                Out::Finished { id, serial } => {
-                    if session.is_current(&id, serial) {
-                        session.operations.0.remove(&id);
-                    }
-                }
-                // Even from an operation stopped meanwhile: the credential is bad either way.
-                Out::Close { code, reason } => break Some((code, reason.into())),
+/// The timers of a socket.
+struct Timers {
+    /// `connection_init` must come before it fires (`WS_INIT_TIMEOUT_MS`).
+    init: Pin<Box<Sleep>>,
+    /// Armed at the acknowledgement when the token expires (at `expires_at`, capped: see
+    /// [`deadline`]).
+    expiry: Pin<Box<Sleep>>,
+    expires_at: Option<DateTime<Utc>>,
+    /// The legacy protocol's keep-alive, once acknowledged.
+    keep_alive: Interval,
+    /// Re-checks the credential `ws_recheck_delay` after news that it may have changed; news
+    /// meanwhile is covered by that check.
+    recheck: Pin<Box<Sleep>>,
+    recheck_due: bool,
+}
+
+/// What the socket loop wakes up for.
+enum Wakeup {
+    /// A websocket message from the client, an error, or the end of the stream (`None`).
+    Message(Option<Result<Message, axum::Error>>),
+    Out(Out),
+    Timer(Timer),
+    /// News on the credential watch; `false` when none can come any more.
+    CredentialNews(bool),
+    Shutdown,
+}
+
+enum Timer {
+    Init,
+    Expiry,
+    Recheck,
+    KeepAlive,
+}
+
+impl Connection {
+    fn new(
+        socket: WebSocket,
+        state: AppState,
+        protocol: Protocol,
+        header_credential: Option<String>,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let timers = Timers {
+            init: Box::pin(tokio::time::sleep(state.config.ws_init_timeout)),
+            expiry: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            expires_at: None,
+            keep_alive,
+            recheck: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            recheck_due: false,
+        };
+        Connection {
+            socket,
+            credential_epoch: state.events.credential_epoch(),
+            session: Session {
+                state,
+                protocol,
+                header_credential,
+                init_received: false,
+                credential: None,
+                operations: Operations::default(),
+                next_serial: 0,
+                tx,
             },
-            () = &mut init_timer, if !acked => {
-                break Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+            rx,
+            timers,
+            credentials: None,
+        }
+    }
+
+    /// Serves the socket until it closes.
+    async fn run(mut self) {
+        let ending = loop {
+            let flow = match self.next().await {
+                Wakeup::Message(incoming) => self.on_message(incoming).await,
+                Wakeup::Out(out) => self.on_out(out).await,
+                Wakeup::Timer(timer) => self.on_timer(timer).await,
+                Wakeup::CredentialNews(told) => {
+                    self.on_credential_news(told);
+                    ControlFlow::Continue(())
+                }
+                Wakeup::Shutdown => {
+                    ControlFlow::Break(Some((close::GOING_AWAY, "server shutting down".into())))
+                }
+            };
+            if let ControlFlow::Break(ending) = flow {
+                break ending;
             }
-            () = &mut expiry_timer, if expires_at.is_some() => {
+        };
+        self.close(ending).await;
+    }
+
+    /// Waits for the next thing to act on.
+    async fn next(&mut self) -> Wakeup {
+        let acked = self.session.acked();
+        let legacy = self.session.protocol == Protocol::Legacy;
+        let timers = &mut self.timers;
+        tokio::select! {
+            incoming = self.socket.recv() => Wakeup::Message(incoming),
+            Some(out) = self.rx.recv() => Wakeup::Out(out),
+            () = timers.init.as_mut(), if !acked => Wakeup::Timer(Timer::Init),
+            () = timers.expiry.as_mut(), if timers.expires_at.is_some() => {
+                Wakeup::Timer(Timer::Expiry)
+            }
+            () = timers.recheck.as_mut(), if timers.recheck_due => Wakeup::Timer(Timer::Recheck),
+            _ = timers.keep_alive.tick(), if acked && legacy => Wakeup::Timer(Timer::KeepAlive),
+            told = credential_news(&mut self.credentials), if !timers.recheck_due => {
+                Wakeup::CredentialNews(told)
+            }
+            () = self.session.state.shutdown.cancelled() => Wakeup::Shutdown,
+        }
+    }
+
+    /// A websocket message (or the end of the stream).
+    async fn on_message(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> ControlFlow<Ending> {
+        let text = match incoming {
+            None | Some(Ok(Message::Close(_))) => return ControlFlow::Break(None),
+            Some(Err(e)) => {
+                // tungstenite reports a message or frame above the configured maximum as
+                // "Message too long"; anything else means the connection is broken.
+                if e.to_string().contains("Message too long") {
+                    let ending = Some((close::MESSAGE_TOO_BIG, "message too big".into()));
+                    return ControlFlow::Break(ending);
+                }
+                tracing::debug!(error = %e, "websocket read failed");
+                return ControlFlow::Break(None);
+            }
+            // Websocket-level pings are answered by tungstenite itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => return ControlFlow::Continue(()),
+            Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
+            Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let ending = Some((close::BAD_REQUEST, "invalid message received".into()));
+                    return ControlFlow::Break(ending);
+                }
+            },
+        };
+        match self.session.handle(&mut self.socket, &text).await {
+            Flow::Continue => {}
+            Flow::Acked { user, expires_at } => self.on_acked(user, expires_at),
+            Flow::Close(code, reason) => return ControlFlow::Break(Some((code, reason))),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The connection was acknowledged: keep-alives start, the credential is watched and, when
+    /// it expires, the expiry timer armed.
+    fn on_acked(&mut self, user: i32, expires_at: Option<DateTime<Utc>>) {
+        self.timers.keep_alive.reset();
+        let events = &self.session.state.events;
+        self.credentials = Some(events.watch_credentials(user, self.credential_epoch));
+        if let Some(at) = expires_at {
+            self.timers.expires_at = Some(at);
+            self.timers.expiry.as_mut().reset(deadline(at));
+        }
+    }
+
+    /// A message from an operation.
+    async fn on_out(&mut self, out: Out) -> ControlFlow<Ending> {
+        match out {
+            Out::Message { id, serial, text } => {
+                if self.session.is_current(&id, serial)
+                    && self.socket.send(Message::Text(text.into())).await.is_err()
+                {
+                    return ControlFlow::Break(None);
+                }
+            }
+            Out::Finished { id, serial } => {
+                if self.session.is_current(&id, serial) {
+                    self.session.operations.0.remove(&id);
+                }
+            }
+            // Even from an operation stopped meanwhile: the credential is bad either way.
+            Out::Close(refusal) => return ControlFlow::Break(refusal.ending()),
+        }
+        ControlFlow::Continue(())
+    }
+
+    async fn on_timer(&mut self, timer: Timer) -> ControlFlow<Ending> {
+        match timer {
+            Timer::Init => {
+                let reason = "Connection initialisation timeout";
+                return ControlFlow::Break(Some((close::INIT_TIMEOUT, reason.into())));
+            }
+            Timer::Expiry => {
                 // The timer is capped (see `deadline`): re-arm it if the expiry is further off.
-                let at = expires_at.unwrap_or_else(Utc::now);
+                let at = self.timers.expires_at.unwrap_or_else(Utc::now);
                 if Utc::now() >= at {
-                    break Some((close::FORBIDDEN, "Forbidden: token expired".into()));
+                    let ending = Some((close::FORBIDDEN, "Forbidden: token expired".into()));
+                    return ControlFlow::Break(ending);
                 }
-                expiry_timer.as_mut().reset(deadline(at));
+                self.timers.expiry.as_mut().reset(deadline(at));
             }
-            () = shutdown.cancelled() => {
-                break Some((close::GOING_AWAY, "server shutting down".into()));
-            }
-            told = credential_news(&mut credentials), if !recheck_due => {
-                if told {
-                    recheck_due = true;
-                    let delay = session.state.config.ws_recheck_delay;
-                    recheck_timer.as_mut().reset(Instant::now() + delay);
-                } else {
-                    credentials = None; // no news can come any more
-                }
-            }
-            () = &mut recheck_timer, if recheck_due => {
-                recheck_due = false;
-                if let Some(watch) = &mut credentials {
+            Timer::Recheck => {
+                self.timers.recheck_due = false;
+                if let Some(watch) = &mut self.credentials {
                     watch.seen();
                 }
-                if let Some(credential) = &session.credential {
-                    match auth::authenticate(&session.state.db, credential).await {
+                if let Some(credential) = &self.session.credential {
+                    match authenticate(&self.session.state.db, credential).await {
+                        // Could not check: the socket stays open until the next news.
                         Ok(_) => {}
-                        Err(AuthError::Db(e)) => {
-                            tracing::warn!(error = %e, "websocket credential re-check failed");
-                        }
-                        Err(_) => {
-                            break Some((close::FORBIDDEN, "Forbidden: invalid, expired or revoked token".into()));
-                        }
+                        Err(refusal) if refusal.unchecked() => {}
+                        Err(refusal) => return ControlFlow::Break(refusal.ending()),
                     }
                 }
             }
-            _ = keep_alive.tick(), if acked && protocol == Protocol::Legacy => {
-                if send_json(&mut socket, json!({ "type": "ka" })).await.is_err() {
-                    break None;
+            Timer::KeepAlive => {
+                if send_json(&mut self.socket, json!({ "type": "ka" }))
+                    .await
+                    .is_err()
+                {
+                    return ControlFlow::Break(None);
                 }
             }
         }
-    };
+        ControlFlow::Continue(())
+    }
 
-    // Stop every operation before anything else: none may run past the end of the socket.
-    drop(session);
-    if let Some((code, reason)) = ending {
-        let frame = CloseFrame {
-            code,
-            reason: truncate(&reason, 123).into(),
-        };
-        if socket.send(Message::Close(Some(frame))).await.is_ok() {
-            // Wait for the client's answering close frame (tungstenite ends the stream then), so
-            // the close frame is not lost to a connection reset.
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(Ok(_)) = socket.recv().await {}
-            })
-            .await;
+    /// News on the credential watch: re-check once the recheck delay has passed (news meanwhile
+    /// is covered by that check).
+    fn on_credential_news(&mut self, told: bool) {
+        if told {
+            self.timers.recheck_due = true;
+            let delay = self.session.state.config.ws_recheck_delay;
+            self.timers.recheck.as_mut().reset(Instant::now() + delay);
+        } else {
+            self.credentials = None; // no news can come any more
+        }
+    }
+
+    /// Stops every operation, then sends the close frame (if any) and waits a little for the
+    /// client's answer.
+    async fn close(self, ending: Ending) {
+        let Connection {
+            mut socket,
+            session,
+            ..
+        } = self;
+        // Stop every operation before anything else: none may run past the end of the socket.
+        drop(session);
+        if let Some((code, reason)) = ending {
+            let frame = CloseFrame {
+                code,
+                reason: truncate(&reason, 123).into(),
+            };
+            if socket.send(Message::Close(Some(frame))).await.is_ok() {
+                // Wait for the client's answering close frame (tungstenite ends the stream then),
+                // so the close frame is not lost to a connection reset.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(_)) = socket.recv().await {}
+                })
+                .await;
+            }
         }
     }
 }
@@ -489,6 +657,11 @@ fn payload_credential(payload: Option<&Value>) -> Option<String> {
 }
 
 impl Session {
+    /// Whether the connection has been acknowledged.
+    fn acked(&self) -> bool {
+        self.credential.is_some()
+    }
+
     /// Whether `serial` is the running operation `id` (not one stopped or replaced since).
     fn is_current(&self, id: &str, serial: u64) -> bool {
         self.operations
@@ -528,7 +701,7 @@ impl Session {
         }
     }
 
-    /// `connection_init`: authenticates and acknowledges, or closes with 4403.
+    /// `connection_init`: authenticates and acknowledges, or closes (see [`Refusal`]).
     async fn init(&mut self, socket: &mut WebSocket, payload: Option<&Value>) -> Flow {
         if self.init_received {
             return Flow::Close(
@@ -538,9 +711,9 @@ impl Session {
         }
         self.init_received = true;
         let credential = payload_credential(payload).or_else(|| self.header_credential.clone());
-        let reason = match &credential {
-            None => "Forbidden: send {\"Authorization\": \"Token <key>\"} in connection_init",
-            Some(value) => match auth::authenticate(&self.state.db, value).await {
+        let refusal = match &credential {
+            None => Refusal::NO_CREDENTIAL,
+            Some(value) => match authenticate(&self.state.db, value).await {
                 Ok(principal) => {
                     self.credential = credential;
                     let mut sent = send_json(socket, json!({ "type": "connection_ack" })).await;
@@ -556,19 +729,16 @@ impl Session {
                         Err(_) => Flow::Close(close::NORMAL, "".into()),
                     };
                 }
-                Err(AuthError::Db(e)) => {
-                    tracing::warn!(error = %e, "websocket authentication lookup failed");
-                    return Flow::Close(close::INTERNAL_ERROR, "try again".into());
-                }
-                Err(_) => "Forbidden: invalid, expired or revoked token",
+                Err(refusal) => refusal,
             },
         };
-        // Legacy clients expect the refusal as a message before the close.
-        if self.protocol == Protocol::Legacy {
-            let refusal = json!({ "type": "connection_error", "payload": { "message": reason } });
-            let _ = send_json(socket, refusal).await;
+        // Legacy clients expect a refused credential as a message before the close.
+        if self.protocol == Protocol::Legacy && !refusal.unchecked() {
+            let message =
+                json!({ "type": "connection_error", "payload": { "message": refusal.reason } });
+            let _ = send_json(socket, message).await;
         }
-        Flow::Close(close::FORBIDDEN, reason.into())
+        Flow::Close(refusal.code, refusal.reason.into())
     }
 
     /// `subscribe` (legacy: `start`): starts the operation on a task of its own.
@@ -624,20 +794,10 @@ struct Operation {
 impl Operation {
     /// Re-authenticates, executes, sends the results and tells the socket loop it is done.
     async fn run(self, credential: String, request: async_graphql::Request) {
-        let principal = match auth::authenticate(&self.state.db, &credential).await {
+        let principal = match authenticate(&self.state.db, &credential).await {
             Ok(p) => p,
-            Err(e) => {
-                let (code, reason) = match e {
-                    AuthError::Db(e) => {
-                        tracing::warn!(error = %e, "websocket authentication lookup failed");
-                        (close::INTERNAL_ERROR, "try again")
-                    }
-                    _ => (
-                        close::FORBIDDEN,
-                        "Forbidden: invalid, expired or revoked token",
-                    ),
-                };
-                let _ = self.tx.send(Out::Close { code, reason }).await;
+            Err(refusal) => {
+                let _ = self.tx.send(Out::Close(refusal)).await;
                 return;
             }
         };
@@ -813,6 +973,18 @@ mod tests {
             operation_type(&single, None),
             Some(OperationType::Subscription)
         );
+    }
+
+    #[test]
+    fn a_bad_credential_closes_4403_and_an_unchecked_one_1011() {
+        for bad in [AuthError::Malformed, AuthError::Invalid] {
+            let refusal = Refusal::of(&bad);
+            assert_eq!(refusal.code, 4403);
+            assert!(!refusal.unchecked());
+        }
+        assert_eq!(Refusal::NO_CREDENTIAL.code, 4403);
+        let unchecked = Refusal::of(&AuthError::Db(crate::db::DbError::Unavailable("x".into())));
+        assert_eq!((unchecked.code, unchecked.unchecked()), (1011, true));
     }
 
     #[test]

@@ -49,6 +49,7 @@ const COLUMNS: &str =
     "seq, kind, product_id, engagement_id, test_id, finding_id, payload, actor_id, created";
 
 /// Names the acting user for the events this transaction records.
+#[tracing::instrument(skip_all, fields(user = user))]
 pub async fn set_actor(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT set_config('{ACTOR_SETTING}', $1, true)"))
         .bind::<Text, _>(user.to_string())
@@ -58,6 +59,7 @@ pub async fn set_actor(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<(
 }
 
 /// Records `event` in the current transaction and announces it on commit.
+#[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
 pub async fn record(conn: &mut AsyncPgConnection, event: &NewEvent) -> QueryResult<()> {
     diesel::sql_query(format!(
         "WITH e AS (INSERT INTO event_outbox \
@@ -79,6 +81,7 @@ pub async fn record(conn: &mut AsyncPgConnection, event: &NewEvent) -> QueryResu
 
 /// Records `ACCESS_CHANGED` for `change`, unless it concerns nobody. Writes go through
 /// `service::access::record_access_changed`, which decides whom a change names.
+#[tracing::instrument(skip_all)]
 pub async fn record_access(
     conn: &mut AsyncPgConnection,
     change: &AccessChanged,
@@ -98,6 +101,7 @@ struct Max {
 /// Numbers up to `limit` committed, unnumbered events in the order they were recorded; returns
 /// the highest number handed out so far. Only the relay leader calls this, so numbers are
 /// handed out by one writer, strictly increasing.
+#[tracing::instrument(skip_all, fields(limit = limit))]
 pub async fn assign_seqs(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<i64> {
     let r: Max = diesel::sql_query(
         "WITH pending AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM event_outbox \
@@ -115,6 +119,7 @@ pub async fn assign_seqs(conn: &mut AsyncPgConnection, limit: i64) -> QueryResul
 }
 
 /// The highest number handed out (0 when none).
+#[tracing::instrument(skip_all)]
 pub async fn last_seq(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     let r: Max = diesel::sql_query("SELECT last_seq AS n FROM event_relay")
         .get_result(conn)
@@ -123,6 +128,7 @@ pub async fn last_seq(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
 }
 
 /// Numbered events not yet published, oldest first.
+#[tracing::instrument(skip_all, fields(limit = limit))]
 pub async fn unpublished(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Event>> {
     Ok(diesel::sql_query(format!(
         "SELECT {COLUMNS} FROM event_outbox WHERE NOT published AND seq IS NOT NULL \
@@ -134,6 +140,7 @@ pub async fn unpublished(conn: &mut AsyncPgConnection, limit: i64) -> QueryResul
 }
 
 /// Marks every numbered event up to `seq` published.
+#[tracing::instrument(skip_all, fields(seq = seq))]
 pub async fn mark_published(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<usize> {
     Ok(diesel::sql_query(
         "UPDATE event_outbox SET published = TRUE WHERE NOT published AND seq <= $1",
@@ -144,6 +151,7 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, seq: i64) -> QueryResu
 }
 
 /// Numbered events after `seq`, oldest first (what a replica fans out).
+#[tracing::instrument(skip_all, fields(seq = seq, limit = limit))]
 pub async fn after(conn: &mut AsyncPgConnection, seq: i64, limit: i64) -> QueryResult<Vec<Event>> {
     Ok(diesel::sql_query(format!(
         "SELECT {COLUMNS} FROM event_outbox WHERE seq > $1 ORDER BY seq LIMIT $2"
@@ -165,6 +173,7 @@ pub struct ReplayFilter {
 
 /// Numbered events after `seq` up to `until` that match `filter` and belong to a product
 /// `viewer` may read, oldest first: the replay of `events(after:)`.
+#[tracing::instrument(skip_all, fields(seq = seq, until = until, limit = limit))]
 pub async fn replay(
     conn: &mut AsyncPgConnection,
     seq: i64,
@@ -199,6 +208,7 @@ pub async fn replay(
 }
 
 /// Deletes published events recorded before `before`; returns how many.
+#[tracing::instrument(skip_all, fields(%before))]
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
     Ok(
         diesel::sql_query("DELETE FROM event_outbox WHERE published AND created < $1")

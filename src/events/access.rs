@@ -7,16 +7,17 @@
 //! delivery at the next event, and a change to one user's access costs the others nothing.
 
 use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
 };
 
-use async_graphql::dataloader::{DataLoader, Loader, NoCache};
 use diesel::{
     QueryableByName,
     sql_types::{Array, Bool, Integer, Nullable, Text},
 };
 use diesel_async::RunQueryDsl;
+use tokio::sync::watch;
 
 use crate::{
     db::{Db, DbError},
@@ -25,16 +26,16 @@ use crate::{
 
 /// What a user may see regardless of products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserAccess {
-    pub active: bool,
-    pub superuser: bool,
+pub(crate) struct UserAccess {
+    pub(crate) active: bool,
+    pub(crate) superuser: bool,
     /// The highest global role of the user and its groups.
-    pub global: Option<Role>,
+    pub(crate) global: Option<Role>,
 }
 
 impl UserAccess {
     /// Reads every product.
-    pub fn reads_all(&self) -> bool {
+    pub(crate) fn reads_all(&self) -> bool {
         self.active && (self.superuser || self.global.is_some())
     }
 }
@@ -43,7 +44,7 @@ impl UserAccess {
 pub struct AccessCache {
     db: Db,
     cached: Mutex<Cached>,
-    loader: DataLoader<GrantLoader, NoCache>,
+    grants: Arc<GrantBatches>,
 }
 
 /// The cached answers, and what keeps an answer fetched before a change from being cached
@@ -114,10 +115,9 @@ impl Cached {
 }
 
 impl AccessCache {
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         Self {
-            loader: DataLoader::new(GrantLoader { db: db.clone() }, tokio::spawn)
-                .delay(std::time::Duration::from_millis(1)),
+            grants: GrantBatches::new(db.clone()),
             db,
             cached: Mutex::new(Cached::default()),
         }
@@ -129,7 +129,7 @@ impl AccessCache {
 
     /// Forgets what `change` concerns: the named users' flags, global roles and grants; the
     /// named products' grants of every user; or, naming neither, everything.
-    pub fn forget(&self, change: &AccessChanged) {
+    pub(crate) fn forget(&self, change: &AccessChanged) {
         self.cached().forget(change);
     }
 
@@ -150,7 +150,7 @@ impl AccessCache {
     }
 
     /// The user's flags and global role; `None` when the user does not exist.
-    pub async fn user(&self, user: i32) -> Result<Option<UserAccess>, DbError> {
+    pub(crate) async fn user(&self, user: i32) -> Result<Option<UserAccess>, DbError> {
         let stamp = {
             let c = self.cached();
             if let Some(found) = c.users.get(&user) {
@@ -215,12 +215,7 @@ impl AccessCache {
             }
             c.stamp
         };
-        let granted = self
-            .loader
-            .load_one((user, product))
-            .await
-            .map_err(|e| DbError::Unavailable(e.message))?
-            .unwrap_or(false);
+        let granted = self.grants.granted(user, product).await?;
         let mut c = self.cached();
         if c.valid(stamp, user, Some(product)) {
             c.grants.entry(user).or_default().insert(product, granted);
@@ -229,47 +224,109 @@ impl AccessCache {
     }
 }
 
-/// Batches (user, product) questions into one query over `product_grants`.
-pub struct GrantLoader {
+/// Batches (user, product) questions into one query over `product_grants`: the first question
+/// not already waiting opens a batch, and [`BATCH_DELAY`] later one statement answers every
+/// question asked meanwhile (the same pair asked twice is asked once). The statement runs on a
+/// task of its own, so a subscriber that goes away does not take the answer from the others.
+struct GrantBatches {
     db: Db,
+    open: Mutex<Option<Batch>>,
 }
 
-impl Loader<(i32, i32)> for GrantLoader {
-    type Value = bool;
-    type Error = async_graphql::Error;
+/// The questions of the batch still collecting them, and where its answer goes.
+struct Batch {
+    keys: HashSet<(i32, i32)>,
+    answer: watch::Sender<Option<Answer>>,
+}
 
-    async fn load(&self, keys: &[(i32, i32)]) -> Result<HashMap<(i32, i32), bool>, Self::Error> {
-        #[derive(QueryableByName)]
-        struct Pair {
-            #[diesel(sql_type = Integer)]
-            user_id: i32,
-            #[diesel(sql_type = Integer)]
-            product_id: i32,
-        }
-        let users: Vec<i32> = keys.iter().map(|k| k.0).collect();
-        let products: Vec<i32> = keys.iter().map(|k| k.1).collect();
-        let found: Vec<Pair> = self
-            .db
-            .read(async move |mut c| {
-                Ok(diesel::sql_query(
-                    "SELECT DISTINCT g.user_id, g.product_id FROM product_grants g \
-                     JOIN unnest($1::int[], $2::int[]) AS k(user_id, product_id) \
-                       ON k.user_id = g.user_id AND k.product_id = g.product_id \
-                     WHERE g.user_id = ANY($1)",
-                )
-                .bind::<Array<Integer>, _>(users)
-                .bind::<Array<Integer>, _>(products)
-                .load(&mut c)
-                .await?)
-            })
-            .await
-            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-        let mut out: HashMap<(i32, i32), bool> = keys.iter().map(|k| (*k, false)).collect();
-        for p in found {
-            out.insert((p.user_id, p.product_id), true);
-        }
-        Ok(out)
+/// The pairs of a batch that are granted, or why the statement failed.
+type Answer = Result<Arc<HashSet<(i32, i32)>>, String>;
+
+/// How long a batch collects questions.
+const BATCH_DELAY: Duration = Duration::from_millis(1);
+
+impl GrantBatches {
+    fn new(db: Db) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            open: Mutex::new(None),
+        })
     }
+
+    /// Whether `user` holds a role on `product`, answered with the batch of questions asked
+    /// around the same time.
+    async fn granted(self: &Arc<Self>, user: i32, product: i32) -> Result<bool, DbError> {
+        let mut answer = {
+            let mut open = self.open.lock().expect("grant batches");
+            match &mut *open {
+                Some(batch) => {
+                    batch.keys.insert((user, product));
+                    batch.answer.subscribe()
+                }
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    *open = Some(Batch {
+                        keys: HashSet::from([(user, product)]),
+                        answer: tx,
+                    });
+                    tokio::spawn(self.clone().run());
+                    rx
+                }
+            }
+        };
+        let answer = answer
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| DbError::Unavailable("grant lookup abandoned".into()))?;
+        match answer.as_ref().expect("answered") {
+            Ok(granted) => Ok(granted.contains(&(user, product))),
+            Err(message) => Err(DbError::Unavailable(message.clone())),
+        }
+    }
+
+    /// Closes the open batch after [`BATCH_DELAY`] and answers it with one statement.
+    async fn run(self: Arc<Self>) {
+        tokio::time::sleep(BATCH_DELAY).await;
+        let Some(batch) = self.open.lock().expect("grant batches").take() else {
+            return;
+        };
+        let keys: Vec<(i32, i32)> = batch.keys.into_iter().collect();
+        let answer = grants(&self.db, keys)
+            .await
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        batch.answer.send_replace(Some(answer));
+    }
+}
+
+/// Which of the (user, product) `keys` are granted: one statement.
+async fn grants(db: &Db, keys: Vec<(i32, i32)>) -> Result<HashSet<(i32, i32)>, DbError> {
+    #[derive(QueryableByName)]
+    struct Pair {
+        #[diesel(sql_type = Integer)]
+        user_id: i32,
+        #[diesel(sql_type = Integer)]
+        product_id: i32,
+    }
+    let (users, products): (Vec<i32>, Vec<i32>) = keys.into_iter().unzip();
+    let found: Vec<Pair> = db
+        .read(async move |mut c| {
+            Ok(diesel::sql_query(
+                "SELECT DISTINCT g.user_id, g.product_id FROM product_grants g \
+                 JOIN unnest($1::int[], $2::int[]) AS k(user_id, product_id) \
+                   ON k.user_id = g.user_id AND k.product_id = g.product_id \
+                 WHERE g.user_id = ANY($1)",
+            )
+            .bind::<Array<Integer>, _>(users)
+            .bind::<Array<Integer>, _>(products)
+            .load(&mut c)
+            .await?)
+        })
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|p| (p.user_id, p.product_id))
+        .collect())
 }
 
 #[cfg(test)]

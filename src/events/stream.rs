@@ -27,13 +27,13 @@ pub struct Lagged {
 /// Which events a subscription wants.
 pub struct Filter {
     /// Only these kinds (every kind a client may receive when empty).
-    pub kinds: Vec<EventKind>,
+    pub(crate) kinds: Vec<EventKind>,
     /// Only events of these products (all when empty).
-    pub products: Vec<i32>,
+    pub(crate) products: Vec<i32>,
     /// Anything else (engagement, test, minimum severity, notification settings).
-    pub matches: Box<dyn Fn(&Event) -> bool + Send + Sync>,
+    pub(crate) matches: Box<dyn Fn(&Event) -> bool + Send + Sync>,
     /// Sees every internal event (never delivered), e.g. to follow settings changes.
-    pub internal: Box<dyn Fn(&Event) + Send + Sync>,
+    pub(crate) internal: Box<dyn Fn(&Event) + Send + Sync>,
 }
 
 impl Filter {
@@ -48,13 +48,13 @@ impl Filter {
     }
 
     /// Only events `f` accepts, too.
-    pub fn matching(mut self, f: impl Fn(&Event) -> bool + Send + Sync + 'static) -> Self {
+    pub(crate) fn matching(mut self, f: impl Fn(&Event) -> bool + Send + Sync + 'static) -> Self {
         self.matches = Box::new(f);
         self
     }
 
     /// Calls `f` with every internal event.
-    pub fn on_internal(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+    pub(crate) fn on_internal(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.internal = Box::new(f);
         self
     }

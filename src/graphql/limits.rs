@@ -38,37 +38,7 @@ use async_graphql::{
 };
 use async_graphql_value::Value as AstValue;
 
-/// The limits; every one is configurable (see `Config`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Most rows a query may ask for (see the module documentation).
-    pub max_nodes: u64,
-    pub max_aliases: usize,
-    pub max_root_fields: usize,
-    /// Deepest field nesting (fragments expanded).
-    pub max_depth: usize,
-    /// Most selections (fields, fragment spreads, inline fragments) after expanding every
-    /// fragment, summed over the document's operations.
-    pub max_selections: usize,
-    /// Longest query text, checked before it is parsed (parsing costs ~150 ns a byte: a
-    /// 2 MiB document would hold a core for a third of a second).
-    pub max_query_bytes: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        // 2M nodes admits the dashboard (first: 100 on three nested levels ≈ 1.01M) and refuses
-        // four nested levels of 100 (≈ 100M).
-        Self {
-            max_nodes: 2_000_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-            max_depth: 20,
-            max_selections: 5_000,
-            max_query_bytes: 128 * 1024,
-        }
-    }
-}
+pub use crate::config::QueryLimits;
 
 /// Steps the walk may take before it gives up (each selection, argument value and variable
 /// value is one step). A document within the body limit stays far below this unless it is

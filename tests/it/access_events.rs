@@ -414,13 +414,62 @@ async fn an_access_change_of_an_earlier_version_rechecks_every_socket() {
         .execute(&mut c)
         .await
         .unwrap();
+    // Announced on commit like every recorded event.
     diesel::sql_query(
-        "INSERT INTO event_outbox (kind, payload) VALUES ('ACCESS_CHANGED', '{}'::jsonb)",
+        "WITH e AS (INSERT INTO event_outbox (kind, payload) \
+           VALUES ('ACCESS_CHANGED', '{}'::jsonb) RETURNING id) \
+         SELECT pg_notify('dojoql_outbox', '') FROM e",
     )
     .execute(&mut c)
     .await
     .unwrap();
-    app.state.events.committed();
     assert_eq!(closed(&mut a_ws).await, (4403, vec![]));
     still_open(&mut b_ws, "1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_grant_lookups_for_distinct_pairs_cost_one_statement() {
+    let app = TestApp::new().await;
+    let bus = app.state.events.clone();
+    let product_type = app.product_type("PT").await;
+    let mut products = Vec::new();
+    for j in 0..5 {
+        products.push(app.product(&product_type, &format!("P{j}")).await);
+    }
+    let mut users = Vec::new();
+    for i in 0..4 {
+        let user = app.user(&format!("u{i}")).await;
+        for (j, product) in products.iter().enumerate() {
+            if (i + j) % 2 == 0 {
+                app.grant_product(product, &user.id, "READER").await;
+            }
+        }
+        users.push(user.principal.user_id);
+    }
+    let products: Vec<i32> = products.iter().map(|p| db_id(p)).collect();
+    // Every user known to the cache (with one grant each), so only grants are looked up next.
+    for user in &users {
+        bus.access.may_read(*user, products[0]).await.unwrap();
+    }
+
+    // 16 distinct (user, product) pairs nobody has asked about yet, all at once.
+    let pairs: Vec<(usize, usize)> = (0..4).flat_map(|i| (1..5).map(move |j| (i, j))).collect();
+    let log = &bus.db().log;
+    log.start_recording();
+    let answers = futures_util::future::join_all(
+        pairs
+            .iter()
+            .map(|&(i, j)| bus.access.may_read(users[i], products[j])),
+    )
+    .await;
+    let statements = log.take();
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    assert!(statements[0].contains("product_grants"), "{statements:#?}");
+    for (&(i, j), answer) in pairs.iter().zip(answers) {
+        assert_eq!(answer.unwrap(), (i + j) % 2 == 0, "user {i}, product {j}");
+        assert_eq!(
+            bus.access.known_grant(users[i], products[j]),
+            Some((i + j) % 2 == 0)
+        );
+    }
 }

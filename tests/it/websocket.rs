@@ -226,9 +226,7 @@ async fn credential_of_either_spelling_or_the_upgrade_header_is_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_connection_init_in_time_closes_4408() {
-    // Process-wide; every other test sends its connection_init at once, well within this.
-    dojoql::app::ws::set_init_timeout_for_tests(Duration::from_millis(500));
-    let app = TestApp::new().await;
+    let app = TestApp::with_config(|c| c.ws_init_timeout = Duration::from_millis(500)).await;
     let addr = app.serve().await;
     for protocol in [TRANSPORT, LEGACY] {
         let mut ws = connect(addr, protocol).await;

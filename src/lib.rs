@@ -15,6 +15,5 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod graphql;
-pub mod jobs;
 pub mod service;
 pub mod telemetry;

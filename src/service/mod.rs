@@ -9,6 +9,9 @@
 //! Lower layers return narrow errors (`db::DbError`, `domain::Invalid`); this tier turns them
 //! into [`ServiceError`]s, whose codes the API layers show.
 
+pub mod jobs;
+pub mod lifecycle;
+
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 

@@ -377,8 +377,11 @@ pub enum SlaScope {
 }
 
 /// Recomputes `sla_expiration_date` = (SLA start or discovery date) + the enforced days for the
-/// severity in the product's SLA configuration (NULL for Info and unenforced severities). The same
-/// rule as `domain::sla::SlaPolicy::expiration`, in one statement.
+/// severity in the product's SLA configuration (NULL for Info and unenforced severities): the rule
+/// of `domain::sla::SlaPolicy::expiration`, for many findings in one statement (the integration
+/// test `lifecycle::sla_deadlines_in_sql_match_the_rust_rule` keeps the two forms equal). Which
+/// writes call it is the service's business (a severity or date change, a move to another
+/// product, a product's new SLA configuration).
 pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> QueryResult<usize> {
     let mut sql = Sql::new(
         "UPDATE findings f SET sla_expiration_date = COALESCE(f.sla_start_date, f.date) + (CASE f.severity \

@@ -113,13 +113,11 @@ impl File {
     }
     /// The global id of the engagement, test or finding the file is on.
     async fn parent_id(&self) -> Option<ID> {
-        let a = match (self.0.engagement_id, self.0.test_id, self.0.finding_id) {
-            (Some(id), _, _) => Some(Attachment::Engagement(id)),
-            (_, Some(id), _) => Some(Attachment::Test(id)),
-            (_, _, Some(id)) => Some(Attachment::Finding(id)),
-            _ => None,
-        };
-        parent_id(a)
+        parent_id(Attachment::from_ids(
+            self.0.engagement_id,
+            self.0.test_id,
+            self.0.finding_id,
+        ))
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
@@ -157,6 +155,7 @@ pub fn upload_checks(
     Ok(lifecycle::upload_checks(attachment(&parent)?))
 }
 
+/// A note's text: not blank, at most 1 MB.
 fn entry(text: &str) -> ServiceResult<String> {
     if text.trim().is_empty() {
         return Err(ServiceError::bad_input("entry must not be empty"));

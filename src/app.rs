@@ -537,7 +537,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         state.graphiql_token = logins.first().map(|l| Arc::from(l.token.as_str()));
     }
     let _events = crate::events::start(state.events.clone(), config.database_url.clone()).await;
-    let jobs = crate::jobs::start(state.events.db().clone(), config.job_interval);
+    let jobs = crate::service::jobs::start(state.events.db().clone(), config.job_interval);
     let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening; GraphiQL at http://{addr}/");

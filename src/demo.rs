@@ -8,14 +8,24 @@ use diesel_async::RunQueryDsl;
 
 use crate::{
     db::{
-        Db, DbError, engagement, finding,
+        Db, DbError,
+        attachment::Attachment,
+        engagement::{EngagementChanges, NewEngagement},
+        finding::FindingFields,
         lookup::TestTypeByName,
-        note::{self, Attachment},
+        note::NewNote,
         product, product_type,
         schema::product_types,
-        test, user,
+        test::NewTest,
+        user,
     },
     domain::{EngagementStatus, EngagementType, Severity, finding_status::StatusChange},
+    service::lifecycle::{
+        attachment,
+        engagement::{self, create_in as create_engagement},
+        finding,
+        test::{self, CreateTest},
+    },
 };
 
 /// A small deterministic pseudo-random sequence (so every demo database looks the same).
@@ -256,9 +266,9 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
             };
             let start = day(today, -120 + 30 * e as i64 + 7 * p as i64);
             let end = day(start, if engagement_no % 4 == 3 { 20 } else { 150 });
-            let eng = engagement::create(
+            let eng = create_engagement(
                 c,
-                engagement::NewEngagement {
+                NewEngagement {
                     product_id: product.id,
                     name: match e {
                         0 => "CI pipeline".to_string(),
@@ -299,27 +309,29 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                     "Web Application Test",
                     "Manual Code Review",
                 ][(engagement_no + t) % 4];
-                let test_row = test::create_with_type_name(
+                let test_row = test::create_in(
                     c,
-                    test::NewTest {
-                        engagement_id: eng.id,
-                        product_id: 0,
-                        test_type_id: 0,
-                        lead_id: Some(people[(engagement_no + t) % 3]),
-                        scan_type: None,
-                        title: Some(format!("{test_type} #{}", t + 1)),
-                        description: None,
-                        target_start: start,
-                        target_end: day(start, 5),
-                        percent_complete: Some(100),
-                        environment_id: None,
-                        version: None,
-                        build_id: None,
-                        commit_hash: None,
-                        branch_tag: None,
-                        tags: Vec::new(),
+                    CreateTest {
+                        test: NewTest {
+                            engagement_id: eng.id,
+                            product_id: 0,
+                            test_type_id: 0,
+                            lead_id: Some(people[(engagement_no + t) % 3]),
+                            scan_type: None,
+                            title: Some(format!("{test_type} #{}", t + 1)),
+                            description: None,
+                            target_start: start,
+                            target_end: day(start, 5),
+                            percent_complete: Some(100),
+                            environment_id: None,
+                            version: None,
+                            build_id: None,
+                            commit_hash: None,
+                            branch_tag: None,
+                            tags: Vec::new(),
+                        },
+                        test_type: test_type.into(),
                     },
-                    test_type,
                     TestTypeByName::CreateMissing,
                 )
                 .await?;
@@ -335,10 +347,10 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                         out_of_scope: Some(roll == 60),
                         ..StatusChange::default()
                     };
-                    let found = finding::create(
+                    let found = finding::create_in(
                         c,
                         test_row.id,
-                        finding::FindingFields {
+                        FindingFields {
                             title: title.into(),
                             description: description.into(),
                             severity: Some(severity),
@@ -355,41 +367,45 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                             component_name: (cwe == 1104).then(|| "openssl".to_string()),
                             component_version: (cwe == 1104).then(|| "1.1.1".to_string()),
                             reporter_id: Some(people[f % 3]),
-                            ..finding::FindingFields::default()
+                            ..FindingFields::default()
                         },
                         status,
                     )
                     .await?;
                     if f == 0 {
-                        note::create(
+                        attachment::add_note_in(
                             c,
-                            Attachment::Finding(found.id),
-                            "Confirmed manually; ticket filed.".into(),
-                            false,
-                            Some(people[0]),
+                            NewNote {
+                                on: Attachment::Finding(found.id),
+                                entry: "Confirmed manually; ticket filed.".into(),
+                                private: false,
+                                author_id: Some(people[0]),
+                            },
                         )
                         .await?;
                     }
                 }
             }
-            note::create(
+            attachment::add_note_in(
                 c,
-                Attachment::Engagement(eng.id),
-                format!("Kick-off with the {name} team done."),
-                false,
-                Some(people[engagement_no % 3]),
+                NewNote {
+                    on: Attachment::Engagement(eng.id),
+                    entry: format!("Kick-off with the {name} team done."),
+                    private: false,
+                    author_id: Some(people[engagement_no % 3]),
+                },
             )
             .await?;
             match status {
                 EngagementStatus::Completed => {
-                    engagement::set_lifecycle(c, eng.id, false).await?;
+                    engagement::set_open_in(c, eng.id, false).await?;
                 }
                 EngagementStatus::InProgress => {}
                 other => {
-                    engagement::update(
+                    engagement::update_in(
                         c,
                         eng.id,
-                        engagement::EngagementChanges {
+                        EngagementChanges {
                             status: Some(other),
                             ..Default::default()
                         },

@@ -16,6 +16,5 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod import;
-pub mod jobs;
 pub mod service;
 pub mod telemetry;

@@ -1,12 +1,11 @@
-//! Cascading deletes of hierarchy objects and their previews. A preview counts exactly what the
-//! delete removes (the object, every descendant, their notes and files); the delete runs in one
-//! transaction, first giving duplicate clusters that reach outside the deleted subtree a new
-//! original (reference §3.5), then letting the foreign keys cascade.
+//! The statements of cascading deletes and their previews. A preview counts exactly what the
+//! delete removes (the object, every descendant, their notes and files). The delete itself
+//! (`service::lifecycle::delete`) runs in one transaction: lock the root, count, give duplicate
+//! clusters that reach outside the deleted subtree a new original (reference §3.5, here
+//! [`reassign_duplicates`]), then delete the root and let the foreign keys cascade.
 
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-
-use crate::domain::events::{EngagementDeleted, EventKind, NewEvent};
 
 use super::{
     DbError, QueryResult,
@@ -56,7 +55,7 @@ impl DeleteCounts {
 }
 
 impl Root {
-    fn id(self) -> i32 {
+    pub fn id(self) -> i32 {
         match self {
             Root::ProductType(id)
             | Root::Product(id)
@@ -166,9 +165,8 @@ pub async fn preview(
     Ok(counts)
 }
 
-/// Deletes `root` and everything below it; returns what was removed (equal to [`preview`] taken
-/// inside the same transaction).
-pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<DeleteCounts> {
+/// Locks `root` for the delete (`NotFound` when it does not exist).
+pub async fn lock(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut lock = Sql::new(&format!("SELECT 1 AS n FROM {} WHERE id = ", root.table()));
     lock.bind::<diesel::sql_types::Integer, _>(root.id())
         .push(" FOR UPDATE");
@@ -179,31 +177,28 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
         n: i32,
     }
     lock.build().get_result::<One>(conn).await?;
-    let counts = preview(conn, root, Viewer::ALL, Visibility::All).await?;
-    if let Root::Engagement(id) = root {
-        #[derive(QueryableByName)]
-        struct Gone {
-            #[diesel(sql_type = diesel::sql_types::Integer)]
-            product_id: i32,
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            name: String,
-        }
-        let gone: Gone =
-            diesel::sql_query("SELECT product_id, name FROM engagements WHERE id = $1")
-                .bind::<diesel::sql_types::Integer, _>(id)
-                .get_result(conn)
-                .await?;
-        super::outbox::record(
-            conn,
-            &NewEvent::new(
-                EventKind::EngagementDeleted,
-                gone.product_id,
-                EngagementDeleted { name: gone.name },
-            )
-            .engagement(id),
-        )
-        .await?;
+    Ok(())
+}
+
+/// The product and name of engagement `id`.
+pub async fn engagement_name(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(i32, String)> {
+    #[derive(QueryableByName)]
+    struct Gone {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        product_id: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
     }
+    let gone: Gone = diesel::sql_query("SELECT product_id, name FROM engagements WHERE id = $1")
+        .bind::<diesel::sql_types::Integer, _>(id)
+        .get_result(conn)
+        .await?;
+    Ok((gone.product_id, gone.name))
+}
+
+/// Gives every duplicate cluster whose original is below `root` but which has members outside
+/// it a new original: the oldest member outside, which takes over the original's status.
+pub async fn reassign_duplicates(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut heirs = Sql::new(&format!(
         "WITH {}, doomed AS (SELECT x.id, x.active, x.verified, x.is_mitigated, x.mitigated \
            FROM findings x WHERE x.id IN (SELECT id FROM f)), \
@@ -223,8 +218,12 @@ pub async fn delete(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Del
     ));
     heirs.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
     heirs.build().execute(conn).await?;
+    Ok(())
+}
+
+/// Deletes the row of `root`; the foreign keys cascade to everything below it.
+pub async fn delete_root(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut del = Sql::new(&format!("DELETE FROM {} WHERE id = ", root.table()));
     del.bind::<diesel::sql_types::Integer, _>(root.id());
-    super::one(del.build().execute(conn).await?)?;
-    Ok(counts)
+    super::one(del.build().execute(conn).await?)
 }

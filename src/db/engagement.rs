@@ -1,23 +1,37 @@
-//! Engagements: rows, inserts, changes, lifecycle (close/reopen), deep copy and queries.
+//! Engagements: rows, inserts, changes and queries (lists, locks, the overdue and auto-close
+//! statements of the periodic jobs). The rules that decide when these run live in
+//! `service::lifecycle::engagement`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
     QueryableByName,
     prelude::*,
-    sql_types::{Integer, Text},
+    sql_types::{Date, Integer, Text},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult, outbox,
+    DbError, QueryResult,
     page::Listed,
     schema::engagements,
     sql::{Sql, SqlFilter, like_pattern},
 };
 use crate::domain::{
     EngagementStatus, EngagementType,
-    events::{self, EventKind, NewEvent, StatusChanged},
+    engagement::{NEVER_OVERDUE, overdue_grace_days},
 };
+
+/// Column widths (`VARCHAR(n)` in the migrations), for input validation and copies.
+pub const NAME_MAX: usize = 300;
+pub const DESCRIPTION_MAX: usize = 2000;
+pub const VERSION_MAX: usize = 100;
+pub const REASON_MAX: usize = 2000;
+pub const TRACKER_MAX: usize = 200;
+pub const TEST_STRATEGY_MAX: usize = 200;
+pub const SOURCE_CODE_MANAGEMENT_URI_MAX: usize = 600;
+pub const BUILD_ID_MAX: usize = 150;
+pub const COMMIT_HASH_MAX: usize = 150;
+pub const BRANCH_TAG_MAX: usize = 150;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = engagements, check_for_backend(diesel::pg::Pg))]
@@ -106,9 +120,25 @@ pub struct EngagementChanges {
     pub updated: Option<DateTime<Utc>>,
 }
 
-/// SQL for "overdue on the server's current (UTC) date", matching `domain::is_overdue`.
-pub const OVERDUE_SQL: &str = "(t.status NOT IN ('COMPLETED', 'CANCELLED') AND t.target_end < \
-     CURRENT_DATE - CASE WHEN t.engagement_type = 'CI_CD' THEN 10 ELSE 0 END)";
+/// Appends "overdue on `today`" for the engagement whose columns `alias` prefixes (`"t."`, or
+/// `""` for the table itself): `domain::engagement::is_overdue` in SQL, generated from the same
+/// statuses and grace days, `today` bound.
+pub fn push_overdue(sql: &mut Sql, alias: &str, today: NaiveDate) {
+    let exempt: Vec<String> = NEVER_OVERDUE
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    let grace: String = EngagementType::ALL
+        .iter()
+        .map(|k| format!(" WHEN '{}' THEN {}", k.as_str(), overdue_grace_days(*k)))
+        .collect();
+    sql.push(&format!(
+        "({alias}status NOT IN ({}) AND {alias}target_end < ",
+        exempt.join(", ")
+    ))
+    .bind::<Date, _>(today)
+    .push(&format!(" - CASE {alias}engagement_type{grace} END)"));
+}
 
 /// Filter for engagement lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -130,7 +160,7 @@ pub struct EngagementFilter {
 
 impl SqlFilter for EngagementFilter {
     fn push_conditions(&self, sql: &mut Sql) {
-        use diesel::sql_types::{Array, Bool, Date};
+        use diesel::sql_types::{Array, Bool};
         if let Some(n) = &self.name_contains {
             sql.and::<Text, _>("t.name ILIKE ", like_pattern(n));
         }
@@ -157,14 +187,9 @@ impl SqlFilter for EngagementFilter {
         if let Some(v) = self.active {
             sql.and::<Bool, _>("t.active = ", v);
         }
-        match self.overdue {
-            Some(true) => {
-                sql.push(" AND ").push(OVERDUE_SQL);
-            }
-            Some(false) => {
-                sql.push(" AND NOT ").push(OVERDUE_SQL);
-            }
-            None => {}
+        if let Some(overdue) = self.overdue {
+            sql.push(if overdue { " AND " } else { " AND NOT " });
+            push_overdue(sql, "t.", super::today());
         }
         if let Some(d) = self.target_start_before {
             sql.and::<Date, _>("t.target_start <= ", d);
@@ -223,15 +248,20 @@ pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: i32) -> Quer
     Ok(())
 }
 
-pub async fn create(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryResult<Engagement> {
-    lock_product(conn, new.product_id).await?;
-    let e = diesel::insert_into(engagements::table)
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryResult<Engagement> {
+    Ok(diesel::insert_into(engagements::table)
         .values(&new)
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?;
-    created_event(conn, &e).await?;
-    Ok(e)
+        .await?)
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
+    Ok(engagements::table
+        .find(id)
+        .select(Engagement::as_select())
+        .get_result(conn)
+        .await?)
 }
 
 pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
@@ -243,381 +273,113 @@ pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResul
         .await?)
 }
 
-/// Applies `changes`; the resulting target dates must still be in order.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
-    mut changes: EngagementChanges,
+    changes: &EngagementChanges,
 ) -> QueryResult<Engagement> {
-    let current = get_for_update(conn, id).await?;
-    let start = changes.target_start.unwrap_or(current.target_start);
-    let end = changes.target_end.unwrap_or(current.target_end);
-    crate::domain::check_date_range(start, end).map_err(|e| DbError::Rule(e.0))?;
-    changes.updated = Some(Utc::now());
-    let moved = changes.product_id.is_some_and(|p| p != current.product_id);
-    if moved {
-        lock_product(conn, changes.product_id.unwrap_or_default()).await?;
-    }
-    let engagement = diesel::update(engagements::table.find(id))
-        .set(&changes)
+    Ok(diesel::update(engagements::table.find(id))
+        .set(changes)
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?;
-    if moved {
-        // The new product's SLA configuration applies from now on.
-        super::finding::recompute_sla(conn, super::finding::SlaScope::Engagement(id)).await?;
-    }
-    status_event(conn, &current, &engagement, false).await?;
-    Ok(engagement)
+        .await?)
 }
 
-/// Close → COMPLETED and inactive; reopen → IN_PROGRESS and active. Findings keep their status.
-pub async fn set_lifecycle(
+/// Sets status and active flag (closing and reopening).
+pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i32,
-    open: bool,
+    status: EngagementStatus,
+    active: bool,
 ) -> QueryResult<Engagement> {
-    let status = if open {
-        EngagementStatus::InProgress
-    } else {
-        EngagementStatus::Completed
-    };
-    let before = get_for_update(conn, id).await?;
-    let after = diesel::update(engagements::table.find(id))
+    Ok(diesel::update(engagements::table.find(id))
         .set((
             engagements::status.eq(status),
-            engagements::active.eq(open),
+            engagements::active.eq(active),
             engagements::updated.eq(Utc::now()),
         ))
         .returning(Engagement::as_returning())
         .get_result(conn)
-        .await?;
-    status_event(conn, &before, &after, true).await?;
-    Ok(after)
+        .await?)
 }
 
-/// The product of an engagement that may receive new tests or findings: it must exist and not be
-/// COMPLETED. Takes a share lock so a concurrent close or delete waits for this transaction.
-pub async fn open_for_children(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
-    let (product_id, status) = engagements::table
+/// The product and status of an engagement, share-locked (a concurrent close or delete waits
+/// for this transaction); `ParentNotFound` when it does not exist.
+pub async fn status_for_share(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<(i32, EngagementStatus)> {
+    engagements::table
         .find(id)
         .select((engagements::product_id, engagements::status))
         .for_share()
         .first::<(i32, EngagementStatus)>(conn)
         .await
         .optional()?
-        .ok_or(DbError::ParentNotFound("engagement"))?;
-    if status == EngagementStatus::Completed {
-        return Err(DbError::EngagementCompleted(id));
-    }
-    Ok(product_id)
+        .ok_or(DbError::ParentNotFound("engagement"))
 }
 
-#[derive(QueryableByName)]
-struct IdPair {
-    #[diesel(sql_type = Integer)]
-    old_id: i32,
-    #[diesel(sql_type = Integer)]
-    new_id: i32,
-}
-
-/// Reserves new ids for the rows of `table` selected by `where_sql` (bound to `parent`).
-async fn reserve_ids(
-    conn: &mut AsyncPgConnection,
-    table: &str,
-    where_sql: &str,
-    parent: i32,
-) -> QueryResult<(Vec<i32>, Vec<i32>)> {
-    let mut sql = Sql::new(&format!(
-        "SELECT id AS old_id, nextval('{table}_id_seq')::int AS new_id FROM {table} WHERE {where_sql}"
-    ));
-    sql.bind::<Integer, _>(parent).push(" ORDER BY id");
-    let pairs: Vec<IdPair> = sql.build().load(conn).await?;
-    Ok(pairs.into_iter().map(|p| (p.old_id, p.new_id)).unzip())
-}
-
-/// Longest engagement name (the column is `VARCHAR(300)`).
-const NAME_MAX: usize = 300;
-
-/// "<name> (copy N)", the name cut short so that the whole still fits [`NAME_MAX`].
-fn numbered_copy(name: &str, n: u32) -> String {
-    let suffix = format!(" (copy {n})");
-    let room = NAME_MAX.saturating_sub(suffix.chars().count());
-    let base: String = name.chars().take(room).collect();
-    format!("{}{suffix}", base.trim_end())
-}
-
-/// A free name "<name> (copy N)" within the product.
-async fn copy_name(
+/// The names of a product's engagements.
+pub async fn names_in_product(
     conn: &mut AsyncPgConnection,
     product_id: i32,
-    name: &str,
-) -> QueryResult<String> {
-    let taken: Vec<String> = engagements::table
+) -> QueryResult<Vec<String>> {
+    Ok(engagements::table
         .filter(engagements::product_id.eq(product_id))
         .select(engagements::name)
         .load(conn)
-        .await?;
-    let taken: std::collections::HashSet<String> =
-        taken.into_iter().map(|n| n.to_lowercase()).collect();
-    let mut n = 1;
-    loop {
-        let candidate = numbered_copy(name, n);
-        if !taken.contains(&candidate.to_lowercase()) {
-            return Ok(candidate);
-        }
-        n += 1;
-    }
+        .await?)
 }
 
-const ENGAGEMENT_COPY_COLUMNS: &str = "product_id, description, version, first_contacted, target_start, \
-    target_end, lead_id, reason, tracker, test_strategy, source_code_management_uri, engagement_type, \
-    status, active, done_testing, build_id, commit_hash, branch_tag, environment_id, \
-    deduplication_on_engagement, tags";
-const TEST_COPY_COLUMNS: &str = "product_id, test_type_id, lead_id, scan_type, title, description, \
-    target_start, target_end, percent_complete, environment_id, version, build_id, commit_hash, branch_tag, tags";
-const FINDING_COPY_COLUMNS: &str = "product_id, title, description, severity, numerical_severity, date, \
-    mitigation, impact, steps_to_reproduce, severity_justification, refs, url, cwe, vulnerability_ids, \
-    cvssv3, cvssv3_score, file_path, line, component_name, component_version, static_finding, \
-    dynamic_finding, unique_id_from_tool, vuln_id_from_tool, hash_code, service, nb_occurences, active, \
-    verified, false_p, out_of_scope, risk_accepted, under_review, is_mitigated, mitigated, mitigated_by_id, \
-    reporter_id, duplicate, sla_start_date, sla_expiration_date, last_status_update, tags";
-
-fn prefixed(columns: &str, alias: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Deep copy: the engagement (new name), its tests, their findings, and every note and file of
-/// the three. Duplicate links between copied findings point at the copies.
-pub async fn copy(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-    name: Option<String>,
-) -> QueryResult<Engagement> {
-    use diesel::sql_types::Array;
-    let source = get_for_update(conn, id).await?;
-    let name = match name {
-        Some(n) => n,
-        None => copy_name(conn, source.product_id, &source.name).await?,
-    };
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO engagements (name, {ENGAGEMENT_COPY_COLUMNS}) SELECT "
-    ));
-    sql.bind::<Text, _>(name)
-        .push(&format!(
-            ", {} FROM engagements e WHERE e.id = ",
-            prefixed(ENGAGEMENT_COPY_COLUMNS, "e")
-        ))
-        .bind::<Integer, _>(id)
-        .push(" RETURNING id");
-    #[derive(QueryableByName)]
-    struct NewId {
-        #[diesel(sql_type = Integer)]
-        id: i32,
-    }
-    let new_id = sql.build().get_result::<NewId>(conn).await?.id;
-
-    let (old_tests, new_tests) = reserve_ids(conn, "tests", "engagement_id = ", id).await?;
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO tests (id, engagement_id, {TEST_COPY_COLUMNS}) SELECT m.new_id, "
-    ));
-    sql.bind::<Integer, _>(new_id)
-        .push(&format!(
-            ", {} FROM unnest(",
-            prefixed(TEST_COPY_COLUMNS, "t")
-        ))
-        .bind::<Array<Integer>, _>(old_tests.clone())
-        .push(", ")
-        .bind::<Array<Integer>, _>(new_tests.clone())
-        .push(") AS m(old_id, new_id) JOIN tests t ON t.id = m.old_id");
-    sql.build().execute(conn).await?;
-
-    let (old_findings, new_findings) =
-        reserve_ids(conn, "findings", "engagement_id = ", id).await?;
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO findings (id, test_id, engagement_id, duplicate_finding_id, {FINDING_COPY_COLUMNS}) \
-         SELECT m.new_id, tm.new_id, "
-    ));
-    sql.bind::<Integer, _>(new_id)
-        .push(&format!(
-            ", COALESCE(dm.new_id, f.duplicate_finding_id), {} FROM unnest(",
-            prefixed(FINDING_COPY_COLUMNS, "f")
-        ))
-        .bind::<Array<Integer>, _>(old_findings.clone())
-        .push(", ")
-        .bind::<Array<Integer>, _>(new_findings.clone())
-        .push(") AS m(old_id, new_id) JOIN findings f ON f.id = m.old_id JOIN unnest(")
-        .bind::<Array<Integer>, _>(old_tests.clone())
-        .push(", ")
-        .bind::<Array<Integer>, _>(new_tests.clone())
-        .push(") AS tm(old_id, new_id) ON tm.old_id = f.test_id LEFT JOIN unnest(")
-        .bind::<Array<Integer>, _>(old_findings.clone())
-        .push(", ")
-        .bind::<Array<Integer>, _>(new_findings.clone())
-        .push(") AS dm(old_id, new_id) ON dm.old_id = f.duplicate_finding_id ORDER BY m.new_id");
-    sql.build().execute(conn).await?;
-
-    for table in ["notes", "files"] {
-        let columns = if table == "notes" {
-            "entry, author_id, private, edited, created, updated"
-        } else {
-            "title, filename, content_type, size, sha256, content, created"
-        };
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO {table} (engagement_id, test_id, finding_id, {columns}) \
-             SELECT CASE WHEN x.engagement_id IS NOT NULL THEN "
-        ));
-        sql.bind::<Integer, _>(new_id)
-            .push(&format!(
-                " END, tm.new_id, fm.new_id, {} FROM {table} x LEFT JOIN unnest(",
-                prefixed(columns, "x")
-            ))
-            .bind::<Array<Integer>, _>(old_tests.clone())
-            .push(", ")
-            .bind::<Array<Integer>, _>(new_tests.clone())
-            .push(") AS tm(old_id, new_id) ON tm.old_id = x.test_id LEFT JOIN unnest(")
-            .bind::<Array<Integer>, _>(old_findings.clone())
-            .push(", ")
-            .bind::<Array<Integer>, _>(new_findings.clone())
-            .push(") AS fm(old_id, new_id) ON fm.old_id = x.finding_id WHERE x.engagement_id = ")
-            .bind::<Integer, _>(id)
-            .push(" OR x.test_id = ANY(")
-            .bind::<Array<Integer>, _>(old_tests.clone())
-            .push(") OR x.finding_id = ANY(")
-            .bind::<Array<Integer>, _>(old_findings.clone())
-            .push(") ORDER BY x.id");
-        sql.build().execute(conn).await?;
-    }
-
-    let copy = engagements::table
-        .find(new_id)
-        .select(Engagement::as_select())
-        .get_result(conn)
-        .await?;
-    created_event(conn, &copy).await?;
-    Ok(copy)
-}
-
-/// Records `ENGAGEMENT_CREATED`.
-async fn created_event(conn: &mut AsyncPgConnection, e: &Engagement) -> QueryResult<()> {
-    outbox::record(
-        conn,
-        &NewEvent::new(
-            EventKind::EngagementCreated,
-            e.product_id,
-            serde_json::json!({}),
-        )
-        .engagement(e.id),
-    )
-    .await
-}
-
-/// Records `ENGAGEMENT_STATUS_CHANGED` when the status differs.
-async fn status_event(
-    conn: &mut AsyncPgConnection,
-    before: &Engagement,
-    after: &Engagement,
-    via_lifecycle: bool,
-) -> QueryResult<()> {
-    if before.status == after.status {
-        return Ok(());
-    }
-    let payload = StatusChanged {
-        old_status: before.status,
-        new_status: after.status,
-        reason: events::reason_for(after.status, via_lifecycle),
-    };
-    outbox::record(
-        conn,
-        &NewEvent::new(
-            EventKind::EngagementStatusChanged,
-            after.product_id,
-            payload,
-        )
-        .engagement(after.id),
-    )
-    .await
-}
-
-#[derive(QueryableByName)]
-struct Touched {
+/// An engagement touched by a bulk statement.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Touched {
     #[diesel(sql_type = Integer)]
-    id: i32,
+    pub id: i32,
     #[diesel(sql_type = Integer)]
-    product_id: i32,
+    pub product_id: i32,
 }
 
-/// The overdue rule of `domain::is_overdue` on `today` (bound as `$1`), in SQL.
-const OVERDUE_ON: &str = "status NOT IN ('COMPLETED', 'CANCELLED') AND target_end < \
-     $1::date - CASE WHEN engagement_type = 'CI_CD' THEN 10 ELSE 0 END";
-
-/// Records `ENGAGEMENT_OVERDUE` for every engagement that is overdue on `today` and was not
-/// announced yet, and forgets the announcement of those no longer overdue (so they are
-/// announced again if they become overdue again). Returns how many were announced.
-pub async fn announce_overdue(
+/// Forgets the overdue announcement of the engagements no longer overdue on `today` (so that
+/// they are announced again if they become overdue again).
+pub async fn forget_overdue_announcements(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
 ) -> QueryResult<usize> {
-    diesel::sql_query(format!(
+    let mut sql = Sql::new(
         "UPDATE engagements SET overdue_notified_at = NULL \
-         WHERE overdue_notified_at IS NOT NULL AND NOT ({OVERDUE_ON})"
-    ))
-    .bind::<diesel::sql_types::Date, _>(today)
-    .execute(conn)
-    .await?;
-    let overdue: Vec<Touched> = diesel::sql_query(format!(
-        "UPDATE engagements SET overdue_notified_at = now() \
-         WHERE overdue_notified_at IS NULL AND {OVERDUE_ON} RETURNING id, product_id"
-    ))
-    .bind::<diesel::sql_types::Date, _>(today)
-    .load(conn)
-    .await?;
-    for e in &overdue {
-        outbox::record(
-            conn,
-            &NewEvent::new(
-                EventKind::EngagementOverdue,
-                e.product_id,
-                serde_json::json!({}),
-            )
-            .engagement(e.id),
-        )
-        .await?;
-    }
-    Ok(overdue.len())
+         WHERE overdue_notified_at IS NOT NULL AND NOT ",
+    );
+    push_overdue(&mut sql, "", today);
+    Ok(sql.build().execute(conn).await?)
 }
 
-/// Closes IN_PROGRESS engagements whose target end is more than `days` days before `today`,
-/// recording `ENGAGEMENT_STATUS_CHANGED` with reason AUTO_CLOSED for each. Returns how many.
-pub async fn auto_close(
+/// Marks announced, and returns, the engagements overdue on `today` not announced yet.
+pub async fn mark_overdue_announced(
+    conn: &mut AsyncPgConnection,
+    today: NaiveDate,
+) -> QueryResult<Vec<Touched>> {
+    let mut sql = Sql::new(
+        "UPDATE engagements SET overdue_notified_at = now() WHERE overdue_notified_at IS NULL AND ",
+    );
+    push_overdue(&mut sql, "", today);
+    sql.push(" RETURNING id, product_id");
+    Ok(sql.build().load(conn).await?)
+}
+
+/// Closes (COMPLETED, inactive) the IN_PROGRESS engagements whose target end is more than
+/// `days` days before `today`, and returns them.
+pub async fn close_ended(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
     days: i32,
-) -> QueryResult<usize> {
-    let closed: Vec<Touched> = diesel::sql_query(
+) -> QueryResult<Vec<Touched>> {
+    Ok(diesel::sql_query(
         "UPDATE engagements SET status = 'COMPLETED', active = FALSE, updated = now() \
          WHERE status = 'IN_PROGRESS' AND target_end < $1::date - $2 RETURNING id, product_id",
     )
-    .bind::<diesel::sql_types::Date, _>(today)
+    .bind::<Date, _>(today)
     .bind::<Integer, _>(days)
     .load(conn)
-    .await?;
-    for e in &closed {
-        let payload = StatusChanged {
-            old_status: EngagementStatus::InProgress,
-            new_status: EngagementStatus::Completed,
-            reason: events::StatusChangeReason::AutoClosed,
-        };
-        outbox::record(
-            conn,
-            &NewEvent::new(EventKind::EngagementStatusChanged, e.product_id, payload)
-                .engagement(e.id),
-        )
-        .await?;
-    }
-    Ok(closed.len())
+    .await?)
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{QueryResult, authz::Viewer, note::Attachment, schema::files, sql::Sql};
+use super::{QueryResult, attachment::Attachment, authz::Viewer, schema::files, sql::Sql};
 
 /// A file's metadata (everything but the bytes).
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -24,6 +24,12 @@ pub struct FileMeta {
     pub created: DateTime<Utc>,
 }
 
+/// Longest title (`files.title` is `VARCHAR(100)`).
+pub const TITLE_MAX: usize = 100;
+/// Longest file name and content type (`VARCHAR(255)`).
+pub const FILENAME_MAX: usize = 255;
+pub const CONTENT_TYPE_MAX: usize = 255;
+
 /// A file to store.
 #[derive(Debug)]
 pub struct NewFile {
@@ -34,17 +40,13 @@ pub struct NewFile {
     pub content: Vec<u8>,
 }
 
-pub async fn create(
+/// Stores `new` on `on` (whose existence the caller has checked and locked).
+pub async fn insert(
     conn: &mut AsyncPgConnection,
     on: Attachment,
     new: NewFile,
 ) -> QueryResult<FileMeta> {
-    on.lock(conn).await?;
-    let (e, t, f) = match on {
-        Attachment::Engagement(id) => (Some(id), None, None),
-        Attachment::Test(id) => (None, Some(id), None),
-        Attachment::Finding(id) => (None, None, Some(id)),
-    };
+    let (e, t, f) = on.ids();
     Ok(diesel::insert_into(files::table)
         .values((
             files::engagement_id.eq(e),

@@ -1,4 +1,5 @@
-//! Findings: rows, inserts, changes, SLA deadline maintenance and queries.
+//! Findings: rows, inserts, changes, the SLA deadline statement and queries. The status and
+//! duplicate rules and the change events live in `service::lifecycle::finding`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
@@ -7,19 +8,16 @@ use diesel::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::events::{EventKind, FieldChange, FindingChanged, FindingCreated, NewEvent};
-
 use super::{
-    DbError, QueryResult,
+    QueryResult,
     page::Listed,
     schema::findings,
     sql::{Sql, SqlFilter, like_pattern},
-    test,
 };
-use crate::domain::{
-    Severity,
-    finding_status::{self, Status, StatusChange},
-};
+use crate::domain::{Severity, finding_status::Status};
+
+/// Longest title (`findings.title` is `VARCHAR(511)`).
+pub const TITLE_MAX: usize = 511;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = findings, check_for_backend(diesel::pg::Pg))]
@@ -90,7 +88,7 @@ impl Finding {
     }
 }
 
-/// The descriptive part of a new finding; status and parents are set by [`create`].
+/// The descriptive part of a new finding; the service adds parents and status ([`NewFinding`]).
 #[derive(Debug, Clone, Default)]
 pub struct FindingFields {
     pub title: String,
@@ -121,53 +119,54 @@ pub struct FindingFields {
     pub tags: Vec<String>,
 }
 
+/// A finding to insert.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = findings)]
-struct NewFinding {
-    test_id: i32,
-    engagement_id: i32,
-    product_id: i32,
-    title: String,
-    description: String,
-    severity: Severity,
-    numerical_severity: String,
-    date: NaiveDate,
-    mitigation: Option<String>,
-    impact: Option<String>,
-    steps_to_reproduce: Option<String>,
-    severity_justification: Option<String>,
-    refs: Option<String>,
-    url: Option<String>,
-    cwe: Option<i32>,
-    vulnerability_ids: Vec<String>,
-    cvssv3: Option<String>,
-    cvssv3_score: Option<f64>,
-    file_path: Option<String>,
-    line: Option<i32>,
-    component_name: Option<String>,
-    component_version: Option<String>,
-    static_finding: bool,
-    dynamic_finding: bool,
-    unique_id_from_tool: Option<String>,
-    vuln_id_from_tool: Option<String>,
-    hash_code: Option<String>,
-    service: Option<String>,
-    nb_occurences: Option<i32>,
-    active: bool,
-    verified: bool,
-    false_p: bool,
-    out_of_scope: bool,
-    risk_accepted: bool,
-    under_review: bool,
-    is_mitigated: bool,
-    mitigated: Option<DateTime<Utc>>,
-    reporter_id: Option<i32>,
-    duplicate: bool,
-    sla_start_date: Option<NaiveDate>,
-    tags: Vec<String>,
+pub struct NewFinding {
+    pub test_id: i32,
+    pub engagement_id: i32,
+    pub product_id: i32,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub numerical_severity: String,
+    pub date: NaiveDate,
+    pub mitigation: Option<String>,
+    pub impact: Option<String>,
+    pub steps_to_reproduce: Option<String>,
+    pub severity_justification: Option<String>,
+    pub refs: Option<String>,
+    pub url: Option<String>,
+    pub cwe: Option<i32>,
+    pub vulnerability_ids: Vec<String>,
+    pub cvssv3: Option<String>,
+    pub cvssv3_score: Option<f64>,
+    pub file_path: Option<String>,
+    pub line: Option<i32>,
+    pub component_name: Option<String>,
+    pub component_version: Option<String>,
+    pub static_finding: bool,
+    pub dynamic_finding: bool,
+    pub unique_id_from_tool: Option<String>,
+    pub vuln_id_from_tool: Option<String>,
+    pub hash_code: Option<String>,
+    pub service: Option<String>,
+    pub nb_occurences: Option<i32>,
+    pub active: bool,
+    pub verified: bool,
+    pub false_p: bool,
+    pub out_of_scope: bool,
+    pub risk_accepted: bool,
+    pub under_review: bool,
+    pub is_mitigated: bool,
+    pub mitigated: Option<DateTime<Utc>>,
+    pub reporter_id: Option<i32>,
+    pub duplicate: bool,
+    pub sla_start_date: Option<NaiveDate>,
+    pub tags: Vec<String>,
 }
 
-/// Changes to a finding's descriptive fields (status goes through [`StatusChange`]).
+/// Changes to a finding's descriptive fields (status goes through [`StatusColumns`]).
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = findings)]
 pub struct FindingChanges {
@@ -198,21 +197,40 @@ pub struct FindingChanges {
     pub updated: Option<DateTime<Utc>>,
 }
 
-/// Status columns written together after [`finding_status::apply`].
+/// Status columns written together (after `domain::finding_status::apply`).
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = findings, treat_none_as_null = true)]
-struct StatusColumns {
-    active: bool,
-    verified: bool,
-    false_p: bool,
-    out_of_scope: bool,
-    risk_accepted: bool,
-    under_review: bool,
-    is_mitigated: bool,
-    mitigated: Option<DateTime<Utc>>,
-    duplicate: bool,
-    duplicate_finding_id: Option<i32>,
-    last_status_update: DateTime<Utc>,
+pub struct StatusColumns {
+    pub active: bool,
+    pub verified: bool,
+    pub false_p: bool,
+    pub out_of_scope: bool,
+    pub risk_accepted: bool,
+    pub under_review: bool,
+    pub is_mitigated: bool,
+    pub mitigated: Option<DateTime<Utc>>,
+    pub duplicate: bool,
+    pub duplicate_finding_id: Option<i32>,
+    pub last_status_update: DateTime<Utc>,
+}
+
+impl StatusColumns {
+    /// `status`, its duplicate link and the time of the change.
+    pub fn new(status: Status, duplicate_of: Option<i32>, now: DateTime<Utc>) -> Self {
+        Self {
+            active: status.active,
+            verified: status.verified,
+            false_p: status.false_p,
+            out_of_scope: status.out_of_scope,
+            risk_accepted: status.risk_accepted,
+            under_review: status.under_review,
+            is_mitigated: status.is_mitigated,
+            mitigated: status.mitigated,
+            duplicate: status.duplicate,
+            duplicate_finding_id: duplicate_of,
+            last_status_update: now,
+        }
+    }
 }
 
 /// SQL for "open and past its SLA deadline today" (reference §5, `outside_of_sla`). Never NULL
@@ -359,8 +377,11 @@ pub enum SlaScope {
 }
 
 /// Recomputes `sla_expiration_date` = (SLA start or discovery date) + the enforced days for the
-/// severity in the product's SLA configuration (NULL for Info and unenforced severities). The same
-/// rule as `domain::sla::SlaPolicy::expiration`, in one statement.
+/// severity in the product's SLA configuration (NULL for Info and unenforced severities): the rule
+/// of `domain::sla::SlaPolicy::expiration`, for many findings in one statement (the integration
+/// test `lifecycle::sla_deadlines_in_sql_match_the_rust_rule` keeps the two forms equal). Which
+/// writes call it is the service's business (a severity or date change, a move to another
+/// product, a product's new SLA configuration).
 pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> QueryResult<usize> {
     let mut sql = Sql::new(
         "UPDATE findings f SET sla_expiration_date = COALESCE(f.sla_start_date, f.date) + (CASE f.severity \
@@ -384,89 +405,13 @@ pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> Que
     Ok(sql.build().execute(conn).await?)
 }
 
-/// Creates a finding in a test whose engagement is not COMPLETED; `status` is applied to a new
-/// finding's defaults (active) by the status rules. Its SLA deadline is computed in the same
-/// transaction.
-pub async fn create(
-    conn: &mut AsyncPgConnection,
-    test_id: i32,
-    fields: FindingFields,
-    status: StatusChange,
-) -> QueryResult<Finding> {
-    let (engagement_id, product_id) = test::open_for_findings(conn, test_id).await?;
-    let now = Utc::now();
-    let s =
-        finding_status::apply(Status::default(), status, now).map_err(|e| DbError::Rule(e.0))?;
-    if s.duplicate {
-        return Err(DbError::Rule(
-            "set duplicateOfId on an existing finding to mark it a duplicate".into(),
-        ));
-    }
-    let severity = fields.severity.unwrap_or(Severity::Info);
-    let is_static = fields.file_path.is_some();
-    let new = NewFinding {
-        test_id,
-        engagement_id,
-        product_id,
-        title: fields.title,
-        description: fields.description,
-        severity,
-        numerical_severity: severity.numerical().to_string(),
-        date: fields.date.unwrap_or_else(|| now.date_naive()),
-        mitigation: fields.mitigation,
-        impact: fields.impact,
-        steps_to_reproduce: fields.steps_to_reproduce,
-        severity_justification: fields.severity_justification,
-        refs: fields.refs,
-        url: fields.url,
-        cwe: fields.cwe,
-        vulnerability_ids: fields.vulnerability_ids,
-        cvssv3: fields.cvssv3,
-        cvssv3_score: fields.cvssv3_score,
-        file_path: fields.file_path,
-        line: fields.line,
-        component_name: fields.component_name,
-        component_version: fields.component_version,
-        static_finding: is_static,
-        dynamic_finding: !is_static,
-        unique_id_from_tool: fields.unique_id_from_tool,
-        vuln_id_from_tool: fields.vuln_id_from_tool,
-        hash_code: fields.hash_code,
-        service: fields.service,
-        nb_occurences: fields.nb_occurences,
-        active: s.active,
-        verified: s.verified,
-        false_p: s.false_p,
-        out_of_scope: s.out_of_scope,
-        risk_accepted: s.risk_accepted,
-        under_review: s.under_review,
-        is_mitigated: s.is_mitigated,
-        mitigated: s.mitigated,
-        reporter_id: fields.reporter_id,
-        duplicate: false,
-        sla_start_date: fields.sla_start_date,
-        tags: fields.tags,
-    };
-    let id: i32 = diesel::insert_into(findings::table)
-        .values(&new)
+/// Inserts a finding; returns its id.
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResult<i32> {
+    Ok(diesel::insert_into(findings::table)
+        .values(new)
         .returning(findings::id)
         .get_result(conn)
-        .await?;
-    recompute_sla(conn, SlaScope::Findings(vec![id])).await?;
-    let finding = get(conn, id).await?;
-    super::outbox::record(
-        conn,
-        &NewEvent::new(
-            EventKind::FindingCreated,
-            product_id,
-            FindingCreated { severity },
-        )
-        .engagement(engagement_id)
-        .test(test_id)
-        .finding(id),
-    )
-    .await?;
-    Ok(finding)
+        .await?)
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> {
@@ -477,253 +422,76 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> 
         .await?)
 }
 
-/// What `duplicateOfId` asks for in an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DuplicateOf {
-    Keep,
-    Clear,
-    Set(i32),
-}
-
-/// Updates a finding: descriptive `changes`, then `status` through the status rules, then the
-/// duplicate link. A finding can only duplicate an original (non-duplicate) finding of the same
-/// product; findings that pointed at it are re-pointed to its original (chains stay one deep).
-pub async fn update(
+/// Locks finding `id`, `also` (when given) and the findings that duplicate `duplicates_of`
+/// (when given), all in id order: concurrent writers of overlapping sets serialize instead of
+/// deadlocking.
+pub async fn lock_in_order(
     conn: &mut AsyncPgConnection,
     id: i32,
-    mut changes: FindingChanges,
-    mut status: StatusChange,
-    duplicate_of: DuplicateOf,
-) -> QueryResult<Finding> {
-    // Lock the finding and, when it is to become a duplicate, its new original and the findings
-    // that will be re-pointed, all in id order: concurrent "A dup of B" / "B dup of C" then
-    // serialize (no chain is left behind), and crossing requests ("A dup of B" / "B dup of A")
-    // cannot deadlock.
-    let (target, repointed) = match duplicate_of {
-        DuplicateOf::Set(target) => (Some(target), Some(id)),
-        DuplicateOf::Keep | DuplicateOf::Clear => (None, None),
-    };
+    also: Option<i32>,
+    duplicates_of: Option<i32>,
+) -> QueryResult<()> {
     let _: Vec<i32> = findings::table
         .filter(
             findings::id
                 .eq(id)
-                .or(findings::id.nullable().eq(target))
-                .or(findings::duplicate_finding_id.eq(repointed)),
+                .or(findings::id.nullable().eq(also))
+                .or(findings::duplicate_finding_id.eq(duplicates_of)),
         )
         .order(findings::id)
         .select(findings::id)
         .for_update()
         .load(conn)
         .await?;
-    let current: Finding = findings::table
-        .find(id)
-        .select(Finding::as_select())
-        .get_result(conn)
-        .await?;
-    let now = Utc::now();
-    let mut original = current.duplicate_finding_id;
-    match duplicate_of {
-        DuplicateOf::Keep => {}
-        DuplicateOf::Clear => {
-            original = None;
-            status.duplicate = Some(false);
-        }
-        DuplicateOf::Set(target) => {
-            if target == id {
-                return Err(DbError::Rule("a finding cannot duplicate itself".into()));
-            }
-            let other: Option<(i32, bool)> = findings::table
-                .find(target)
-                .select((findings::product_id, findings::duplicate))
-                .first(conn)
-                .await
-                .optional()?;
-            match other {
-                Some((product, _)) if product != current.product_id => {
-                    return Err(DbError::Rule(
-                        "duplicateOfId must be a finding of the same product".into(),
-                    ));
-                }
-                Some((_, true)) => {
-                    return Err(DbError::Rule(
-                        "duplicateOfId must not itself be a duplicate".into(),
-                    ));
-                }
-                Some(_) => {}
-                None => return Err(DbError::ParentNotFound("duplicate-of finding")),
-            }
-            original = Some(target);
-            status.duplicate = Some(true);
-        }
-    }
-    if changes.severity.is_some() {
-        changes.numerical_severity = changes.severity.map(|s| s.numerical().to_string());
-    }
-    let sla_inputs_changed =
-        changes.severity.is_some() || changes.date.is_some() || changes.sla_start_date.is_some();
-    changes.updated = Some(now);
-    diesel::update(findings::table.find(id))
-        .set(&changes)
-        .execute(conn)
-        .await?;
-
-    let next =
-        finding_status::apply(current.status(), status, now).map_err(|e| DbError::Rule(e.0))?;
-    if next != current.status() || original != current.duplicate_finding_id {
-        let columns = StatusColumns {
-            active: next.active,
-            verified: next.verified,
-            false_p: next.false_p,
-            out_of_scope: next.out_of_scope,
-            risk_accepted: next.risk_accepted,
-            under_review: next.under_review,
-            is_mitigated: next.is_mitigated,
-            mitigated: next.mitigated,
-            duplicate: next.duplicate,
-            duplicate_finding_id: if next.duplicate { original } else { None },
-            last_status_update: now,
-        };
-        diesel::update(findings::table.find(id))
-            .set(&columns)
-            .execute(conn)
-            .await?;
-        if let (true, Some(o)) = (next.duplicate, original) {
-            diesel::update(findings::table.filter(findings::duplicate_finding_id.eq(id)))
-                .set(findings::duplicate_finding_id.eq(o))
-                .execute(conn)
-                .await?;
-        }
-    }
-    if sla_inputs_changed {
-        recompute_sla(conn, SlaScope::Findings(vec![id])).await?;
-    }
-    let after = get(conn, id).await?;
-    if let Some(event) = change_event(&current, &after) {
-        super::outbox::record(conn, &event).await?;
-    }
-    Ok(after)
+    Ok(())
 }
 
-/// The `FINDING_CHANGED` event between two versions of a finding, if anything a subscriber sees
-/// changed: every changed field by name, with old and new values for severity and the status
-/// flags.
-pub fn change_event(before: &Finding, after: &Finding) -> Option<NewEvent> {
-    use serde_json::json;
-    let mut changes = Vec::new();
-    let mut valued = |field: &str, old: serde_json::Value, new: serde_json::Value| {
-        if old != new {
-            changes.push(FieldChange {
-                field: field.into(),
-                old: Some(old),
-                new: Some(new),
-            });
-        }
-    };
-    valued("severity", json!(before.severity), json!(after.severity));
-    valued("active", json!(before.active), json!(after.active));
-    valued("verified", json!(before.verified), json!(after.verified));
-    valued("falsePositive", json!(before.false_p), json!(after.false_p));
-    valued(
-        "outOfScope",
-        json!(before.out_of_scope),
-        json!(after.out_of_scope),
-    );
-    valued(
-        "riskAccepted",
-        json!(before.risk_accepted),
-        json!(after.risk_accepted),
-    );
-    valued(
-        "underReview",
-        json!(before.under_review),
-        json!(after.under_review),
-    );
-    valued(
-        "isMitigated",
-        json!(before.is_mitigated),
-        json!(after.is_mitigated),
-    );
-    valued("duplicate", json!(before.duplicate), json!(after.duplicate));
-    let named = [
-        ("title", before.title != after.title),
-        ("description", before.description != after.description),
-        ("date", before.date != after.date),
-        ("mitigation", before.mitigation != after.mitigation),
-        ("impact", before.impact != after.impact),
-        (
-            "stepsToReproduce",
-            before.steps_to_reproduce != after.steps_to_reproduce,
-        ),
-        (
-            "severityJustification",
-            before.severity_justification != after.severity_justification,
-        ),
-        ("references", before.refs != after.refs),
-        ("url", before.url != after.url),
-        ("cwe", before.cwe != after.cwe),
-        (
-            "vulnerabilityIds",
-            before.vulnerability_ids != after.vulnerability_ids,
-        ),
-        ("cvssv3", before.cvssv3 != after.cvssv3),
-        ("cvssv3Score", before.cvssv3_score != after.cvssv3_score),
-        ("filePath", before.file_path != after.file_path),
-        ("line", before.line != after.line),
-        (
-            "componentName",
-            before.component_name != after.component_name,
-        ),
-        (
-            "componentVersion",
-            before.component_version != after.component_version,
-        ),
-        (
-            "uniqueIdFromTool",
-            before.unique_id_from_tool != after.unique_id_from_tool,
-        ),
-        (
-            "vulnIdFromTool",
-            before.vuln_id_from_tool != after.vuln_id_from_tool,
-        ),
-        ("service", before.service != after.service),
-        ("mitigatedAt", before.mitigated != after.mitigated),
-        (
-            "duplicateOf",
-            before.duplicate_finding_id != after.duplicate_finding_id,
-        ),
-        (
-            "slaStartDate",
-            before.sla_start_date != after.sla_start_date,
-        ),
-        (
-            "slaExpirationDate",
-            before.sla_expiration_date != after.sla_expiration_date,
-        ),
-        ("tags", before.tags != after.tags),
-    ];
-    for (field, changed) in named {
-        if changed {
-            changes.push(FieldChange {
-                field: field.into(),
-                old: None,
-                new: None,
-            });
-        }
-    }
-    if changes.is_empty() {
-        return None;
-    }
-    Some(
-        NewEvent::new(
-            EventKind::FindingChanged,
-            after.product_id,
-            FindingChanged {
-                changes,
-                severity: after.severity,
-            },
-        )
-        .engagement(after.engagement_id)
-        .test(after.test_id)
-        .finding(after.id),
-    )
+/// The product of a finding and whether it is a duplicate; `None` when it does not exist.
+pub async fn product_and_duplicate(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<(i32, bool)>> {
+    Ok(findings::table
+        .find(id)
+        .select((findings::product_id, findings::duplicate))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    changes: &FindingChanges,
+) -> QueryResult<()> {
+    diesel::update(findings::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    columns: &StatusColumns,
+) -> QueryResult<()> {
+    diesel::update(findings::table.find(id))
+        .set(columns)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Points the duplicates of `from` at `to`.
+pub async fn repoint_duplicates(
+    conn: &mut AsyncPgConnection,
+    from: i32,
+    to: i32,
+) -> QueryResult<()> {
+    diesel::update(findings::table.filter(findings::duplicate_finding_id.eq(from)))
+        .set(findings::duplicate_finding_id.eq(to))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

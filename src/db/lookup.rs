@@ -13,6 +13,9 @@ use super::{
     sql::NoFilter,
 };
 
+/// Longest test type name (`test_types.name` is `VARCHAR(200)`).
+pub const TEST_TYPE_NAME_MAX: usize = 200;
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = test_types, check_for_backend(diesel::pg::Pg))]
 pub struct TestType {

@@ -5,8 +5,11 @@
 //! [`Db::write`] runs them on a spawned task so that a client hanging up cannot cancel a
 //! transaction half-way.
 
+pub mod advisory;
 pub mod api_token;
+pub mod attachment;
 pub mod authz;
+pub mod copy;
 pub mod counts;
 pub mod delete;
 pub mod engagement;

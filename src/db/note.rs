@@ -8,89 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::Integer};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{DbError, QueryResult, authz::Visibility, schema::notes, sql::Sql};
-
-/// What a note or file is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Attachment {
-    Engagement(i32),
-    Test(i32),
-    Finding(i32),
-}
-
-impl Attachment {
-    pub fn id(self) -> i32 {
-        match self {
-            Attachment::Engagement(id) | Attachment::Test(id) | Attachment::Finding(id) => id,
-        }
-    }
-
-    /// The column holding this kind of parent.
-    pub fn column(self) -> &'static str {
-        match self {
-            Attachment::Engagement(_) => "engagement_id",
-            Attachment::Test(_) => "test_id",
-            Attachment::Finding(_) => "finding_id",
-        }
-    }
-
-    fn ids(self) -> (Option<i32>, Option<i32>, Option<i32>) {
-        match self {
-            Attachment::Engagement(id) => (Some(id), None, None),
-            Attachment::Test(id) => (None, Some(id), None),
-            Attachment::Finding(id) => (None, None, Some(id)),
-        }
-    }
-
-    /// The ids of `parents` by kind: engagements, tests, findings.
-    pub fn split(parents: &[Attachment]) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
-        let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
-        for p in parents {
-            match p {
-                Attachment::Engagement(id) => e.push(*id),
-                Attachment::Test(id) => t.push(*id),
-                Attachment::Finding(id) => f.push(*id),
-            }
-        }
-        (e, t, f)
-    }
-
-    pub fn from_ids(
-        engagement: Option<i32>,
-        test: Option<i32>,
-        finding: Option<i32>,
-    ) -> Option<Self> {
-        match (engagement, test, finding) {
-            (Some(id), _, _) => Some(Attachment::Engagement(id)),
-            (_, Some(id), _) => Some(Attachment::Test(id)),
-            (_, _, Some(id)) => Some(Attachment::Finding(id)),
-            _ => None,
-        }
-    }
-
-    /// Fails with `ParentNotFound` unless the parent exists (and share-locks it).
-    pub async fn lock(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        let (table, what) = match self {
-            Attachment::Engagement(_) => ("engagements", "engagement"),
-            Attachment::Test(_) => ("tests", "test"),
-            Attachment::Finding(_) => ("findings", "finding"),
-        };
-        let mut sql = Sql::new(&format!("SELECT id FROM {table} WHERE id = "));
-        sql.bind::<Integer, _>(self.id()).push(" FOR SHARE");
-        #[derive(QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = Integer)]
-            #[allow(dead_code)]
-            id: i32,
-        }
-        sql.build()
-            .get_result::<Id>(conn)
-            .await
-            .optional()?
-            .ok_or(DbError::ParentNotFound(what))?;
-        Ok(())
-    }
-}
+use super::{QueryResult, attachment::Attachment, authz::Visibility, schema::notes, sql::Sql};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = notes, check_for_backend(diesel::pg::Pg))]
@@ -113,47 +31,56 @@ impl Note {
     }
 }
 
-pub async fn create(
-    conn: &mut AsyncPgConnection,
-    on: Attachment,
-    entry: String,
-    private: bool,
-    author_id: Option<i32>,
-) -> QueryResult<Note> {
-    on.lock(conn).await?;
-    let (engagement_id, test_id, finding_id) = on.ids();
+/// A new note; its parent is locked and checked by the caller.
+#[derive(Debug, Clone)]
+pub struct NewNote {
+    pub on: Attachment,
+    pub entry: String,
+    pub private: bool,
+    pub author_id: Option<i32>,
+}
+
+/// Changes to a note (left out: kept).
+#[derive(Debug, Clone, Default)]
+pub struct NoteChanges {
+    pub entry: Option<String>,
+    pub private: Option<bool>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewNote) -> QueryResult<Note> {
+    let (engagement_id, test_id, finding_id) = new.on.ids();
     Ok(diesel::insert_into(notes::table)
         .values((
             notes::engagement_id.eq(engagement_id),
             notes::test_id.eq(test_id),
             notes::finding_id.eq(finding_id),
-            notes::entry.eq(entry),
-            notes::private.eq(private),
-            notes::author_id.eq(author_id),
+            notes::entry.eq(new.entry),
+            notes::private.eq(new.private),
+            notes::author_id.eq(new.author_id),
         ))
         .returning(Note::as_returning())
         .get_result(conn)
         .await?)
 }
 
+/// Applies `changes` and marks the note edited.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
-    entry: Option<String>,
-    private: Option<bool>,
+    changes: NoteChanges,
 ) -> QueryResult<Note> {
     #[derive(AsChangeset)]
     #[diesel(table_name = notes)]
-    struct Changes {
+    struct Columns {
         entry: Option<String>,
         private: Option<bool>,
         edited: bool,
         updated: DateTime<Utc>,
     }
     Ok(diesel::update(notes::table.find(id))
-        .set(&Changes {
-            entry,
-            private,
+        .set(&Columns {
+            entry: changes.entry,
+            private: changes.private,
             edited: true,
             updated: Utc::now(),
         })

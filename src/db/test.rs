@@ -5,12 +5,18 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    DbError, QueryResult, engagement,
-    lookup::TestTypeByName,
+    DbError, QueryResult,
     page::Listed,
     schema::tests,
     sql::{Sql, SqlFilter, like_pattern},
 };
+
+/// Column widths (`VARCHAR(n)` in the migrations), for input validation.
+pub const TITLE_MAX: usize = 255;
+pub const VERSION_MAX: usize = 100;
+pub const BUILD_ID_MAX: usize = 150;
+pub const COMMIT_HASH_MAX: usize = 150;
+pub const BRANCH_TAG_MAX: usize = 150;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = tests, check_for_backend(diesel::pg::Pg))]
@@ -36,7 +42,8 @@ pub struct Test {
     pub updated: DateTime<Utc>,
 }
 
-/// A new test; `product_id` is filled in from the engagement by [`create`].
+/// A new test; `product_id` (the engagement's) and `test_type_id` are filled in by the
+/// service before it is inserted.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = tests)]
 pub struct NewTest {
@@ -61,8 +68,8 @@ pub struct NewTest {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = tests)]
 pub struct TestChanges {
-    /// Moves the test and its findings to another engagement (set through [`update`], which
-    /// fills in the engagement's product).
+    /// Moves the test and its findings to another engagement (whose product the service fills
+    /// in as `product_id`).
     pub engagement_id: Option<i32>,
     pub product_id: Option<i32>,
     pub test_type_id: Option<i32>,
@@ -143,90 +150,42 @@ impl Listed for Test {
     }
 }
 
-/// Creates a test under an engagement that exists and is not COMPLETED.
-pub async fn create(conn: &mut AsyncPgConnection, mut new: NewTest) -> QueryResult<Test> {
-    new.product_id = engagement::open_for_children(conn, new.engagement_id).await?;
-    let test = diesel::insert_into(tests::table)
-        .values(&new)
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTest) -> QueryResult<Test> {
+    Ok(diesel::insert_into(tests::table)
+        .values(new)
         .returning(Test::as_returning())
         .get_result(conn)
-        .await?;
-    super::outbox::record(
-        conn,
-        &crate::domain::events::NewEvent::new(
-            crate::domain::events::EventKind::TestCreated,
-            test.product_id,
-            serde_json::json!({}),
-        )
-        .engagement(test.engagement_id)
-        .test(test.id),
-    )
-    .await?;
-    Ok(test)
+        .await?)
 }
 
-/// Applies `changes`; the resulting target dates must still be in order.
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-    mut changes: TestChanges,
-) -> QueryResult<Test> {
-    let current: Test = tests::table
+pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Test> {
+    Ok(tests::table
         .find(id)
         .select(Test::as_select())
         .for_update()
         .get_result(conn)
-        .await?;
-    let start = changes.target_start.unwrap_or(current.target_start);
-    let end = changes.target_end.unwrap_or(current.target_end);
-    crate::domain::check_date_range(start, end).map_err(|e| DbError::Rule(e.0))?;
-    changes.updated = Some(Utc::now());
-    changes.product_id = None;
-    let mut moved_product = false;
-    if let Some(engagement_id) = changes
-        .engagement_id
-        .filter(|e| *e != current.engagement_id)
-    {
-        // A test moves only into an engagement that may receive tests (not COMPLETED).
-        let product_id = engagement::open_for_children(conn, engagement_id).await?;
-        moved_product = product_id != current.product_id;
-        changes.product_id = Some(product_id);
-    }
-    let test = diesel::update(tests::table.find(id))
-        .set(&changes)
-        .returning(Test::as_returning())
-        .get_result(conn)
-        .await?;
-    if moved_product {
-        super::finding::recompute_sla(conn, super::finding::SlaScope::Test(id)).await?;
-    }
-    Ok(test)
+        .await?)
 }
 
-/// The engagement and product of a test that may receive new findings (its engagement must not
-/// be COMPLETED).
-pub async fn open_for_findings(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(i32, i32)> {
-    let engagement_id = tests::table
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    changes: &TestChanges,
+) -> QueryResult<Test> {
+    Ok(diesel::update(tests::table.find(id))
+        .set(changes)
+        .returning(Test::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// The engagement of a test; `ParentNotFound` when the test does not exist.
+pub async fn engagement_of(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
+    tests::table
         .find(id)
         .select(tests::engagement_id)
         .first::<i32>(conn)
         .await
         .optional()?
-        .ok_or(DbError::ParentNotFound("test"))?;
-    let product_id = engagement::open_for_children(conn, engagement_id).await?;
-    Ok((engagement_id, product_id))
-}
-
-/// Creates a test whose type is given by name, resolved as `how` says (an unknown name is
-/// created only with [`TestTypeByName::CreateMissing`]), in one transaction.
-pub async fn create_with_type_name(
-    conn: &mut AsyncPgConnection,
-    mut new: NewTest,
-    test_type: &str,
-    how: TestTypeByName,
-) -> QueryResult<Test> {
-    new.test_type_id = super::lookup::test_type_named(conn, test_type, how)
-        .await?
-        .id;
-    create(conn, new).await
+        .ok_or(DbError::ParentNotFound("test"))
 }

@@ -65,6 +65,121 @@ pub struct FindingChanged {
     pub severity: Severity,
 }
 
+/// A field of a finding that `FINDING_CHANGED` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FindingField {
+    Severity,
+    Active,
+    Verified,
+    FalsePositive,
+    OutOfScope,
+    RiskAccepted,
+    UnderReview,
+    IsMitigated,
+    Duplicate,
+    Title,
+    Description,
+    Date,
+    Mitigation,
+    Impact,
+    StepsToReproduce,
+    SeverityJustification,
+    References,
+    Url,
+    Cwe,
+    VulnerabilityIds,
+    Cvssv3,
+    Cvssv3Score,
+    FilePath,
+    Line,
+    ComponentName,
+    ComponentVersion,
+    UniqueIdFromTool,
+    VulnIdFromTool,
+    Service,
+    MitigatedAt,
+    DuplicateOf,
+    SlaStartDate,
+    SlaExpirationDate,
+    Tags,
+}
+
+/// How a changed field is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// With its old and new value (severity and the status flags: what feeds filter and show).
+    WithValues,
+    /// By its name only.
+    ByName,
+}
+
+/// The fields `FINDING_CHANGED` reports, in the order it lists them, by their API names. A
+/// field not listed here is never reported.
+pub const FINDING_CHANGES: &[(FindingField, &str, Reported)] = {
+    use FindingField as F;
+    use Reported::{ByName, WithValues};
+    &[
+        (F::Severity, "severity", WithValues),
+        (F::Active, "active", WithValues),
+        (F::Verified, "verified", WithValues),
+        (F::FalsePositive, "falsePositive", WithValues),
+        (F::OutOfScope, "outOfScope", WithValues),
+        (F::RiskAccepted, "riskAccepted", WithValues),
+        (F::UnderReview, "underReview", WithValues),
+        (F::IsMitigated, "isMitigated", WithValues),
+        (F::Duplicate, "duplicate", WithValues),
+        (F::Title, "title", ByName),
+        (F::Description, "description", ByName),
+        (F::Date, "date", ByName),
+        (F::Mitigation, "mitigation", ByName),
+        (F::Impact, "impact", ByName),
+        (F::StepsToReproduce, "stepsToReproduce", ByName),
+        (F::SeverityJustification, "severityJustification", ByName),
+        (F::References, "references", ByName),
+        (F::Url, "url", ByName),
+        (F::Cwe, "cwe", ByName),
+        (F::VulnerabilityIds, "vulnerabilityIds", ByName),
+        (F::Cvssv3, "cvssv3", ByName),
+        (F::Cvssv3Score, "cvssv3Score", ByName),
+        (F::FilePath, "filePath", ByName),
+        (F::Line, "line", ByName),
+        (F::ComponentName, "componentName", ByName),
+        (F::ComponentVersion, "componentVersion", ByName),
+        (F::UniqueIdFromTool, "uniqueIdFromTool", ByName),
+        (F::VulnIdFromTool, "vulnIdFromTool", ByName),
+        (F::Service, "service", ByName),
+        (F::MitigatedAt, "mitigatedAt", ByName),
+        (F::DuplicateOf, "duplicateOf", ByName),
+        (F::SlaStartDate, "slaStartDate", ByName),
+        (F::SlaExpirationDate, "slaExpirationDate", ByName),
+        (F::Tags, "tags", ByName),
+    ]
+};
+
+/// The changes `FINDING_CHANGED` reports between two versions of a finding, following
+/// [`FINDING_CHANGES`]; `values` gives a field's value before and after.
+pub fn finding_changes(
+    mut values: impl FnMut(FindingField) -> (serde_json::Value, serde_json::Value),
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    for &(field, name, reported) in FINDING_CHANGES {
+        let (old, new) = values(field);
+        if old == new {
+            continue;
+        }
+        let (old, new) = match reported {
+            Reported::WithValues => (Some(old), Some(new)),
+            Reported::ByName => (None, None),
+        };
+        changes.push(FieldChange {
+            field: name.into(),
+            old,
+            new,
+        });
+    }
+    changes
+}
+
 /// The payload of `ENGAGEMENT_DELETED` (the engagement is gone; its name is kept here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,6 +403,24 @@ mod tests {
             serde_json::json!({ "oldStatus": "IN_PROGRESS", "newStatus": "COMPLETED", "reason": "CLOSED" })
         );
         assert_eq!(EventKind::AccessChanged.as_str(), "ACCESS_CHANGED");
+    }
+
+    #[test]
+    fn finding_changes_follow_the_table() {
+        use serde_json::json;
+        let changes = finding_changes(|field| match field {
+            FindingField::Severity => (json!("LOW"), json!("HIGH")),
+            FindingField::Title => (json!("a"), json!("b")),
+            FindingField::Active => (json!(true), json!(true)),
+            _ => (json!(null), json!(null)),
+        });
+        assert_eq!(
+            serde_json::to_value(&changes).unwrap(),
+            json!([{ "field": "severity", "old": "LOW", "new": "HIGH" }, { "field": "title" }])
+        );
+        let fields: std::collections::HashSet<_> =
+            FINDING_CHANGES.iter().map(|(f, _, _)| *f).collect();
+        assert_eq!(fields.len(), FINDING_CHANGES.len(), "each field once");
     }
 
     #[test]

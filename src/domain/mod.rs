@@ -7,6 +7,7 @@
 #[macro_use]
 mod enums;
 pub mod dedup;
+pub mod engagement;
 pub mod events;
 pub mod finding_status;
 pub mod ids;
@@ -18,28 +19,6 @@ pub mod sla;
 pub use enums::*;
 
 use chrono::NaiveDate;
-
-/// Days after its target end before an engagement counts as overdue (reference §6).
-pub fn overdue_grace_days(kind: EngagementType) -> i64 {
-    match kind {
-        EngagementType::CiCd => 10,
-        EngagementType::Interactive => 0,
-    }
-}
-
-/// Whether an engagement is overdue on `today`: its target end plus the grace period has passed
-/// and it is neither COMPLETED nor CANCELLED. Shown, never blocking.
-pub fn is_overdue(
-    status: EngagementStatus,
-    kind: EngagementType,
-    target_end: NaiveDate,
-    today: NaiveDate,
-) -> bool {
-    !matches!(
-        status,
-        EngagementStatus::Completed | EngagementStatus::Cancelled
-    ) && target_end < today - chrono::Days::new(overdue_grace_days(kind) as u64)
-}
 
 /// A rejected input value, with a message naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,20 +107,6 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn overdue_respects_grace_and_status() {
-        let today = d("2026-03-20");
-        use EngagementStatus::*;
-        use EngagementType::*;
-        assert!(is_overdue(InProgress, Interactive, d("2026-03-19"), today));
-        assert!(!is_overdue(InProgress, Interactive, d("2026-03-20"), today));
-        assert!(!is_overdue(InProgress, CiCd, d("2026-03-10"), today));
-        assert!(is_overdue(InProgress, CiCd, d("2026-03-09"), today));
-        assert!(!is_overdue(Completed, Interactive, d("2020-01-01"), today));
-        assert!(!is_overdue(Cancelled, CiCd, d("2020-01-01"), today));
-        assert!(is_overdue(OnHold, Interactive, d("2020-01-01"), today));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! SLA deadlines: (SLA start date or discovery date) + the product's days for the severity.
+//! SLA deadlines: (SLA start date or discovery date) + the product's days for the severity. The
+//! rule's bulk SQL form is `db::finding::recompute_sla`; an integration test computes both for a
+//! table of cases and compares them.
 
 use super::Severity;
 use chrono::NaiveDate;

@@ -4,11 +4,11 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::loader,
+    context::{db, loader, principal},
     enums::{self, EngagementStatus, EngagementType, OrderDirection},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards, ids, input, load,
+    ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
@@ -20,11 +20,15 @@ use super::{
 };
 use crate::{
     db::{
-        self as store, authz::Target, counts::CountScope, engagement as rows, note::Attachment,
+        self as store,
+        attachment::Attachment,
+        counts::CountScope,
+        engagement::{self as rows, EngagementChanges, NewEngagement},
         page::ListArgs,
     },
-    domain::{self, ids::NodeKind, rbac::Permission},
+    domain::{self, ids::NodeKind},
     error::{ServiceError, ServiceResult},
+    service::lifecycle::engagement as lifecycle,
 };
 
 /// A period of security work on a product (a pentest, a CI/CD pipeline, …).
@@ -122,7 +126,7 @@ impl Engagement {
     /// Target end passed (grace: 10 days for CI/CD, none for Interactive) and not COMPLETED or
     /// CANCELLED. Shown, never blocking.
     async fn is_overdue(&self) -> bool {
-        domain::is_overdue(
+        domain::engagement::is_overdue(
             self.0.status,
             self.0.engagement_type,
             self.0.target_end,
@@ -328,9 +332,151 @@ pub struct CopyEngagementInput {
     name: Option<String>,
 }
 
+impl TryFrom<CreateEngagementInput> for NewEngagement {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateEngagementInput) -> ServiceResult<Self> {
+        domain::check_date_range(input.target_start.0, input.target_end.0)?;
+        input::check_lengths(&[
+            (
+                "description",
+                input.description.as_deref(),
+                rows::DESCRIPTION_MAX,
+            ),
+            ("version", input.version.as_deref(), rows::VERSION_MAX),
+            ("reason", input.reason.as_deref(), rows::REASON_MAX),
+            ("buildId", input.build_id.as_deref(), rows::BUILD_ID_MAX),
+            (
+                "commitHash",
+                input.commit_hash.as_deref(),
+                rows::COMMIT_HASH_MAX,
+            ),
+            (
+                "branchTag",
+                input.branch_tag.as_deref(),
+                rows::BRANCH_TAG_MAX,
+            ),
+        ])?;
+        let status: domain::EngagementStatus = input.status.into();
+        Ok(NewEngagement {
+            product_id: ids::decode(NodeKind::Product, &input.product_id)?,
+            name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
+            description: input.description,
+            version: input.version,
+            first_contacted: input.first_contacted.map(|d| d.0),
+            target_start: input.target_start.0,
+            target_end: input.target_end.0,
+            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
+            reason: input.reason,
+            tracker: input::url("tracker", input.tracker, rows::TRACKER_MAX, false)?,
+            test_strategy: input::url(
+                "testStrategy",
+                input.test_strategy,
+                rows::TEST_STRATEGY_MAX,
+                false,
+            )?,
+            source_code_management_uri: input::url(
+                "sourceCodeManagementUri",
+                input.source_code_management_uri,
+                rows::SOURCE_CODE_MANAGEMENT_URI_MAX,
+                true,
+            )?,
+            engagement_type: input.engagement_type.into(),
+            status,
+            active: status != domain::EngagementStatus::Completed,
+            done_testing: input.done_testing,
+            build_id: input.build_id,
+            commit_hash: input.commit_hash,
+            branch_tag: input.branch_tag,
+            environment_id: ids::decode_opt(
+                NodeKind::DevelopmentEnvironment,
+                &input.environment_id,
+            )?,
+            deduplication_on_engagement: input.deduplication_on_engagement,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+impl TryFrom<UpdateEngagementInput> for EngagementChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateEngagementInput) -> ServiceResult<Self> {
+        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
+            domain::check_date_range(s.0, e.0)?;
+        }
+        let text = input::maybe_str;
+        input::check_lengths(&[
+            (
+                "description",
+                text(&input.description),
+                rows::DESCRIPTION_MAX,
+            ),
+            ("version", text(&input.version), rows::VERSION_MAX),
+            ("reason", text(&input.reason), rows::REASON_MAX),
+            ("buildId", text(&input.build_id), rows::BUILD_ID_MAX),
+            (
+                "commitHash",
+                text(&input.commit_hash),
+                rows::COMMIT_HASH_MAX,
+            ),
+            ("branchTag", text(&input.branch_tag), rows::BRANCH_TAG_MAX),
+        ])?;
+        Ok(EngagementChanges {
+            product_id: ids::decode_opt(NodeKind::Product, &input.product_id)?,
+            name: input
+                .name
+                .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
+                .transpose()?,
+            description: input::maybe(input.description),
+            version: input::maybe(input.version),
+            first_contacted: input::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
+            target_start: input.target_start.map(|d| d.0),
+            target_end: input.target_end.map(|d| d.0),
+            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            reason: input::maybe(input.reason),
+            tracker: input::maybe_url("tracker", input.tracker, rows::TRACKER_MAX, false)?,
+            test_strategy: input::maybe_url(
+                "testStrategy",
+                input.test_strategy,
+                rows::TEST_STRATEGY_MAX,
+                false,
+            )?,
+            source_code_management_uri: input::maybe_url(
+                "sourceCodeManagementUri",
+                input.source_code_management_uri,
+                rows::SOURCE_CODE_MANAGEMENT_URI_MAX,
+                true,
+            )?,
+            engagement_type: input.engagement_type.map(Into::into),
+            status: input.status.map(Into::into),
+            active: None,
+            done_testing: input.done_testing,
+            build_id: input::maybe(input.build_id),
+            commit_hash: input::maybe(input.commit_hash),
+            branch_tag: input::maybe(input.branch_tag),
+            environment_id: input::maybe_id(
+                NodeKind::DevelopmentEnvironment,
+                input.environment_id,
+            )?,
+            deduplication_on_engagement: input.deduplication_on_engagement,
+            tags: input.tags.map(input::clean_tags).transpose()?,
+            updated: None,
+        })
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct EngagementPayload {
     engagement: Engagement,
+}
+
+impl From<rows::Engagement> for EngagementPayload {
+    fn from(row: rows::Engagement) -> Self {
+        EngagementPayload {
+            engagement: Engagement(row),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -362,24 +508,6 @@ impl EngagementQuery {
 #[derive(Default)]
 pub struct EngagementMutation;
 
-async fn lifecycle(
-    ctx: &Context<'_>,
-    input: IdInput,
-    open: bool,
-) -> async_graphql::Result<EngagementPayload> {
-    let id = ids::decode(NodeKind::Engagement, &input.id)?;
-    let row = guards::write(
-        ctx,
-        "Engagement",
-        vec![(Target::Engagement(id), Permission::EngagementEdit)],
-        move |c, _| Box::pin(rows::set_lifecycle(c, id, open)),
-    )
-    .await?;
-    Ok(EngagementPayload {
-        engagement: Engagement(row),
-    })
-}
-
 #[Object]
 impl EngagementMutation {
     async fn create_engagement(
@@ -387,59 +515,9 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: CreateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        domain::check_date_range(input.target_start.0, input.target_end.0)
-            .map_err(ServiceError::from)?;
-        input::check_lengths(&[
-            ("description", input.description.as_deref(), 2000),
-            ("version", input.version.as_deref(), 100),
-            ("reason", input.reason.as_deref(), 2000),
-            ("buildId", input.build_id.as_deref(), 150),
-            ("commitHash", input.commit_hash.as_deref(), 150),
-            ("branchTag", input.branch_tag.as_deref(), 150),
-        ])?;
-        let status: domain::EngagementStatus = input.status.into();
-        let new = rows::NewEngagement {
-            product_id: ids::decode(NodeKind::Product, &input.product_id)?,
-            name: domain::clean_name("name", &input.name, 300).map_err(ServiceError::from)?,
-            description: input.description,
-            version: input.version,
-            first_contacted: input.first_contacted.map(|d| d.0),
-            target_start: input.target_start.0,
-            target_end: input.target_end.0,
-            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
-            reason: input.reason,
-            tracker: input::url("tracker", input.tracker, 200, false)?,
-            test_strategy: input::url("testStrategy", input.test_strategy, 200, false)?,
-            source_code_management_uri: input::url(
-                "sourceCodeManagementUri",
-                input.source_code_management_uri,
-                600,
-                true,
-            )?,
-            engagement_type: input.engagement_type.into(),
-            status,
-            active: status != domain::EngagementStatus::Completed,
-            done_testing: input.done_testing,
-            build_id: input.build_id,
-            commit_hash: input.commit_hash,
-            branch_tag: input.branch_tag,
-            environment_id: ids::decode_opt(
-                NodeKind::DevelopmentEnvironment,
-                &input.environment_id,
-            )?,
-            deduplication_on_engagement: input.deduplication_on_engagement,
-            tags: input::clean_tags(input.tags.unwrap_or_default())?,
-        };
-        let row = guards::write(
-            ctx,
-            "Product",
-            vec![(Target::Product(new.product_id), Permission::EngagementAdd)],
-            move |c, _| Box::pin(rows::create(c, new)),
-        )
-        .await?;
-        Ok(EngagementPayload {
-            engagement: Engagement(row),
-        })
+        let new = input.try_into()?;
+        let row = lifecycle::create(db(ctx), principal(ctx)?, new).await?;
+        Ok(row.into())
     }
 
     async fn update_engagement(
@@ -448,77 +526,9 @@ impl EngagementMutation {
         input: UpdateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
         let id = ids::decode(NodeKind::Engagement, &input.id)?;
-        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(ServiceError::from)?;
-        }
-        input::check_lengths(&[
-            (
-                "description",
-                input.description.value().map(String::as_str),
-                2000,
-            ),
-            ("version", input.version.value().map(String::as_str), 100),
-            ("reason", input.reason.value().map(String::as_str), 2000),
-            ("buildId", input.build_id.value().map(String::as_str), 150),
-            (
-                "commitHash",
-                input.commit_hash.value().map(String::as_str),
-                150,
-            ),
-            (
-                "branchTag",
-                input.branch_tag.value().map(String::as_str),
-                150,
-            ),
-        ])?;
-        let changes = rows::EngagementChanges {
-            product_id: ids::decode_opt(NodeKind::Product, &input.product_id)?,
-            name: input
-                .name
-                .map(|n| domain::clean_name("name", &n, 300))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input::maybe(input.description),
-            version: input::maybe(input.version),
-            first_contacted: input::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
-            target_start: input.target_start.map(|d| d.0),
-            target_end: input.target_end.map(|d| d.0),
-            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
-            reason: input::maybe(input.reason),
-            tracker: input::maybe_url("tracker", input.tracker, 200, false)?,
-            test_strategy: input::maybe_url("testStrategy", input.test_strategy, 200, false)?,
-            source_code_management_uri: input::maybe_url(
-                "sourceCodeManagementUri",
-                input.source_code_management_uri,
-                600,
-                true,
-            )?,
-            engagement_type: input.engagement_type.map(Into::into),
-            status: input.status.map(Into::into),
-            active: None,
-            done_testing: input.done_testing,
-            build_id: input::maybe(input.build_id),
-            commit_hash: input::maybe(input.commit_hash),
-            branch_tag: input::maybe(input.branch_tag),
-            environment_id: input::maybe_id(
-                NodeKind::DevelopmentEnvironment,
-                input.environment_id,
-            )?,
-            deduplication_on_engagement: input.deduplication_on_engagement,
-            tags: input.tags.map(input::clean_tags).transpose()?,
-            updated: None,
-        };
-        let mut checks = vec![(Target::Engagement(id), Permission::EngagementEdit)];
-        if let Some(product) = changes.product_id {
-            checks.push((Target::Product(product), Permission::EngagementAdd));
-        }
-        let row = guards::write(ctx, "Engagement", checks, move |c, _| {
-            Box::pin(rows::update(c, id, changes))
-        })
-        .await?;
-        Ok(EngagementPayload {
-            engagement: Engagement(row),
-        })
+        let changes = input.try_into()?;
+        let row = lifecycle::update(db(ctx), principal(ctx)?, id, changes).await?;
+        Ok(row.into())
     }
 
     /// Deletes the engagement with its tests, findings, notes and files.
@@ -537,7 +547,9 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        lifecycle(ctx, input, false).await
+        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let row = lifecycle::close(db(ctx), principal(ctx)?, id).await?;
+        Ok(row.into())
     }
 
     /// Status IN_PROGRESS, active.
@@ -546,7 +558,9 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        lifecycle(ctx, input, true).await
+        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let row = lifecycle::reopen(db(ctx), principal(ctx)?, id).await?;
+        Ok(row.into())
     }
 
     /// Deep copy in the same product: tests, findings, notes, files and tags.
@@ -558,19 +572,10 @@ impl EngagementMutation {
         let id = ids::decode(NodeKind::Engagement, &input.id)?;
         let name = input
             .name
-            .map(|n| domain::clean_name("name", &n, 300))
+            .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
             .transpose()
             .map_err(ServiceError::from)?;
-        // A copy is a new engagement in the same product.
-        let row = guards::write(
-            ctx,
-            "Engagement",
-            vec![(Target::Engagement(id), Permission::EngagementAdd)],
-            move |c, _| Box::pin(rows::copy(c, id, name)),
-        )
-        .await?;
-        Ok(EngagementPayload {
-            engagement: Engagement(row),
-        })
+        let row = lifecycle::copy(db(ctx), principal(ctx)?, id, name).await?;
+        Ok(row.into())
     }
 }

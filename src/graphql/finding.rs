@@ -5,10 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::loader,
+    context::{db, loader, principal},
     engagement::Engagement,
     enums::{self, OrderDirection, Severity},
-    guards, ids, input, load,
+    ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
@@ -19,16 +19,15 @@ use super::{
     test::Test,
 };
 use crate::{
-    auth::access,
     db::{
-        self as store, DbError,
-        authz::{Anchor, Lock, Target},
-        finding::{self as rows, DuplicateOf},
-        note::Attachment,
+        self as store,
+        attachment::Attachment,
+        finding::{self as rows, FindingChanges, FindingFields},
         page::ListArgs,
     },
-    domain::{self, finding_status::StatusChange, ids::NodeKind, rbac::Permission, sla},
+    domain::{self, finding_status::StatusChange, ids::NodeKind, sla},
     error::{ServiceError, ServiceResult},
+    service::lifecycle::finding::{self as lifecycle, CreateFinding, DuplicateOf, UpdateFinding},
 };
 
 /// A weakness found by a test.
@@ -358,13 +357,8 @@ pub struct CreateFindingInput {
     tags: Option<Vec<String>>,
     /// Default true.
     active: Option<bool>,
-    verified: Option<bool>,
-    false_positive: Option<bool>,
-    out_of_scope: Option<bool>,
-    risk_accepted: Option<bool>,
-    under_review: Option<bool>,
-    is_mitigated: Option<bool>,
-    mitigated_at: Option<DateTime<Utc>>,
+    #[graphql(flatten)]
+    status: FindingStatusInput,
 }
 
 /// Fields left out stay as they are; `null` clears a nullable field. Status flags follow the
@@ -396,6 +390,16 @@ pub struct UpdateFindingInput {
     sla_start_date: MaybeUndefined<Date>,
     tags: Option<Vec<String>>,
     active: Option<bool>,
+    #[graphql(flatten)]
+    status: FindingStatusInput,
+    /// Marks the finding a duplicate of another finding of the same product (`null` un-marks it).
+    duplicate_of_id: MaybeUndefined<ID>,
+}
+
+/// The status flags of `createFinding` and `updateFinding` besides `active` (whose description
+/// differs between the two), flattened into both inputs.
+#[derive(InputObject)]
+pub struct FindingStatusInput {
     verified: Option<bool>,
     false_positive: Option<bool>,
     out_of_scope: Option<bool>,
@@ -403,14 +407,40 @@ pub struct UpdateFindingInput {
     under_review: Option<bool>,
     is_mitigated: Option<bool>,
     mitigated_at: Option<DateTime<Utc>>,
-    /// Marks the finding a duplicate of another finding of the same product (`null` un-marks it).
-    duplicate_of_id: MaybeUndefined<ID>,
+}
+
+impl FindingStatusInput {
+    /// The flags set explicitly, `active` included; the status rules decide the rest.
+    fn change(self, active: Option<bool>) -> StatusChange {
+        StatusChange {
+            active,
+            verified: self.verified,
+            false_p: self.false_positive,
+            out_of_scope: self.out_of_scope,
+            risk_accepted: self.risk_accepted,
+            under_review: self.under_review,
+            is_mitigated: self.is_mitigated,
+            mitigated: self.mitigated_at,
+            duplicate: None,
+        }
+    }
 }
 
 #[derive(SimpleObject)]
 pub struct FindingPayload {
     finding: Finding,
 }
+
+impl From<rows::Finding> for FindingPayload {
+    fn from(row: rows::Finding) -> Self {
+        FindingPayload {
+            finding: Finding(row),
+        }
+    }
+}
+
+/// Longest vulnerability id.
+const VULNERABILITY_ID_MAX: usize = 100;
 
 fn check_score(v: Option<f64>) -> ServiceResult<()> {
     if v.is_some_and(|s| !(0.0..=10.0).contains(&s)) {
@@ -431,8 +461,111 @@ fn check_cwe(v: Option<i32>) -> ServiceResult<()> {
 fn vulnerability_ids(v: Vec<String>) -> ServiceResult<Vec<String>> {
     domain::check_list_len("vulnerabilityIds", &v)?;
     v.iter()
-        .map(|s| domain::clean_name("vulnerabilityIds", s, 100).map_err(ServiceError::from))
+        .map(|s| {
+            domain::clean_name("vulnerabilityIds", s, VULNERABILITY_ID_MAX)
+                .map_err(ServiceError::from)
+        })
         .collect()
+}
+
+impl TryFrom<CreateFindingInput> for CreateFinding {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateFindingInput) -> ServiceResult<Self> {
+        check_score(input.cvssv3_score)?;
+        check_cwe(input.cwe)?;
+        let test_id = ids::decode(NodeKind::Test, &input.test_id)?;
+        let fields = FindingFields {
+            title: domain::clean_name("title", &input.title, rows::TITLE_MAX)?,
+            description: input.description,
+            severity: Some(input.severity.into()),
+            date: input.date.map(|d| d.0),
+            mitigation: input.mitigation,
+            impact: input.impact,
+            steps_to_reproduce: input.steps_to_reproduce,
+            severity_justification: input.severity_justification,
+            refs: input.references,
+            url: input.url,
+            cwe: input.cwe,
+            vulnerability_ids: vulnerability_ids(input.vulnerability_ids.unwrap_or_default())?,
+            cvssv3: input.cvssv3,
+            cvssv3_score: input.cvssv3_score,
+            file_path: input.file_path,
+            line: input.line,
+            component_name: input.component_name,
+            component_version: input.component_version,
+            unique_id_from_tool: input.unique_id_from_tool,
+            vuln_id_from_tool: input.vuln_id_from_tool,
+            hash_code: None,
+            service: input.service,
+            nb_occurences: None,
+            reporter_id: ids::decode_opt(NodeKind::User, &input.reporter_id)?,
+            sla_start_date: input.sla_start_date.map(|d| d.0),
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
+        };
+        Ok(CreateFinding {
+            test_id,
+            fields,
+            status: input.status.change(input.active),
+        })
+    }
+}
+
+impl TryFrom<UpdateFindingInput> for UpdateFinding {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateFindingInput) -> ServiceResult<Self> {
+        let id = ids::decode(NodeKind::Finding, &input.id)?;
+        if let MaybeUndefined::Value(s) = input.cvssv3_score {
+            check_score(Some(s))?;
+        }
+        if let MaybeUndefined::Value(c) = input.cwe {
+            check_cwe(Some(c))?;
+        }
+        let duplicate_of = match &input.duplicate_of_id {
+            MaybeUndefined::Undefined => DuplicateOf::Keep,
+            MaybeUndefined::Null => DuplicateOf::Clear,
+            MaybeUndefined::Value(other) => {
+                DuplicateOf::Set(ids::decode(NodeKind::Finding, other)?)
+            }
+        };
+        let changes = FindingChanges {
+            title: input
+                .title
+                .map(|t| domain::clean_name("title", &t, rows::TITLE_MAX))
+                .transpose()?,
+            description: input.description,
+            severity: input.severity.map(Into::into),
+            numerical_severity: None,
+            date: input.date.map(|d| d.0),
+            mitigation: input::maybe(input.mitigation),
+            impact: input::maybe(input.impact),
+            steps_to_reproduce: input::maybe(input.steps_to_reproduce),
+            severity_justification: input::maybe(input.severity_justification),
+            refs: input::maybe(input.references),
+            url: input::maybe(input.url),
+            cwe: input::maybe(input.cwe),
+            vulnerability_ids: input.vulnerability_ids.map(vulnerability_ids).transpose()?,
+            cvssv3: input::maybe(input.cvssv3),
+            cvssv3_score: input::maybe(input.cvssv3_score),
+            file_path: input::maybe(input.file_path),
+            line: input::maybe(input.line),
+            component_name: input::maybe(input.component_name),
+            component_version: input::maybe(input.component_version),
+            unique_id_from_tool: input::maybe(input.unique_id_from_tool),
+            vuln_id_from_tool: input::maybe(input.vuln_id_from_tool),
+            service: input::maybe(input.service),
+            sla_start_date: input::maybe(input.sla_start_date).map(|d| d.map(|d| d.0)),
+            tags: input.tags.map(input::clean_tags).transpose()?,
+            updated: None,
+        };
+        Ok(UpdateFinding {
+            id,
+            changes,
+            status: input.status.change(input.active),
+            duplicate_of,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -472,63 +605,9 @@ impl FindingMutation {
         ctx: &Context<'_>,
         input: CreateFindingInput,
     ) -> async_graphql::Result<FindingPayload> {
-        check_score(input.cvssv3_score)?;
-        check_cwe(input.cwe)?;
-        let test_id = ids::decode(NodeKind::Test, &input.test_id)?;
-        let fields = rows::FindingFields {
-            title: domain::clean_name("title", &input.title, 511).map_err(ServiceError::from)?,
-            description: input.description,
-            severity: Some(input.severity.into()),
-            date: input.date.map(|d| d.0),
-            mitigation: input.mitigation,
-            impact: input.impact,
-            steps_to_reproduce: input.steps_to_reproduce,
-            severity_justification: input.severity_justification,
-            refs: input.references,
-            url: input.url,
-            cwe: input.cwe,
-            vulnerability_ids: vulnerability_ids(input.vulnerability_ids.unwrap_or_default())?,
-            cvssv3: input.cvssv3,
-            cvssv3_score: input.cvssv3_score,
-            file_path: input.file_path,
-            line: input.line,
-            component_name: input.component_name,
-            component_version: input.component_version,
-            unique_id_from_tool: input.unique_id_from_tool,
-            vuln_id_from_tool: input.vuln_id_from_tool,
-            hash_code: None,
-            service: input.service,
-            nb_occurences: None,
-            reporter_id: ids::decode_opt(NodeKind::User, &input.reporter_id)?,
-            sla_start_date: input.sla_start_date.map(|d| d.0),
-            tags: input::clean_tags(input.tags.unwrap_or_default())?,
-        };
-        let status = StatusChange {
-            active: input.active,
-            verified: input.verified,
-            false_p: input.false_positive,
-            out_of_scope: input.out_of_scope,
-            risk_accepted: input.risk_accepted,
-            under_review: input.under_review,
-            is_mitigated: input.is_mitigated,
-            mitigated: input.mitigated_at,
-            duplicate: None,
-        };
-        let row = guards::write(
-            ctx,
-            "Test",
-            vec![(Target::Test(test_id), Permission::FindingAdd)],
-            move |c, p| {
-                // The reporter is the caller unless named.
-                let mut fields = fields;
-                fields.reporter_id = fields.reporter_id.or(Some(p.user_id));
-                Box::pin(rows::create(c, test_id, fields, status))
-            },
-        )
-        .await?;
-        Ok(FindingPayload {
-            finding: Finding(row),
-        })
+        let new = input.try_into()?;
+        let row = lifecycle::create(db(ctx), principal(ctx)?, new).await?;
+        Ok(row.into())
     }
 
     async fn update_finding(
@@ -536,99 +615,9 @@ impl FindingMutation {
         ctx: &Context<'_>,
         input: UpdateFindingInput,
     ) -> async_graphql::Result<FindingPayload> {
-        let id = ids::decode(NodeKind::Finding, &input.id)?;
-        if let MaybeUndefined::Value(s) = input.cvssv3_score {
-            check_score(Some(s))?;
-        }
-        if let MaybeUndefined::Value(c) = input.cwe {
-            check_cwe(Some(c))?;
-        }
-        let duplicate_of = match &input.duplicate_of_id {
-            MaybeUndefined::Undefined => DuplicateOf::Keep,
-            MaybeUndefined::Null => DuplicateOf::Clear,
-            MaybeUndefined::Value(other) => {
-                DuplicateOf::Set(ids::decode(NodeKind::Finding, other)?)
-            }
-        };
-        let changes = rows::FindingChanges {
-            title: input
-                .title
-                .map(|t| domain::clean_name("title", &t, 511))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input.description,
-            severity: input.severity.map(Into::into),
-            numerical_severity: None,
-            date: input.date.map(|d| d.0),
-            mitigation: input::maybe(input.mitigation),
-            impact: input::maybe(input.impact),
-            steps_to_reproduce: input::maybe(input.steps_to_reproduce),
-            severity_justification: input::maybe(input.severity_justification),
-            refs: input::maybe(input.references),
-            url: input::maybe(input.url),
-            cwe: input::maybe(input.cwe),
-            vulnerability_ids: input.vulnerability_ids.map(vulnerability_ids).transpose()?,
-            cvssv3: input::maybe(input.cvssv3),
-            cvssv3_score: input::maybe(input.cvssv3_score),
-            file_path: input::maybe(input.file_path),
-            line: input::maybe(input.line),
-            component_name: input::maybe(input.component_name),
-            component_version: input::maybe(input.component_version),
-            unique_id_from_tool: input::maybe(input.unique_id_from_tool),
-            vuln_id_from_tool: input::maybe(input.vuln_id_from_tool),
-            service: input::maybe(input.service),
-            sla_start_date: input::maybe(input.sla_start_date).map(|d| d.map(|d| d.0)),
-            tags: input.tags.map(input::clean_tags).transpose()?,
-            updated: None,
-        };
-        let status = StatusChange {
-            active: input.active,
-            verified: input.verified,
-            false_p: input.false_positive,
-            out_of_scope: input.out_of_scope,
-            risk_accepted: input.risk_accepted,
-            under_review: input.under_review,
-            is_mitigated: input.is_mitigated,
-            mitigated: input.mitigated_at,
-            duplicate: None,
-        };
-        // `rows::update` locks the finding, its new original and the findings it re-points in id
-        // order (so crossing duplicate markings cannot deadlock); the checks therefore lock
-        // nothing, and the finding's product is verified again once it is locked.
-        let row = guards::write(ctx, "Finding", vec![], move |c, p| {
-            Box::pin(async move {
-                let checked = access::require_with(
-                    c,
-                    &p,
-                    Target::Finding(id),
-                    Permission::FindingEdit,
-                    Lock::None,
-                )
-                .await?;
-                // The original named by duplicateOfId must be visible to the caller too.
-                if let DuplicateOf::Set(original) = duplicate_of {
-                    access::require_with(
-                        c,
-                        &p,
-                        Target::Finding(original),
-                        Permission::FindingView,
-                        Lock::None,
-                    )
-                    .await?;
-                }
-                let row = rows::update(c, id, changes, status, duplicate_of).await?;
-                if checked != Anchor::Product(row.product_id) {
-                    return Err(DbError::Conflict(
-                        "the finding moved to another product meanwhile: try again".into(),
-                    ));
-                }
-                Ok(row)
-            })
-        })
-        .await?;
-        Ok(FindingPayload {
-            finding: Finding(row),
-        })
+        let update = input.try_into()?;
+        let row = lifecycle::update(db(ctx), principal(ctx)?, update).await?;
+        Ok(row.into())
     }
 
     /// Deletes the finding with its notes and files; findings that duplicated it get a new original.

@@ -28,6 +28,11 @@ pub fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> ServiceResult<Option<O
     })
 }
 
+/// The text a `MaybeUndefined` field sets, if any (for [`check_lengths`]).
+pub fn maybe_str(v: &MaybeUndefined<String>) -> Option<&str> {
+    v.value().map(String::as_str)
+}
+
 /// A text-array column as a list (Postgres arrays may hold NULLs; ours never do).
 pub fn strings(v: &[Option<String>]) -> Vec<String> {
     v.iter().flatten().cloned().collect()

@@ -11,12 +11,13 @@ use crate::domain::Role;
 use super::context::db_error;
 use crate::db::{
     Db,
+    attachment::Attachment,
     authz::{self, Anchor, Viewer, Visibility},
     counts::{self, CountScope, SeverityCounts},
     file::{self, FileMeta},
     group::{self, GroupMember},
     membership::{self, Membership, On},
-    note::{self, Attachment, Note},
+    note::{self, Note},
     page::{self, ListArgs, Listed, Page},
 };
 

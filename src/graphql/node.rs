@@ -5,10 +5,9 @@ use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 use super::{
     access::{Group, GroupMember, Membership},
     auth::ApiToken,
-    context::{db, gql, loader, map_db, principal, private_notes, viewer},
+    context::{db, loader, map_db, principal, private_notes, viewer},
     engagement::Engagement,
     finding::Finding,
-    guards,
     loaders::{ApiTokenId, FileId, MembershipId, NoteId, RowId},
     note::{File, Note},
     product::Product,
@@ -17,13 +16,10 @@ use super::{
     test::Test,
 };
 use crate::{
-    db::{
-        authz::Target,
-        delete::{DeleteCounts, Root},
-    },
+    db::delete::{DeleteCounts, Root},
     domain::ids::{self, NodeKind},
-    domain::rbac::Permission,
     error::{ServiceError, ServiceResult},
+    service::lifecycle::delete as lifecycle,
 };
 
 /// An object with a global id.
@@ -193,25 +189,6 @@ pub struct IdInput {
     pub id: ID,
 }
 
-/// The permission checks of deleting `root` (`delete: true`) or previewing it.
-fn root_check(root: Root, delete: bool) -> guards::Check {
-    use Permission as P;
-    let pick = |view, del| if delete { del } else { view };
-    match root {
-        Root::ProductType(id) => (
-            Target::ProductType(id),
-            pick(P::ProductTypeView, P::ProductTypeDelete),
-        ),
-        Root::Product(id) => (Target::Product(id), pick(P::ProductView, P::ProductDelete)),
-        Root::Engagement(id) => (
-            Target::Engagement(id),
-            pick(P::EngagementView, P::EngagementDelete),
-        ),
-        Root::Test(id) => (Target::Test(id), pick(P::TestView, P::TestDelete)),
-        Root::Finding(id) => (Target::Finding(id), pick(P::FindingView, P::FindingDelete)),
-    }
-}
-
 /// Deletes a hierarchy object (one transaction) and returns what was removed.
 pub async fn delete(
     ctx: &Context<'_>,
@@ -227,13 +204,7 @@ pub async fn delete(
         ))
         .into());
     }
-    let counts = guards::write(
-        ctx,
-        kind.type_name(),
-        vec![root_check(root, true)],
-        move |c, _| Box::pin(crate::db::delete::delete(c, root)),
-    )
-    .await?;
+    let counts = lifecycle::delete(db(ctx), principal(ctx)?, root).await?;
     Ok(DeletePayload {
         deleted_id: raw.clone(),
         deleted: counts.into(),
@@ -283,14 +254,7 @@ impl NodeQuery {
         id: ID,
     ) -> async_graphql::Result<DeletePreview> {
         let root = delete_root(&id)?;
-        guards::check(ctx, "object", root_check(root, false)).await?;
-        let (viewer, private) = (viewer(ctx), private_notes(ctx));
-        let counts = db(ctx)
-            .read(async move |mut c| {
-                crate::db::delete::preview(&mut c, root, viewer, private).await
-            })
-            .await
-            .map_err(map_db("object"));
-        Ok(gql(counts)?.into())
+        let counts = lifecycle::preview(db(ctx), principal(ctx)?, root).await?;
+        Ok(counts.into())
     }
 }

@@ -4,25 +4,27 @@ use std::io::Read;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::{
-    context::{loader, principal, private_notes},
-    guards, ids, load,
+    context::{db, loader, principal, private_notes},
+    ids, load,
     loaders::{FilesOf, NotesOf},
     node::IdInput,
     pagination,
     reference::User,
 };
 use crate::{
-    auth::access,
     db::{
-        authz::Target,
-        file::{self, FileMeta, NewFile},
-        note::{self as rows, Attachment},
+        attachment::Attachment,
+        file::{self, FileMeta},
+        note::{self as rows, NewNote, NoteChanges},
     },
-    domain::{self, ids::NodeKind, rbac::Permission},
+    domain::{self, ids::NodeKind},
     error::{ServiceError, ServiceResult},
+    service::{
+        Check,
+        lifecycle::attachment::{self as lifecycle, Upload as NewUpload},
+    },
 };
 
 /// The largest accepted upload, in bytes (schema data).
@@ -111,13 +113,11 @@ impl File {
     }
     /// The global id of the engagement, test or finding the file is on.
     async fn parent_id(&self) -> Option<ID> {
-        let a = match (self.0.engagement_id, self.0.test_id, self.0.finding_id) {
-            (Some(id), _, _) => Some(Attachment::Engagement(id)),
-            (_, Some(id), _) => Some(Attachment::Test(id)),
-            (_, _, Some(id)) => Some(Attachment::Finding(id)),
-            _ => None,
-        };
-        parent_id(a)
+        parent_id(Attachment::from_ids(
+            self.0.engagement_id,
+            self.0.test_id,
+            self.0.finding_id,
+        ))
     }
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
@@ -140,20 +140,11 @@ fn attachment(id: &ID) -> ServiceResult<Attachment> {
     }
 }
 
-/// The engagement, test or finding a note or file is attached to, as a permission target.
-fn parent_target(on: Attachment) -> Target {
-    match on {
-        Attachment::Engagement(id) => Target::Engagement(id),
-        Attachment::Test(id) => Target::Test(id),
-        Attachment::Finding(id) => Target::Finding(id),
-    }
-}
-
 /// What attaching a file needs, from `uploadFile`'s arguments, before the file is read (see
 /// [`super::uploads`]).
 pub fn upload_checks(
     arguments: &async_graphql::indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
-) -> ServiceResult<(&'static str, Vec<guards::Check>)> {
+) -> ServiceResult<(&'static str, Vec<Check>)> {
     let parent = match arguments.get("input") {
         Some(async_graphql::Value::Object(input)) => match input.get("parentId") {
             Some(async_graphql::Value::String(id)) => ID(id.clone()),
@@ -161,30 +152,10 @@ pub fn upload_checks(
         },
         _ => return Err(ServiceError::bad_input("uploadFile needs an input")),
     };
-    let on = attachment(&parent)?;
-    Ok((
-        parent_name(on),
-        vec![(parent_target(on), edit_permission(on))],
-    ))
+    Ok(lifecycle::upload_checks(attachment(&parent)?))
 }
 
-fn parent_name(on: Attachment) -> &'static str {
-    match on {
-        Attachment::Engagement(_) => "Engagement",
-        Attachment::Test(_) => "Test",
-        Attachment::Finding(_) => "Finding",
-    }
-}
-
-/// Attaching and removing files needs the edit permission of the parent.
-fn edit_permission(on: Attachment) -> Permission {
-    match on {
-        Attachment::Engagement(_) => Permission::EngagementEdit,
-        Attachment::Test(_) => Permission::TestEdit,
-        Attachment::Finding(_) => Permission::FindingEdit,
-    }
-}
-
+/// A note's text: not blank, at most 1 MB.
 fn entry(text: &str) -> ServiceResult<String> {
     if text.trim().is_empty() {
         return Err(ServiceError::bad_input("entry must not be empty"));
@@ -217,6 +188,30 @@ pub struct NotePayload {
     note: Note,
 }
 
+impl TryFrom<AddNoteInput> for NewNote {
+    type Error = ServiceError;
+
+    fn try_from(input: AddNoteInput) -> ServiceResult<Self> {
+        Ok(NewNote {
+            on: attachment(&input.parent_id)?,
+            entry: entry(&input.entry)?,
+            private: input.private,
+            author_id: ids::decode_opt(NodeKind::User, &input.author_id)?,
+        })
+    }
+}
+
+impl TryFrom<UpdateNoteInput> for NoteChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateNoteInput) -> ServiceResult<Self> {
+        Ok(NoteChanges {
+            entry: input.entry.as_deref().map(entry).transpose()?,
+            private: input.private,
+        })
+    }
+}
+
 #[derive(InputObject)]
 pub struct UploadFileInput {
     /// An engagement, test or finding.
@@ -237,6 +232,45 @@ pub struct DeleteAttachmentPayload {
     deleted_id: ID,
 }
 
+/// Reads an upload of at most `limit` bytes and names it.
+fn read_upload(
+    ctx: &Context<'_>,
+    file: Upload,
+    title: Option<String>,
+    limit: usize,
+) -> ServiceResult<NewUpload> {
+    let unreadable =
+        |e: std::io::Error| ServiceError::bad_input(format!("cannot read the upload: {e}"));
+    let upload = file.value(ctx).map_err(unreadable)?;
+    let content_type = upload
+        .content_type
+        .clone()
+        .filter(|t| t.len() <= file::CONTENT_TYPE_MAX)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let filename = domain::clean_name("filename", &upload.filename, file::FILENAME_MAX)?;
+    let mut content = Vec::new();
+    upload
+        .into_read()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut content)
+        .map_err(unreadable)?;
+    if content.len() > limit {
+        return Err(ServiceError::PayloadTooLarge(format!(
+            "files must be at most {limit} bytes"
+        )));
+    }
+    let title = match title {
+        Some(t) => domain::clean_name("title", &t, file::TITLE_MAX)?,
+        None => filename.chars().take(file::TITLE_MAX).collect(),
+    };
+    Ok(NewUpload {
+        title,
+        filename,
+        content_type,
+        content,
+    })
+}
+
 #[derive(Default)]
 pub struct NoteMutation;
 
@@ -247,24 +281,8 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: AddNoteInput,
     ) -> async_graphql::Result<NotePayload> {
-        let on = attachment(&input.parent_id)?;
-        let text = entry(&input.entry)?;
-        // The author is the caller; only a superuser may write in someone else's name.
-        let caller = principal(ctx)?;
-        let author = ids::decode_opt(NodeKind::User, &input.author_id)?.unwrap_or(caller.user_id);
-        if author != caller.user_id && !caller.is_superuser {
-            return Err(ServiceError::Forbidden(
-                "only a superuser may add a note in another user's name".into(),
-            )
-            .into());
-        }
-        let row = guards::write(
-            ctx,
-            parent_name(on),
-            vec![(parent_target(on), Permission::NoteAdd)],
-            move |c, _| Box::pin(rows::create(c, on, text, input.private, Some(author))),
-        )
-        .await?;
+        let new = input.try_into()?;
+        let row = lifecycle::add_note(db(ctx), principal(ctx)?, new).await?;
         Ok(NotePayload { note: Note(row) })
     }
 
@@ -274,14 +292,8 @@ impl NoteMutation {
         input: UpdateNoteInput,
     ) -> async_graphql::Result<NotePayload> {
         let id = ids::decode(NodeKind::Note, &input.id)?;
-        let text = input.entry.as_deref().map(entry).transpose()?;
-        let row = guards::write(
-            ctx,
-            "Note",
-            vec![(Target::Note(id), Permission::NoteEdit)],
-            move |c, _| Box::pin(rows::update(c, id, text, input.private)),
-        )
-        .await?;
+        let changes = input.try_into()?;
+        let row = lifecycle::update_note(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(NotePayload { note: Note(row) })
     }
 
@@ -291,13 +303,7 @@ impl NoteMutation {
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
         let id = ids::decode(NodeKind::Note, &input.id)?;
-        guards::write(
-            ctx,
-            "Note",
-            vec![(Target::Note(id), Permission::NoteDelete)],
-            move |c, _| Box::pin(rows::delete(c, id)),
-        )
-        .await?;
+        lifecycle::delete_note(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,
         })
@@ -311,58 +317,13 @@ impl NoteMutation {
         input: UploadFileInput,
     ) -> async_graphql::Result<FilePayload> {
         let on = attachment(&input.parent_id)?;
-        // Refuse before reading the upload (the transaction below checks again).
-        guards::check(
-            ctx,
-            parent_name(on),
-            (parent_target(on), edit_permission(on)),
-        )
-        .await?;
         let limit = ctx
             .data_opt::<UploadLimit>()
             .map(|l| l.0)
             .unwrap_or(10 * 1024 * 1024);
-        let upload = input
-            .file
-            .value(ctx)
-            .map_err(|e| ServiceError::bad_input(format!("cannot read the upload: {e}")))?;
-        let content_type = upload
-            .content_type
-            .clone()
-            .filter(|t| t.len() <= 255)
-            .unwrap_or_else(|| "application/octet-stream".into());
-        let filename =
-            domain::clean_name("filename", &upload.filename, 255).map_err(ServiceError::from)?;
-        let mut content = Vec::new();
-        upload
-            .into_read()
-            .take(limit as u64 + 1)
-            .read_to_end(&mut content)
-            .map_err(|e| ServiceError::bad_input(format!("cannot read the upload: {e}")))?;
-        if content.len() > limit {
-            return Err(ServiceError::PayloadTooLarge(format!(
-                "files must be at most {limit} bytes"
-            ))
-            .into());
-        }
-        let title = match input.title {
-            Some(t) => domain::clean_name("title", &t, 100).map_err(ServiceError::from)?,
-            None => filename.chars().take(100).collect(),
-        };
-        let new = NewFile {
-            title,
-            content_type,
-            filename,
-            sha256: format!("{:x}", Sha256::digest(&content)),
-            content,
-        };
-        let row = guards::write(
-            ctx,
-            parent_name(on),
-            vec![(parent_target(on), edit_permission(on))],
-            move |c, _| Box::pin(file::create(c, on, new)),
-        )
-        .await?;
+        // Read only once the caller may attach files here.
+        let read = || read_upload(ctx, input.file, input.title, limit);
+        let row = lifecycle::upload_file(db(ctx), principal(ctx)?, on, read).await?;
         Ok(FilePayload { file: File(row) })
     }
 
@@ -372,15 +333,7 @@ impl NoteMutation {
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
         let id = ids::decode(NodeKind::File, &input.id)?;
-        // Deleting a file needs the edit permission of what it is attached to.
-        guards::write(ctx, "File", vec![], move |c, p| {
-            Box::pin(async move {
-                let on = file::parent(c, id).await?;
-                access::require(c, &p, Target::File(id), edit_permission(on)).await?;
-                file::delete(c, id).await
-            })
-        })
-        .await?;
+        lifecycle::delete_file(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,
         })

@@ -5,12 +5,12 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::loader,
+    context::{db, loader, principal},
     engagement::Engagement,
     enums::OrderDirection,
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    guards, ids, input, load,
+    ids, input, load,
     loaders::RowId,
     node::{self, DeletePayload, IdInput},
     note::{self, File, Note},
@@ -20,11 +20,15 @@ use super::{
 };
 use crate::{
     db::{
-        authz::Target, counts::CountScope, lookup::TestTypeByName, note::Attachment,
-        page::ListArgs, test as rows,
+        attachment::Attachment,
+        counts::CountScope,
+        lookup::TEST_TYPE_NAME_MAX,
+        page::ListArgs,
+        test::{self as rows, NewTest, TestChanges},
     },
-    domain::{self, ids::NodeKind, rbac::Permission},
+    domain::{self, ids::NodeKind},
     error::{ServiceError, ServiceResult},
+    service::lifecycle::test::{self as lifecycle, CreateTest},
 };
 
 /// One run of a scanner or a manual activity within an engagement.
@@ -246,6 +250,109 @@ pub struct TestPayload {
     test: Test,
 }
 
+impl From<rows::Test> for TestPayload {
+    fn from(row: rows::Test) -> Self {
+        TestPayload { test: Test(row) }
+    }
+}
+
+impl TryFrom<CreateTestInput> for CreateTest {
+    type Error = ServiceError;
+
+    fn try_from(input: CreateTestInput) -> ServiceResult<Self> {
+        domain::check_date_range(input.target_start.0, input.target_end.0)?;
+        check_percent(input.percent_complete)?;
+        input::check_lengths(&[
+            ("version", input.version.as_deref(), rows::VERSION_MAX),
+            ("buildId", input.build_id.as_deref(), rows::BUILD_ID_MAX),
+            (
+                "commitHash",
+                input.commit_hash.as_deref(),
+                rows::COMMIT_HASH_MAX,
+            ),
+            (
+                "branchTag",
+                input.branch_tag.as_deref(),
+                rows::BRANCH_TAG_MAX,
+            ),
+        ])?;
+        let test_type = domain::clean_name("testType", &input.test_type, TEST_TYPE_NAME_MAX)?;
+        let test = NewTest {
+            engagement_id: ids::decode(NodeKind::Engagement, &input.engagement_id)?,
+            product_id: 0,
+            test_type_id: 0,
+            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
+            scan_type: None,
+            title: input
+                .title
+                .map(|t| domain::clean_name("title", &t, rows::TITLE_MAX))
+                .transpose()?,
+            description: input.description,
+            target_start: input.target_start.0,
+            target_end: input.target_end.0,
+            percent_complete: input.percent_complete,
+            environment_id: ids::decode_opt(
+                NodeKind::DevelopmentEnvironment,
+                &input.environment_id,
+            )?,
+            version: input.version,
+            build_id: input.build_id,
+            commit_hash: input.commit_hash,
+            branch_tag: input.branch_tag,
+            tags: input::clean_tags(input.tags.unwrap_or_default())?,
+        };
+        Ok(CreateTest { test, test_type })
+    }
+}
+
+impl TryFrom<UpdateTestInput> for TestChanges {
+    type Error = ServiceError;
+
+    fn try_from(input: UpdateTestInput) -> ServiceResult<Self> {
+        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
+            domain::check_date_range(s.0, e.0)?;
+        }
+        if let MaybeUndefined::Value(p) = input.percent_complete {
+            check_percent(Some(p))?;
+        }
+        let text = input::maybe_str;
+        input::check_lengths(&[
+            ("version", text(&input.version), rows::VERSION_MAX),
+            ("buildId", text(&input.build_id), rows::BUILD_ID_MAX),
+            (
+                "commitHash",
+                text(&input.commit_hash),
+                rows::COMMIT_HASH_MAX,
+            ),
+            ("branchTag", text(&input.branch_tag), rows::BRANCH_TAG_MAX),
+        ])?;
+        Ok(TestChanges {
+            engagement_id: ids::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
+            product_id: None,
+            test_type_id: ids::decode_opt(NodeKind::TestType, &input.test_type_id)?,
+            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            title: match input::maybe(input.title) {
+                Some(Some(t)) => Some(Some(domain::clean_name("title", &t, rows::TITLE_MAX)?)),
+                other => other,
+            },
+            description: input::maybe(input.description),
+            target_start: input.target_start.map(|d| d.0),
+            target_end: input.target_end.map(|d| d.0),
+            percent_complete: input::maybe(input.percent_complete),
+            environment_id: input::maybe_id(
+                NodeKind::DevelopmentEnvironment,
+                input.environment_id,
+            )?,
+            version: input::maybe(input.version),
+            build_id: input::maybe(input.build_id),
+            commit_hash: input::maybe(input.commit_hash),
+            branch_tag: input::maybe(input.branch_tag),
+            tags: input.tags.map(input::clean_tags).transpose()?,
+            updated: None,
+        })
+    }
+}
+
 fn check_percent(v: Option<i32>) -> ServiceResult<()> {
     if v.is_some_and(|p| !(0..=100).contains(&p)) {
         return Err(ServiceError::bad_input(
@@ -295,57 +402,9 @@ impl TestMutation {
         ctx: &Context<'_>,
         input: CreateTestInput,
     ) -> async_graphql::Result<TestPayload> {
-        domain::check_date_range(input.target_start.0, input.target_end.0)
-            .map_err(ServiceError::from)?;
-        check_percent(input.percent_complete)?;
-        input::check_lengths(&[
-            ("version", input.version.as_deref(), 100),
-            ("buildId", input.build_id.as_deref(), 150),
-            ("commitHash", input.commit_hash.as_deref(), 150),
-            ("branchTag", input.branch_tag.as_deref(), 150),
-        ])?;
-        let test_type =
-            domain::clean_name("testType", &input.test_type, 200).map_err(ServiceError::from)?;
-        let new = rows::NewTest {
-            engagement_id: ids::decode(NodeKind::Engagement, &input.engagement_id)?,
-            product_id: 0,
-            test_type_id: 0,
-            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
-            scan_type: None,
-            title: input
-                .title
-                .map(|t| domain::clean_name("title", &t, 255))
-                .transpose()
-                .map_err(ServiceError::from)?,
-            description: input.description,
-            target_start: input.target_start.0,
-            target_end: input.target_end.0,
-            percent_complete: input.percent_complete,
-            environment_id: ids::decode_opt(
-                NodeKind::DevelopmentEnvironment,
-                &input.environment_id,
-            )?,
-            version: input.version,
-            build_id: input.build_id,
-            commit_hash: input.commit_hash,
-            branch_tag: input.branch_tag,
-            tags: input::clean_tags(input.tags.unwrap_or_default())?,
-        };
-        let row = guards::write(
-            ctx,
-            "Engagement",
-            vec![(Target::Engagement(new.engagement_id), Permission::TestAdd)],
-            move |c, p| {
-                let how = if p.may_add_test_types() {
-                    TestTypeByName::CreateMissing
-                } else {
-                    TestTypeByName::Existing
-                };
-                Box::pin(async move { rows::create_with_type_name(c, new, &test_type, how).await })
-            },
-        )
-        .await?;
-        Ok(TestPayload { test: Test(row) })
+        let new = input.try_into()?;
+        let row = lifecycle::create(db(ctx), principal(ctx)?, new).await?;
+        Ok(row.into())
     }
 
     async fn update_test(
@@ -354,61 +413,9 @@ impl TestMutation {
         input: UpdateTestInput,
     ) -> async_graphql::Result<TestPayload> {
         let id = ids::decode(NodeKind::Test, &input.id)?;
-        if let (Some(s), Some(e)) = (input.target_start, input.target_end) {
-            domain::check_date_range(s.0, e.0).map_err(ServiceError::from)?;
-        }
-        if let MaybeUndefined::Value(p) = input.percent_complete {
-            check_percent(Some(p))?;
-        }
-        input::check_lengths(&[
-            ("version", input.version.value().map(String::as_str), 100),
-            ("buildId", input.build_id.value().map(String::as_str), 150),
-            (
-                "commitHash",
-                input.commit_hash.value().map(String::as_str),
-                150,
-            ),
-            (
-                "branchTag",
-                input.branch_tag.value().map(String::as_str),
-                150,
-            ),
-        ])?;
-        let changes = rows::TestChanges {
-            engagement_id: ids::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
-            product_id: None,
-            test_type_id: ids::decode_opt(NodeKind::TestType, &input.test_type_id)?,
-            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
-            title: match input::maybe(input.title) {
-                Some(Some(t)) => Some(Some(
-                    domain::clean_name("title", &t, 255).map_err(ServiceError::from)?,
-                )),
-                other => other,
-            },
-            description: input::maybe(input.description),
-            target_start: input.target_start.map(|d| d.0),
-            target_end: input.target_end.map(|d| d.0),
-            percent_complete: input::maybe(input.percent_complete),
-            environment_id: input::maybe_id(
-                NodeKind::DevelopmentEnvironment,
-                input.environment_id,
-            )?,
-            version: input::maybe(input.version),
-            build_id: input::maybe(input.build_id),
-            commit_hash: input::maybe(input.commit_hash),
-            branch_tag: input::maybe(input.branch_tag),
-            tags: input.tags.map(input::clean_tags).transpose()?,
-            updated: None,
-        };
-        let mut checks = vec![(Target::Test(id), Permission::TestEdit)];
-        if let Some(engagement) = changes.engagement_id {
-            checks.push((Target::Engagement(engagement), Permission::TestAdd));
-        }
-        let row = guards::write(ctx, "Test", checks, move |c, _| {
-            Box::pin(rows::update(c, id, changes))
-        })
-        .await?;
-        Ok(TestPayload { test: Test(row) })
+        let changes = input.try_into()?;
+        let row = lifecycle::update(db(ctx), principal(ctx)?, id, changes).await?;
+        Ok(row.into())
     }
 
     /// Deletes the test with its findings, notes and files.

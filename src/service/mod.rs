@@ -10,6 +10,8 @@
 //! into [`ServiceError`]s, whose codes the API layers show.
 
 pub mod access;
+pub mod jobs;
+pub mod lifecycle;
 pub mod products;
 pub mod reference;
 pub mod settings;

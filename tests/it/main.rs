@@ -15,6 +15,7 @@ mod events;
 mod finding;
 mod hardening;
 mod http;
+mod lifecycle;
 mod limits;
 mod notes_files;
 mod notifications;

@@ -140,7 +140,11 @@ async fn overdue_is_announced_once_and_auto_close_follows_the_settings() {
     let db = app.state.events.db().clone();
     let run = |today: &'static str| {
         let db = db.clone();
-        async move { dojoql::jobs::run_once(&db, day(today)).await.unwrap() }
+        async move {
+            dojoql::service::jobs::run_once(&db, day(today))
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(run("2026-02-01").await.overdue, 0);
     let r = run("2026-02-02").await;
@@ -235,8 +239,8 @@ async fn only_one_replica_runs_a_job_round_at_a_time() {
     .unwrap();
     let today = day("2026-03-01");
     let (a, b) = tokio::join!(
-        dojoql::jobs::run_once(&db, today),
-        dojoql::jobs::run_once(&other, today)
+        dojoql::service::jobs::run_once(&db, today),
+        dojoql::service::jobs::run_once(&other, today)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(

@@ -1,7 +1,9 @@
 //! Periodic engagement jobs (DESIGN.md, Domain decisions → Engagement): announce engagements
 //! that became overdue (`ENGAGEMENT_OVERDUE`, once each) and, when the system setting
 //! `engagementAutoClose` is on, close IN_PROGRESS engagements whose target end is more than
-//! `engagementAutoCloseDays` days past (`ENGAGEMENT_STATUS_CHANGED`, reason AUTO_CLOSED).
+//! `engagementAutoCloseDays` days past (`ENGAGEMENT_STATUS_CHANGED`, reason AUTO_CLOSED). The
+//! rules themselves are lifecycle operations (`lifecycle::engagement::announce_overdue_in`,
+//! `auto_close_in`); this module runs them as the system, on a schedule.
 //!
 //! Every replica runs the loop; a Postgres advisory lock lets exactly one run a round at a
 //! time (the others skip it). A round is one transaction, and takes "today" as an argument so
@@ -10,10 +12,10 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use diesel_async::RunQueryDsl;
 use tokio::task::JoinHandle;
 
-use crate::db::{self, Db, DbError, engagement, system_settings};
+use super::{ServiceResult, lifecycle::engagement, map_db};
+use crate::db::{self, Db, advisory, system_settings};
 
 /// The advisory lock of a job round.
 const JOBS_LOCK: i64 = 0x646f_6a6f_6a6f_6273;
@@ -28,26 +30,17 @@ pub struct Round {
 }
 
 /// Runs one round as of `today`.
-pub async fn run_once(db: &Db, today: NaiveDate) -> Result<Round, DbError> {
+#[tracing::instrument(skip_all, fields(%today))]
+pub async fn run_once(db: &Db, today: NaiveDate) -> ServiceResult<Round> {
     db.write(move |c| {
         Box::pin(async move {
-            #[derive(diesel::QueryableByName)]
-            struct Got {
-                #[diesel(sql_type = diesel::sql_types::Bool)]
-                locked: bool,
-            }
-            let got: Got = diesel::sql_query(format!(
-                "SELECT pg_try_advisory_xact_lock({JOBS_LOCK}) AS locked"
-            ))
-            .get_result(c)
-            .await?;
-            if !got.locked {
+            if !advisory::try_xact_lock(c, JOBS_LOCK).await? {
                 return Ok(Round::default());
             }
             let settings = system_settings::get(c).await?;
-            let overdue = engagement::announce_overdue(c, today).await?;
+            let overdue = engagement::announce_overdue_in(c, today).await?;
             let auto_closed = if settings.engagement_auto_close {
-                engagement::auto_close(c, today, settings.engagement_auto_close_days).await?
+                engagement::auto_close_in(c, today, settings.engagement_auto_close_days).await?
             } else {
                 0
             };
@@ -59,6 +52,7 @@ pub async fn run_once(db: &Db, today: NaiveDate) -> Result<Round, DbError> {
         })
     })
     .await
+    .map_err(map_db("system settings"))
 }
 
 /// Runs a round every `interval` (as of the server's current UTC date).
@@ -74,7 +68,7 @@ pub fn start(db: Db, interval: Duration) -> JoinHandle<()> {
                     )
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "engagement jobs failed"),
+                Err(e) => tracing::warn!(error = ?e, "engagement jobs failed"),
             }
             tokio::time::sleep(interval).await;
         }

@@ -13,7 +13,6 @@ pub mod enums;
 pub mod events;
 pub mod finding;
 pub mod finding_counts;
-pub mod guards;
 pub mod ids;
 pub mod input;
 pub mod limits;

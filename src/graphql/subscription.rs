@@ -9,13 +9,13 @@ use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    context::principal,
+    context::{db, principal},
     enums::Severity,
     events::{
         EngagementStatusChangedEvent, EventKind, EventNode, FindingChangedEvent,
         FindingsImportedEvent, parse_event_id, severity_of,
     },
-    guards, ids,
+    ids,
 };
 use crate::{
     db::{
@@ -79,7 +79,7 @@ async fn visible(
             NodeKind::Engagement => (Target::Engagement(n), Permission::EngagementView),
             _ => (Target::Test(n), Permission::TestView),
         };
-        guards::check(ctx, kind.type_name(), (target, view)).await?;
+        crate::service::check(db(ctx), principal(ctx)?, kind.type_name(), (target, view)).await?;
         out.push(n);
     }
     Ok(out)

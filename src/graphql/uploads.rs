@@ -18,9 +18,10 @@ use async_graphql::{
 };
 use async_graphql_value::Value as AstValue;
 
-use super::{guards::Check, limits};
+use super::limits;
 use crate::{
-    auth::{Principal, access},
+    auth::Principal,
+    service::Check,
     db::Db,
     error::{self, ServiceError, ServiceResult},
 };
@@ -120,17 +121,12 @@ pub async fn precheck(
             "the file for `${unused}` is not passed to any field that takes files"
         )));
     }
-    let p = principal.clone();
     for (what, list) in checks {
-        let p = p.clone();
-        db.read(async move |mut c| {
-            for (target, permission) in list {
-                access::require(&mut c, &p, target, permission).await?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| refusal(super::context::db_error(e, what)))?;
+        for check in list {
+            crate::service::check(db, principal, what, check)
+                .await
+                .map_err(refusal)?;
+        }
     }
     Ok(())
 }

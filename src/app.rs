@@ -520,13 +520,13 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let mut state = AppState::new(config.clone())?;
     if demo {
-        let loaded = crate::demo::load(&state.db).await?;
+        let loaded = crate::service::demo::load(&state.db).await?;
         if loaded {
             tracing::info!("demo data loaded");
         } else {
             tracing::info!("demo data already present");
         }
-        let logins = crate::demo::logins(&state.db).await?;
+        let logins = crate::service::demo::logins(&state.db).await?;
         println!("demo logins (send `Authorization: Token <token>`; new tokens on every start):");
         for l in &logins {
             println!("  {:<13} {:<48} {}", l.username, l.access, l.token);

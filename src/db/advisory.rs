@@ -7,6 +7,7 @@ use super::QueryResult;
 
 /// Takes the transaction-scoped advisory lock `key` if no other transaction holds it; false when
 /// one does (the lock is released at commit or rollback).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn try_xact_lock(conn: &mut AsyncPgConnection, key: i64) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Got {

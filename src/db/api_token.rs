@@ -57,6 +57,7 @@ pub struct NewApiToken {
 }
 
 /// Takes the lineage lock until the transaction ends.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_lineage(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({LINEAGE_LOCK})"))
         .execute(conn)
@@ -65,6 +66,7 @@ pub async fn lock_lineage(conn: &mut AsyncPgConnection) -> QueryResult<()> {
 }
 
 /// Whether token `id` exists and is still valid (neither revoked nor expired).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn is_valid(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Valid {
@@ -83,6 +85,7 @@ pub async fn is_valid(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool
 }
 
 /// Stores a token (the insert only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult<ApiToken> {
     Ok(diesel::insert_into(api_tokens::table)
         .values(&new)
@@ -94,6 +97,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResu
 /// Stores a token created without a parent (`created_by_token_id` `None`: the CLI, the demo)
 /// for an existing user, share-locked meanwhile. Tokens created through a token go through
 /// `service::access`, which checks the parent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(conn: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult<ApiToken> {
     super::user::lock(conn, new.user_id).await?;
     insert(conn, new).await
@@ -112,6 +116,7 @@ pub struct Revoked {
 /// Revokes the tokens `roots` and every token created through them, transitively, in one
 /// statement, after taking the lineage lock; returns every token of those lineages (idempotent:
 /// a revoked token keeps its first revocation time).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryResult<Vec<Revoked>> {
     // Taken before the update so that its statement sees every child committed before it.
     lock_lineage(conn).await?;
@@ -129,6 +134,7 @@ pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryRes
     .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<ApiToken>> {
     Ok(api_tokens::table
         .filter(api_tokens::id.eq_any(ids))
@@ -147,6 +153,7 @@ pub struct Authenticated {
 
 /// The active user owning a valid (unrevoked, unexpired) token with this hash, with the token's
 /// id and expiry, in one statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     conn: &mut AsyncPgConnection,
     token_hash: &str,

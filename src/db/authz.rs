@@ -139,6 +139,7 @@ pub fn push_private_notes_visible(sql: &mut Sql, private: Visibility) {
 
 /// The author of note `id` when the note is private (`Some(author)`, the author possibly
 /// deleted); `None` when it is not private or does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn private_note_author(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -204,6 +205,7 @@ async fn roles_by_id(
 
 /// The roles `user` holds on each of `products` (own, group and product-type grants), in one
 /// statement. Products without any are absent.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_roles(
     conn: &mut AsyncPgConnection,
     user: i32,
@@ -219,6 +221,7 @@ pub async fn product_roles(
 }
 
 /// The roles `user` holds on each of `product_types` itself (own and group grants).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_type_roles(
     conn: &mut AsyncPgConnection,
     user: i32,
@@ -235,6 +238,7 @@ pub async fn product_type_roles(
 }
 
 /// The product types among `product_types` where `user` may read at least one product.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_types_seen_through_products(
     conn: &mut AsyncPgConnection,
     user: i32,
@@ -258,6 +262,7 @@ pub async fn product_types_seen_through_products(
 }
 
 /// The role `user` holds inside each of `groups` (absent where not a member).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn group_roles(
     conn: &mut AsyncPgConnection,
     user: i32,
@@ -330,6 +335,7 @@ struct AnchorRow {
 }
 
 /// Resolves `target` to its anchor, locking the target row; `NotFound` when it does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn anchor(
     conn: &mut AsyncPgConnection,
     target: Target,
@@ -374,6 +380,7 @@ pub async fn anchor(
 }
 
 /// The global roles `user` holds: its own and its groups'.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn global_roles(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Role>> {
     #[derive(QueryableByName)]
     struct R {

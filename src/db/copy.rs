@@ -223,6 +223,7 @@ async fn reserve_ids(
 }
 
 /// Copies engagement `source` under `name`; returns the copy's id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn engagement(
     conn: &mut AsyncPgConnection,
     source: i32,
@@ -249,6 +250,7 @@ pub async fn engagement(
 }
 
 /// Copies the tests of engagement `source` into engagement `copy`; returns their id map.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn tests(conn: &mut AsyncPgConnection, source: i32, copy: i32) -> QueryResult<IdMap> {
     let c = &TESTS;
     let tests = reserve_ids(conn, c, source).await?;
@@ -267,6 +269,7 @@ pub async fn tests(conn: &mut AsyncPgConnection, source: i32, copy: i32) -> Quer
 /// Copies the findings of engagement `source` into engagement `copy`, each into the copy of its
 /// test (`tests`); a duplicate of a copied finding points at the copy of its original. Returns
 /// their id map.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn findings(
     conn: &mut AsyncPgConnection,
     source: i32,
@@ -295,6 +298,7 @@ pub async fn findings(
 
 /// Copies the notes or files (`table`: [`NOTES`] or [`FILES`]) of engagement `source`, of its
 /// tests and of their findings onto the copies.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attachments(
     conn: &mut AsyncPgConnection,
     table: &Columns,

@@ -65,6 +65,7 @@ struct Row {
 /// A product type's counts include only the products `viewer` may read; products, engagements
 /// and tests are read whole or not at all, so their counts need no condition (which keeps them
 /// index-only scans).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn active_by_severity(
     conn: &mut AsyncPgConnection,
     scope: CountScope,

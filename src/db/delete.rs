@@ -122,6 +122,7 @@ impl Root {
 /// What deleting `root` would remove; `NotFound` when it does not exist. A product type's
 /// products are counted only where `viewer` may read them (the caller checks the root itself),
 /// and private notes only as `private` allows (see [`super::authz::push_private_notes_visible`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn preview(
     conn: &mut AsyncPgConnection,
     root: Root,
@@ -166,6 +167,7 @@ pub async fn preview(
 }
 
 /// Locks `root` for the delete (`NotFound` when it does not exist).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut lock = Sql::new(&format!("SELECT 1 AS n FROM {} WHERE id = ", root.table()));
     lock.bind::<diesel::sql_types::Integer, _>(root.id())
@@ -181,6 +183,7 @@ pub async fn lock(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
 }
 
 /// The product and name of engagement `id`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn engagement_name(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(i32, String)> {
     #[derive(QueryableByName)]
     struct Gone {
@@ -198,6 +201,7 @@ pub async fn engagement_name(conn: &mut AsyncPgConnection, id: i32) -> QueryResu
 
 /// Gives every duplicate cluster whose original is below `root` but which has members outside
 /// it a new original: the oldest member outside, which takes over the original's status.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reassign_duplicates(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut heirs = Sql::new(&format!(
         "WITH {}, doomed AS (SELECT x.id, x.active, x.verified, x.is_mitigated, x.mitigated \
@@ -222,6 +226,7 @@ pub async fn reassign_duplicates(conn: &mut AsyncPgConnection, root: Root) -> Qu
 }
 
 /// Deletes the row of `root`; the foreign keys cascade to everything below it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_root(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut del = Sql::new(&format!("DELETE FROM {} WHERE id = ", root.table()));
     del.bind::<diesel::sql_types::Integer, _>(root.id());

@@ -235,6 +235,7 @@ impl Listed for Engagement {
 }
 
 /// Fails with `ParentNotFound` unless the product exists; locks it against a concurrent delete.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: i32) -> QueryResult<()> {
     use super::schema::products;
     products::table
@@ -248,6 +249,7 @@ pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: i32) -> Quer
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryResult<Engagement> {
     Ok(diesel::insert_into(engagements::table)
         .values(&new)
@@ -256,6 +258,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryRe
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
     Ok(engagements::table
         .find(id)
@@ -264,6 +267,7 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagemen
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
     Ok(engagements::table
         .find(id)
@@ -273,6 +277,7 @@ pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResul
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -286,6 +291,7 @@ pub async fn update(
 }
 
 /// Sets status and active flag (closing and reopening).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -305,6 +311,7 @@ pub async fn set_status(
 
 /// The product and status of an engagement, share-locked (a concurrent close or delete waits
 /// for this transaction); `ParentNotFound` when it does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn status_for_share(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -320,6 +327,7 @@ pub async fn status_for_share(
 }
 
 /// The names of a product's engagements.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn names_in_product(
     conn: &mut AsyncPgConnection,
     product_id: i32,
@@ -342,6 +350,7 @@ pub struct Touched {
 
 /// Forgets the overdue announcement of the engagements no longer overdue on `today` (so that
 /// they are announced again if they become overdue again).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn forget_overdue_announcements(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
@@ -355,6 +364,7 @@ pub async fn forget_overdue_announcements(
 }
 
 /// Marks announced, and returns, the engagements overdue on `today` not announced yet.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_overdue_announced(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
@@ -369,6 +379,7 @@ pub async fn mark_overdue_announced(
 
 /// Closes (COMPLETED, inactive) the IN_PROGRESS engagements whose target end is more than
 /// `days` days before `today`, and returns them.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn close_ended(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,

@@ -41,6 +41,7 @@ pub struct NewFile {
 }
 
 /// Stores `new` on `on` (whose existence the caller has checked and locked).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     on: Attachment,
@@ -64,6 +65,7 @@ pub async fn insert(
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMeta> {
     Ok(diesel::delete(files::table.find(id))
         .returning(FileMeta::as_returning())
@@ -72,6 +74,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMe
 }
 
 /// What file `id` is attached to; `NotFound` when it does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn parent(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Attachment> {
     let (e, t, f): (Option<i32>, Option<i32>, Option<i32>) = files::table
         .find(id)
@@ -85,6 +88,7 @@ const META: &str = "SELECT x.id, x.engagement_id, x.test_id, x.finding_id, x.tit
      x.content_type, x.size, x.sha256, x.created";
 
 /// Files by id that `viewer` may read (missing and unreadable ids are both absent).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[i32],
@@ -98,6 +102,7 @@ pub async fn by_ids(
 }
 
 /// A file's metadata and bytes, if `viewer` may read it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn content(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -118,6 +123,7 @@ pub async fn content(
 }
 
 /// Files of many parents, oldest first, in one statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn for_parents(
     conn: &mut AsyncPgConnection,
     parents: &[Attachment],

@@ -382,6 +382,7 @@ pub enum SlaScope {
 /// test `lifecycle::sla_deadlines_in_sql_match_the_rust_rule` keeps the two forms equal). Which
 /// writes call it is the service's business (a severity or date change, a move to another
 /// product, a product's new SLA configuration).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> QueryResult<usize> {
     let mut sql = Sql::new(
         "UPDATE findings f SET sla_expiration_date = COALESCE(f.sla_start_date, f.date) + (CASE f.severity \
@@ -406,6 +407,7 @@ pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> Que
 }
 
 /// Inserts a finding; returns its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResult<i32> {
     Ok(diesel::insert_into(findings::table)
         .values(new)
@@ -414,6 +416,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResu
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> {
     Ok(findings::table
         .find(id)
@@ -425,6 +428,7 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> 
 /// Locks finding `id`, `also` (when given) and the findings that duplicate `duplicates_of`
 /// (when given), all in id order: concurrent writers of overlapping sets serialize instead of
 /// deadlocking.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_in_order(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -447,6 +451,7 @@ pub async fn lock_in_order(
 }
 
 /// The product of a finding and whether it is a duplicate; `None` when it does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_and_duplicate(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -459,6 +464,7 @@ pub async fn product_and_duplicate(
         .optional()?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -471,6 +477,7 @@ pub async fn update(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -484,6 +491,7 @@ pub async fn set_status(
 }
 
 /// Points the duplicates of `from` at `to`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn repoint_duplicates(
     conn: &mut AsyncPgConnection,
     from: i32,

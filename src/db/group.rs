@@ -84,6 +84,7 @@ impl Listed for Group {
 }
 
 /// Inserts a group (its first OWNER is added by the caller).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(conn: &mut AsyncPgConnection, new: NewGroup) -> QueryResult<Group> {
     Ok(diesel::insert_into(groups::table)
         .values(&new)
@@ -95,6 +96,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewGroup) -> QueryResult<
 /// Adds `user` to `group` with `role`: share-locks the user (`ParentNotFound` when it does not
 /// exist) and takes the group's member lock (see [`member_ids_for_access`]) before the insert.
 /// The group is checked and locked by the caller; a second membership fails with `Unique`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_member(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -116,6 +118,7 @@ pub async fn insert_member(
 
 /// The user ids of `group`'s OWNERs, locked until the transaction ends (for the rule that a
 /// group keeps an OWNER; call after [`lock_members`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn owner_ids_for_update(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -131,6 +134,7 @@ pub async fn owner_ids_for_update(
 }
 
 /// Deletes `user`'s membership of `group`; `NotFound` when it is no member.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_member(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -147,6 +151,7 @@ pub async fn delete_member(
 }
 
 /// The role `user` holds in `group`, if any.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn role_of(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -162,6 +167,7 @@ pub async fn role_of(
 }
 
 /// Sets or clears a group's global role (the update only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -187,6 +193,7 @@ const MEMBERS_LOCK: i32 = 0x646f_6a67;
 /// event is handled before the role change commits) and could keep a cached view of the
 /// group's old roles. Callers lock rows first and this last, never the other way round (the
 /// member changes hold a share lock on the group row while they wait for this one).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn member_ids_for_access(
     conn: &mut AsyncPgConnection,
     group: i32,
@@ -206,6 +213,7 @@ pub async fn member_ids_for_access(
 
 /// Takes `group`'s member lock exclusively, for a change of its members (see
 /// [`member_ids_for_access`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
@@ -216,6 +224,7 @@ pub async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResu
 }
 
 /// Members of many groups, oldest first, in one statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn members_of(
     conn: &mut AsyncPgConnection,
     groups: &[i32],
@@ -230,6 +239,7 @@ pub async fn members_of(
 }
 
 /// The groups `user` belongs to, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Group>> {
     Ok(groups::table
         .inner_join(group_members::table)
@@ -241,6 +251,7 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec
 }
 
 /// A group membership by id, if `viewer` may see its group.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn member_by_id(
     conn: &mut AsyncPgConnection,
     id: i32,

@@ -81,6 +81,7 @@ pub enum TestTypeByName {
 
 /// The test type called `name` (exactly). Unknown with [`TestTypeByName::Existing`]: `Rule`,
 /// naming only the name asked for (the list of test types is not spelled out).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn test_type_named(
     conn: &mut AsyncPgConnection,
     name: &str,
@@ -107,6 +108,7 @@ pub async fn test_type_named(
 /// **as the system**: no permission is checked here. For superusers' requests and for trusted
 /// server-side callers such as scan import, which names test types after scan types. Safe
 /// under concurrency: a racing insert of the same name resolves to the one row.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_or_create_test_type_as_system(
     conn: &mut AsyncPgConnection,
     name: &str,
@@ -128,6 +130,7 @@ pub async fn find_or_create_test_type_as_system(
 }
 
 /// The development environment called `name`, if any.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn environment_by_name(
     conn: &mut AsyncPgConnection,
     name: &str,

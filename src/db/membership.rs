@@ -78,6 +78,7 @@ async fn lock_member(conn: &mut AsyncPgConnection, member: Member) -> QueryResul
 /// Grants `role` on `on` to `member`: the insert only (the target is checked and locked by the
 /// caller; the member is share-locked here, `ParentNotFound` when it does not exist). A second
 /// membership of the same member on the same target fails with `Unique`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     on: On,
@@ -106,6 +107,7 @@ pub async fn insert(
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
     Ok(memberships::table
         .find(id)
@@ -117,6 +119,7 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membershi
 /// The membership `id`, locked for a change after its product type or product: every change to
 /// the memberships of one target serializes on the target row (`FOR NO KEY UPDATE`, which does
 /// not block foreign-key checks), so concurrent changes cannot deadlock on each other's rows.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
     let (table, target) = match get(conn, id).await?.on() {
         On::ProductType(t) => ("product_types", t),
@@ -138,6 +141,7 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membersh
 
 /// The ids of the OWNER memberships on `on`, locked until the transaction ends (for the rule
 /// that a target with an OWNER keeps one; call after [`lock`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn owner_ids_for_update(conn: &mut AsyncPgConnection, on: On) -> QueryResult<Vec<i32>> {
     let (column, target) = match on {
         On::ProductType(id) => ("product_type_id", id),
@@ -160,6 +164,7 @@ pub async fn owner_ids_for_update(conn: &mut AsyncPgConnection, on: On) -> Query
 }
 
 /// Sets a membership's role (the update only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -173,6 +178,7 @@ pub async fn set_role(
 }
 
 /// Deletes a membership (the delete only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
     Ok(diesel::delete(memberships::table.find(id))
         .returning(Membership::as_returning())
@@ -181,6 +187,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Member
 }
 
 /// The memberships of many targets, oldest first, in one statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_targets(
     conn: &mut AsyncPgConnection,
     targets: &[On],
@@ -206,6 +213,7 @@ pub async fn of_targets(
 }
 
 /// Every membership that applies to `user`: its own and its groups', oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn applying_to(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Membership>> {
     Ok(diesel::sql_query(
         "SELECT m.* FROM memberships m WHERE m.id IN \
@@ -217,6 +225,7 @@ pub async fn applying_to(conn: &mut AsyncPgConnection, user: i32) -> QueryResult
 }
 
 /// Memberships by id whose target `viewer` may read.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[i32],

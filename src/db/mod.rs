@@ -280,6 +280,7 @@ impl Db {
 }
 
 /// Runs every pending migration on `url`; returns how many ran.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn migrate(url: &str) -> anyhow::Result<usize> {
     let url = url.to_string();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
@@ -323,6 +324,7 @@ pub(crate) fn one(affected: usize) -> QueryResult<()> {
 
 /// Creates the database named in `url` when it does not exist yet (connecting to the server's
 /// `postgres` database to do so). A missing database is the one setup step a newcomer may lack.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     match AsyncPgConnection::establish(url).await {
         Ok(_) => Ok(()),

@@ -47,6 +47,7 @@ pub struct NoteChanges {
     pub private: Option<bool>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, new: NewNote) -> QueryResult<Note> {
     let (engagement_id, test_id, finding_id) = new.on.ids();
     Ok(diesel::insert_into(notes::table)
@@ -64,6 +65,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewNote) -> QueryResult<N
 }
 
 /// Applies `changes` and marks the note edited.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -89,6 +91,7 @@ pub async fn update(
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> {
     Ok(diesel::delete(notes::table.find(id))
         .returning(Note::as_returning())
@@ -98,6 +101,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> 
 
 /// Notes by id that `viewer` may read, private ones only as `private` allows (see
 /// [`super::authz::push_private_notes_visible`]); missing and unreadable ids are both absent.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[i32],
@@ -114,6 +118,7 @@ pub async fn by_ids(
 
 /// Notes of many parents (which the caller may read), oldest first, private ones only as
 /// `private` allows, in one statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn for_parents(
     conn: &mut AsyncPgConnection,
     parents: &[Attachment],

@@ -57,6 +57,7 @@ fn parse(kinds: Vec<String>) -> Vec<EventKind> {
 }
 
 /// Everything `user` chose.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<UserSettings> {
     let rows: Vec<Row> =
         diesel::sql_query("SELECT product_id, kinds FROM notification_settings WHERE user_id = $1")
@@ -77,6 +78,7 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Use
 
 /// Sets (or, with `kinds` `None`, removes) `user`'s choice for `product` (its default when
 /// `None`). The write only: `service::settings` announces it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set(
     conn: &mut AsyncPgConnection,
     user: i32,

@@ -69,6 +69,7 @@ fn visible<T: Listed>(filter: &T::Filter, viewer: Viewer) -> Visible<'_, T::Filt
 }
 
 /// A top-level page of the `T` that `viewer` may read.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list<T: Listed>(
     conn: &mut AsyncPgConnection,
     args: &ListArgs<T::Filter, T::Order>,
@@ -87,6 +88,7 @@ pub async fn list<T: Listed>(
 
 /// Pages of `T` for many parents (`parent` is the SQL expression of a row's parent id), holding
 /// only rows `viewer` may read.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_for_parents<T: Listed>(
     conn: &mut AsyncPgConnection,
     parent: &str,
@@ -107,6 +109,7 @@ pub async fn list_for_parents<T: Listed>(
 
 /// Rows of `T` by id that `viewer` may read, in one statement (missing and unreadable ids are
 /// both simply absent).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids<T: Listed>(
     conn: &mut AsyncPgConnection,
     ids: &[i32],
@@ -250,6 +253,7 @@ struct ParentCount {
 
 /// A top-level list: `SELECT t.* … ORDER BY … OFFSET … LIMIT …`, with a `count(*)` first when
 /// the total is wanted or the window is anchored at the end.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load_page<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,
@@ -310,6 +314,7 @@ where
 
 /// Pages of children for many parents in one statement. `parent` is the SQL expression naming a
 /// row's parent id (e.g. `t.product_id`). Parents without rows get an empty page.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load_pages<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,

@@ -215,6 +215,7 @@ impl Listed for Product {
 }
 
 /// Creates a product in an existing product type (share-locked against a concurrent delete).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(conn: &mut AsyncPgConnection, new: NewProduct) -> QueryResult<Product> {
     use super::schema::product_types;
     product_types::table
@@ -234,6 +235,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProduct) -> QueryResul
 
 /// The product type of product `id`, locked until the transaction ends (`None` when there is
 /// no such product): what a move to another product type is compared with.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_type_for_update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -248,6 +250,7 @@ pub async fn product_type_for_update(
 }
 
 /// Updates a product (the update only, stamping `updated`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,

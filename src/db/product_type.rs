@@ -94,6 +94,7 @@ impl Listed for ProductType {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(conn: &mut AsyncPgConnection, new: NewProductType) -> QueryResult<ProductType> {
     Ok(diesel::insert_into(product_types::table)
         .values(&new)
@@ -102,6 +103,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProductType) -> QueryR
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,

@@ -106,6 +106,7 @@ impl Listed for SlaConfiguration {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     conn: &mut AsyncPgConnection,
     new: NewSlaConfiguration,
@@ -118,6 +119,7 @@ pub async fn create(
 }
 
 /// Updates a configuration (the update only, stamping `updated`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -134,6 +136,7 @@ pub async fn update(
 /// Locks configuration `id` for a delete (`NotFound` when it does not exist). A product that
 /// starts using it concurrently holds a key-share lock on it until it commits, so a count of
 /// its products after this sees that product.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_for_delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     sla_configurations::table
         .find(id)
@@ -145,6 +148,7 @@ pub async fn lock_for_delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResu
 }
 
 /// How many products use configuration `id`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_count(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i64> {
     use super::schema::products;
     Ok(products::table
@@ -155,6 +159,7 @@ pub async fn product_count(conn: &mut AsyncPgConnection, id: i32) -> QueryResult
 }
 
 /// Deletes configuration `id` (`NotFound` when it does not exist).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     let mut sql = Sql::new("DELETE FROM sla_configurations WHERE id = ");
     sql.bind::<diesel::sql_types::Integer, _>(id);

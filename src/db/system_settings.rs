@@ -22,6 +22,7 @@ pub struct SystemSettingsChanges {
     pub updated: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(conn: &mut AsyncPgConnection) -> QueryResult<SystemSettings> {
     Ok(system_settings::table
         .find(1)
@@ -30,6 +31,7 @@ pub async fn get(conn: &mut AsyncPgConnection) -> QueryResult<SystemSettings> {
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     mut changes: SystemSettingsChanges,

@@ -150,6 +150,7 @@ impl Listed for Test {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTest) -> QueryResult<Test> {
     Ok(diesel::insert_into(tests::table)
         .values(new)
@@ -158,6 +159,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTest) -> QueryResult<
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Test> {
     Ok(tests::table
         .find(id)
@@ -167,6 +169,7 @@ pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResul
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -180,6 +183,7 @@ pub async fn update(
 }
 
 /// The engagement of a test; `ParentNotFound` when the test does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn engagement_of(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
     tests::table
         .find(id)

@@ -91,6 +91,7 @@ impl Listed for User {
 
 /// Fails with `ParentNotFound("user")` unless the user exists; share-locks it (so it cannot be
 /// deleted before the caller's transaction ends).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     users::table
         .find(id)
@@ -103,6 +104,7 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(conn: &mut AsyncPgConnection, new: NewUser) -> QueryResult<User> {
     Ok(diesel::insert_into(users::table)
         .values(&new)
@@ -124,6 +126,7 @@ pub struct UserChanges {
 
 /// The active and superuser flags of user `id`, locked until the transaction ends (`None` when
 /// there is no such user): what a change of them is compared with.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn flags_for_update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -138,6 +141,7 @@ pub async fn flags_for_update(
 }
 
 /// Changes a user (the update only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i32,
@@ -151,6 +155,7 @@ pub async fn update(
 }
 
 /// Sets or clears a user's global role (the update only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
     id: i32,

@@ -517,7 +517,6 @@ pub struct AccessQuery;
 #[Object]
 impl AccessQuery {
     /// Groups: every group for superusers, the caller's own groups for everyone else.
-    #[allow(clippy::too_many_arguments)]
     async fn groups(
         &self,
         ctx: &Context<'_>,

@@ -140,7 +140,6 @@ impl Engagement {
     }
 
     /// The engagement's tests.
-    #[allow(clippy::too_many_arguments)]
     async fn tests(
         &self,
         ctx: &Context<'_>,
@@ -160,7 +159,6 @@ impl Engagement {
     }
 
     /// The findings of all the engagement's tests.
-    #[allow(clippy::too_many_arguments)]
     async fn findings(
         &self,
         ctx: &Context<'_>,
@@ -485,7 +483,6 @@ pub struct EngagementQuery;
 #[Object]
 impl EngagementQuery {
     /// Every engagement.
-    #[allow(clippy::too_many_arguments)]
     async fn engagements(
         &self,
         ctx: &Context<'_>,

@@ -574,7 +574,6 @@ pub struct FindingQuery;
 #[Object]
 impl FindingQuery {
     /// Every finding.
-    #[allow(clippy::too_many_arguments)]
     async fn findings(
         &self,
         ctx: &Context<'_>,

@@ -137,7 +137,6 @@ impl Product {
     }
 
     /// The product's engagements.
-    #[allow(clippy::too_many_arguments)]
     async fn engagements(
         &self,
         ctx: &Context<'_>,
@@ -157,7 +156,6 @@ impl Product {
     }
 
     /// The tests of all the product's engagements.
-    #[allow(clippy::too_many_arguments)]
     async fn tests(
         &self,
         ctx: &Context<'_>,
@@ -177,7 +175,6 @@ impl Product {
     }
 
     /// The findings of all the product's tests.
-    #[allow(clippy::too_many_arguments)]
     async fn findings(
         &self,
         ctx: &Context<'_>,
@@ -475,7 +472,6 @@ pub struct ProductQuery;
 #[Object]
 impl ProductQuery {
     /// Every product.
-    #[allow(clippy::too_many_arguments)]
     async fn products(
         &self,
         ctx: &Context<'_>,

@@ -55,7 +55,6 @@ impl ProductType {
     }
 
     /// The products of this type.
-    #[allow(clippy::too_many_arguments)]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -201,7 +200,6 @@ pub struct ProductTypeQuery;
 #[Object]
 impl ProductTypeQuery {
     /// Every product type.
-    #[allow(clippy::too_many_arguments)]
     async fn product_types(
         &self,
         ctx: &Context<'_>,

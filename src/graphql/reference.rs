@@ -367,7 +367,6 @@ pub struct ReferenceQuery;
 #[Object]
 impl ReferenceQuery {
     /// Every user.
-    #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
         ctx: &Context<'_>,

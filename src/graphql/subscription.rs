@@ -132,7 +132,6 @@ impl SubscriptionRoot {
 
     /// Finding changes, narrowed by product, engagement, test and a minimum severity (the
     /// finding's severity after the change).
-    #[allow(clippy::too_many_arguments)]
     async fn finding_changed(
         &self,
         ctx: &Context<'_>,

@@ -113,7 +113,6 @@ impl Test {
     }
 
     /// The test's findings.
-    #[allow(clippy::too_many_arguments)]
     async fn findings(
         &self,
         ctx: &Context<'_>,
@@ -368,7 +367,6 @@ pub struct TestQuery;
 #[Object]
 impl TestQuery {
     /// Every test.
-    #[allow(clippy::too_many_arguments)]
     async fn tests(
         &self,
         ctx: &Context<'_>,

@@ -21,9 +21,9 @@ use async_graphql_value::Value as AstValue;
 use super::limits;
 use crate::{
     auth::Principal,
-    service::Check,
     db::Db,
     error::{self, ServiceError, ServiceResult},
+    service::Check,
 };
 
 /// The mutations that take files: for each, the checks its arguments (variables substituted,

@@ -10,6 +10,7 @@
 //! into [`ServiceError`]s, whose codes the API layers show.
 
 pub mod access;
+pub mod demo;
 pub mod jobs;
 pub mod lifecycle;
 pub mod products;

@@ -7,12 +7,12 @@ use crate::helpers::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_logins_cover_every_role_and_are_reissued_on_each_start() {
     let app = TestApp::new().await;
-    assert!(dojoql::demo::load(&app.state.db).await.unwrap());
+    assert!(dojoql::service::demo::load(&app.state.db).await.unwrap());
     assert!(
-        !dojoql::demo::load(&app.state.db).await.unwrap(),
+        !dojoql::service::demo::load(&app.state.db).await.unwrap(),
         "loaded once"
     );
-    let first = dojoql::demo::logins(&app.state.db).await.unwrap();
+    let first = dojoql::service::demo::logins(&app.state.db).await.unwrap();
     let names: Vec<&str> = first.iter().map(|l| l.username.as_str()).collect();
     assert_eq!(
         names,
@@ -45,7 +45,7 @@ async fn demo_logins_cover_every_role_and_are_reissued_on_each_start() {
         }
     }
     // A restart issues new tokens and retires the old ones.
-    let second = dojoql::demo::logins(&app.state.db).await.unwrap();
+    let second = dojoql::service::demo::logins(&app.state.db).await.unwrap();
     assert_eq!(second.len(), first.len());
     for (old, new) in first.iter().zip(&second) {
         assert_ne!(old.token, new.token);

@@ -17,6 +17,7 @@ pub mod cvss;
 pub mod generic;
 pub mod html;
 pub mod sarif;
+pub mod trivy;
 pub mod xml;
 
 /// A report the parser cannot read: what is wrong, and where (a JSON path, an XML element, a
@@ -187,9 +188,9 @@ mod tests {
     #[test]
     fn registry_names_each_format_once() {
         let mut types = scan_types();
-        assert_eq!(types, ["Generic Findings Import", "SARIF"]);
+        assert_eq!(types, ["Generic Findings Import", "SARIF", "Trivy Scan"]);
         types.dedup();
-        assert_eq!(types.len(), 2);
+        assert_eq!(types.len(), 3);
         assert!(by_scan_type("Generic Findings Import").is_some());
         assert!(by_scan_type("generic findings import").is_none());
     }

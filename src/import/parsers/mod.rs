@@ -19,6 +19,7 @@ pub mod html;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod zap;
 
 /// A report the parser cannot read: what is wrong, and where (a JSON path, an XML element, a
 /// CSV row) when known.
@@ -79,7 +80,12 @@ pub trait Parser: Sync {
 
 /// Every registered parser, in the order `scanTypes` lists them.
 pub fn registry() -> &'static [&'static dyn Parser] {
-    &[&generic::GenericParser]
+    &[
+        &generic::GenericParser,
+        &sarif::SarifParser,
+        &trivy::TrivyParser,
+        &zap::ZapParser,
+    ]
 }
 
 /// The parser of `scan_type` (exact DefectDojo spelling).
@@ -188,9 +194,12 @@ mod tests {
     #[test]
     fn registry_names_each_format_once() {
         let mut types = scan_types();
-        assert_eq!(types, ["Generic Findings Import", "SARIF", "Trivy Scan"]);
+        assert_eq!(
+            types,
+            ["Generic Findings Import", "SARIF", "Trivy Scan", "ZAP Scan"]
+        );
         types.dedup();
-        assert_eq!(types.len(), 3);
+        assert_eq!(types.len(), 4);
         assert!(by_scan_type("Generic Findings Import").is_some());
         assert!(by_scan_type("generic findings import").is_none());
     }

@@ -68,6 +68,11 @@ impl<'a> XmlReader<'a> {
         format!("line {line}, column {col}")
     }
 
+    /// Where the reader is now, as `line L, column C`.
+    pub fn here(&self) -> String {
+        self.position(self.reader.buffer_position())
+    }
+
     fn error(&self, message: impl Into<String>) -> ParseError {
         ParseError::new(message).at(self.position(self.reader.buffer_position()))
     }

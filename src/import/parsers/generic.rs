@@ -799,6 +799,18 @@ mod tests {
     }
 
     #[test]
+    fn large_csv_folds_quickly() {
+        let mut csv = String::from("Title,Description,Date,Severity,Url\n");
+        for i in 0..50_000 {
+            csv.push_str(&format!("T{},d,2021-01-01,Low,https://h/{i}\n", i % 10));
+        }
+        let r = parse(&csv, "big.csv").unwrap();
+        assert_eq!(r.findings.len(), 10);
+        assert_eq!(r.findings[0].nb_occurences, Some(5_000));
+        assert_eq!(r.findings[0].endpoints.len(), 5_000);
+    }
+
+    #[test]
     fn never_panics_on_damaged_samples() {
         let files = [
             "generic/generic_report1.json",

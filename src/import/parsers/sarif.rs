@@ -996,6 +996,17 @@ mod tests {
     }
 
     #[test]
+    fn large_logs_parse() {
+        let result = r#"{"ruleId":"R","level":"error","message":{"text":"m"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.c"},"region":{"startLine":1}}}]}"#;
+        let results = vec![result; 20_000].join(",");
+        let log = format!(
+            r#"{{"runs":[{{"tool":{{"driver":{{"name":"t","rules":[{{"id":"R"}}]}}}},"results":[{results}]}}]}}"#
+        );
+        let r = parse(&log).unwrap();
+        assert_eq!(r.findings.len(), 20_000);
+    }
+
+    #[test]
     fn never_panics_on_damaged_samples() {
         let files = [
             "sarif/appendix_k.sarif",

@@ -7,10 +7,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 /// `"CWE-79"` / `"79"` → 79 (case-insensitive, positive); anything else → `None`.
 pub fn cwe_number(value: &str) -> Option<i32> {
     let v = value.trim();
-    let v = if v.len() >= 4 && v[..4].eq_ignore_ascii_case("cwe-") {
-        &v[4..]
-    } else {
-        v
+    let v = match v.get(..4) {
+        Some(head) if head.eq_ignore_ascii_case("cwe-") => &v[4..],
+        _ => v,
     };
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -358,6 +357,9 @@ mod tests {
         assert_eq!(cwe_number("CWE-79"), Some(79));
         assert_eq!(cwe_number("cwe-0"), None);
         assert_eq!(cwe_number("NVD-CWE-Other"), None);
+        assert_eq!(cwe_number("ab€"), None);
+        assert_eq!(find_cwe("€cwe-€"), None);
+        assert_eq!(find_cve("€cve-1-€"), None);
         assert_eq!(find_cwe("external/cwe/cwe-079"), Some(79));
         assert_eq!(find_cwe("CWE-327: Use of a Broken"), Some(327));
         assert_eq!(find_cwe("no"), None);

@@ -141,7 +141,8 @@ pub(crate) mod robustness {
     }
 
     /// Feeds `parser` every sample cut at many points and `mutations` randomly mutated copies
-    /// of each (flipped bits, bytes set to structural characters, spans deleted or repeated).
+    /// of each (flipped bits, bytes set to structural characters, multi-byte characters
+    /// inserted, spans deleted or repeated).
     /// A panic fails the calling test; results are otherwise ignored.
     pub fn never_panics(parser: &dyn Parser, samples: &[(&str, &[u8])], mutations: usize) {
         const STRUCTURAL: &[u8] = b"{}[]<>\"',:&;/ \n\0-=#?.\\";
@@ -159,12 +160,17 @@ pub(crate) mod robustness {
                         break;
                     }
                     let at = rng.below(m.len());
-                    match rng.below(4) {
+                    match rng.below(5) {
                         0 => m[at] ^= 1 << rng.below(8),
                         1 => m[at] = STRUCTURAL[rng.below(STRUCTURAL.len())],
                         2 => {
                             let end = (at + 1 + rng.below(64)).min(m.len());
                             m.drain(at..end);
+                        }
+                        3 => {
+                            // Multi-byte text where the parser slices strings.
+                            let s = ["é", "€", "𝄞", "\u{a0}"][rng.below(4)];
+                            m.splice(at..at, s.bytes());
                         }
                         _ => {
                             let end = (at + 1 + rng.below(64)).min(m.len());

@@ -12,6 +12,15 @@
 
 use crate::domain::report::ParsedReport;
 
+pub mod common;
+pub mod cvss;
+pub mod generic;
+pub mod html;
+pub mod sarif;
+pub mod trivy;
+pub mod xml;
+pub mod zap;
+
 /// A report the parser cannot read: what is wrong, and where (a JSON path, an XML element, a
 /// CSV row) when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +80,12 @@ pub trait Parser: Sync {
 
 /// Every registered parser, in the order `scanTypes` lists them.
 pub fn registry() -> &'static [&'static dyn Parser] {
-    &[]
+    &[
+        &generic::GenericParser,
+        &sarif::SarifParser,
+        &trivy::TrivyParser,
+        &zap::ZapParser,
+    ]
 }
 
 /// The parser of `scan_type` (exact DefectDojo spelling).
@@ -98,9 +112,103 @@ pub fn text(bytes: &[u8]) -> Result<&str, ParseError> {
     })
 }
 
+/// Robustness checks every parser's tests run: truncated and mutated samples must parse or
+/// fail, never panic.
+#[cfg(test)]
+pub(crate) mod robustness {
+    use super::Parser;
+
+    /// xorshift64*: a tiny deterministic generator, enough to pick positions and bytes.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed.max(1))
+        }
+
+        pub fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Feeds `parser` every sample cut at many points and `mutations` randomly mutated copies
+    /// of each (flipped bits, bytes set to structural characters, multi-byte characters
+    /// inserted, spans deleted or repeated).
+    /// A panic fails the calling test; results are otherwise ignored.
+    pub fn never_panics(parser: &dyn Parser, samples: &[(&str, &[u8])], mutations: usize) {
+        const STRUCTURAL: &[u8] = b"{}[]<>\"',:&;/ \n\0-=#?.\\";
+        let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
+        for (name, bytes) in samples {
+            let len = bytes.len();
+            let step = (len / 97).max(1);
+            for cut in (0..len).step_by(step).chain([len.saturating_sub(1)]) {
+                let _ = parser.parse(&bytes[..cut], Some(name));
+            }
+            for _ in 0..mutations {
+                let mut m = bytes.to_vec();
+                for _ in 0..1 + rng.below(4) {
+                    if m.is_empty() {
+                        break;
+                    }
+                    let at = rng.below(m.len());
+                    match rng.below(5) {
+                        0 => m[at] ^= 1 << rng.below(8),
+                        1 => m[at] = STRUCTURAL[rng.below(STRUCTURAL.len())],
+                        2 => {
+                            let end = (at + 1 + rng.below(64)).min(m.len());
+                            m.drain(at..end);
+                        }
+                        3 => {
+                            // Multi-byte text where the parser slices strings.
+                            let s = ["é", "€", "𝄞", "\u{a0}"][rng.below(4)];
+                            m.splice(at..at, s.bytes());
+                        }
+                        _ => {
+                            let end = (at + 1 + rng.below(64)).min(m.len());
+                            let span: Vec<u8> = m[at..end].to_vec();
+                            m.splice(at..at, span);
+                        }
+                    }
+                }
+                let _ = parser.parse(&m, Some(name));
+            }
+        }
+    }
+
+    /// A sample report from `tests/fixtures/scans`.
+    pub fn sample(path: &str) -> Vec<u8> {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scans")
+            .join(path);
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_names_each_format_once() {
+        let mut types = scan_types();
+        assert_eq!(
+            types,
+            ["Generic Findings Import", "SARIF", "Trivy Scan", "ZAP Scan"]
+        );
+        types.dedup();
+        assert_eq!(types.len(), 4);
+        assert!(by_scan_type("Generic Findings Import").is_some());
+        assert!(by_scan_type("generic findings import").is_none());
+    }
 
     #[test]
     fn text_takes_utf8_and_refuses_the_rest() {

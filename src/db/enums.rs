@@ -13,6 +13,7 @@ use crate::domain::{
     BusinessCriticality, EngagementStatus, EngagementType, Lifecycle, Origin, Platform, Role,
     Severity,
     events::{EventKind, StatusChangeReason},
+    import::{ImportAction, ImportKind},
 };
 
 macro_rules! text_sql {
@@ -42,5 +43,7 @@ text_sql!(
     Origin,
     Role,
     EventKind,
-    StatusChangeReason
+    StatusChangeReason,
+    ImportAction,
+    ImportKind
 );

@@ -24,6 +24,43 @@ diesel::table! {
 }
 
 diesel::table! {
+    endpoint_status (finding_id, endpoint_id) {
+        finding_id -> Int4,
+        endpoint_id -> Int4,
+        mitigated -> Bool,
+        mitigated_time -> Nullable<Timestamptz>,
+        mitigated_by_id -> Nullable<Int4>,
+        false_positive -> Bool,
+        out_of_scope -> Bool,
+        risk_accepted -> Bool,
+        date -> Date,
+        last_modified -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    endpoints (id) {
+        id -> Int4,
+        product_id -> Int4,
+        #[max_length = 20]
+        protocol -> Nullable<Varchar>,
+        #[max_length = 500]
+        userinfo -> Nullable<Varchar>,
+        #[max_length = 500]
+        host -> Nullable<Varchar>,
+        port -> Nullable<Int4>,
+        #[max_length = 500]
+        path -> Nullable<Varchar>,
+        #[max_length = 1000]
+        query -> Nullable<Varchar>,
+        #[max_length = 500]
+        fragment -> Nullable<Varchar>,
+        url -> Text,
+        created -> Timestamptz,
+    }
+}
+
+diesel::table! {
     engagements (id) {
         id -> Int4,
         product_id -> Int4,
@@ -171,6 +208,20 @@ diesel::table! {
         tags -> Array<Nullable<Text>>,
         created -> Timestamptz,
         updated -> Timestamptz,
+        param -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        cwes -> Array<Nullable<Int4>>,
+        #[max_length = 255]
+        cvssv4 -> Nullable<Varchar>,
+        cvssv4_score -> Nullable<Float8>,
+        scanner_confidence -> Nullable<Int4>,
+        fix_available -> Nullable<Bool>,
+        #[max_length = 100]
+        fix_version -> Nullable<Varchar>,
+        epss_score -> Nullable<Float8>,
+        epss_percentile -> Nullable<Float8>,
+        known_exploited -> Bool,
+        publish_date -> Nullable<Date>,
     }
 }
 
@@ -312,6 +363,40 @@ diesel::table! {
         engagement_auto_close -> Bool,
         engagement_auto_close_days -> Int4,
         updated -> Timestamptz,
+        enable_deduplication -> Bool,
+    }
+}
+
+diesel::table! {
+    test_import_findings (test_import_id, finding_id) {
+        test_import_id -> Int4,
+        finding_id -> Int4,
+        #[max_length = 12]
+        action -> Varchar,
+    }
+}
+
+diesel::table! {
+    test_imports (id) {
+        id -> Int4,
+        test_id -> Int4,
+        #[max_length = 8]
+        kind -> Varchar,
+        #[max_length = 200]
+        scan_type -> Varchar,
+        #[max_length = 500]
+        file_name -> Nullable<Varchar>,
+        user_id -> Nullable<Int4>,
+        #[max_length = 100]
+        version -> Nullable<Varchar>,
+        #[max_length = 150]
+        build_id -> Nullable<Varchar>,
+        #[max_length = 150]
+        commit_hash -> Nullable<Varchar>,
+        #[max_length = 150]
+        branch_tag -> Nullable<Varchar>,
+        statistics -> Jsonb,
+        created -> Timestamptz,
     }
 }
 
@@ -376,6 +461,10 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(endpoint_status -> endpoints (endpoint_id));
+diesel::joinable!(endpoint_status -> findings (finding_id));
+diesel::joinable!(endpoint_status -> users (mitigated_by_id));
+diesel::joinable!(endpoints -> products (product_id));
 diesel::joinable!(engagements -> development_environments (environment_id));
 diesel::joinable!(engagements -> products (product_id));
 diesel::joinable!(engagements -> users (lead_id));
@@ -396,6 +485,10 @@ diesel::joinable!(notes -> tests (test_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(products -> product_types (product_type_id));
 diesel::joinable!(products -> sla_configurations (sla_configuration_id));
+diesel::joinable!(test_import_findings -> findings (finding_id));
+diesel::joinable!(test_import_findings -> test_imports (test_import_id));
+diesel::joinable!(test_imports -> tests (test_id));
+diesel::joinable!(test_imports -> users (user_id));
 diesel::joinable!(tests -> development_environments (environment_id));
 diesel::joinable!(tests -> test_types (test_type_id));
 diesel::joinable!(tests -> users (lead_id));
@@ -403,6 +496,8 @@ diesel::joinable!(tests -> users (lead_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     development_environments,
+    endpoint_status,
+    endpoints,
     engagements,
     event_outbox,
     event_relay,
@@ -417,6 +512,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     sla_configurations,
     system_settings,
+    test_import_findings,
+    test_imports,
     test_types,
     tests,
     users,

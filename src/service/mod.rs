@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod demo;
+pub mod import;
 pub mod jobs;
 pub mod lifecycle;
 pub mod products;

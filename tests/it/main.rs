@@ -15,6 +15,7 @@ mod events;
 mod finding;
 mod hardening;
 mod http;
+mod import;
 mod lifecycle;
 mod limits;
 mod notes_files;

@@ -1,0 +1,1301 @@
+//! Scan import and re-import (DESIGN.md, Import pipeline; reference §3–§4): the one operation
+//! that the GraphQL mutations, the DefectDojo-compatible REST endpoints and the CLI all run.
+//!
+//! bytes → parser (on a blocking thread, before any transaction) → minimum severity, overrides,
+//! hash codes → **one transaction**: resolve or auto-create the target (product type, product,
+//! engagement, test; each checked against the caller's roles, names locked so that concurrent
+//! auto-creates make one object) → match (re-import: inside the test) → multi-row writes →
+//! deduplication against the product in bulk → close old findings → statistics, history, one
+//! `FINDINGS_IMPORTED` event → commit. A bad file or a failure anywhere leaves nothing written.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
+
+use super::{ServiceError, ServiceResult, access, lifecycle, write};
+use crate::{
+    auth::{Principal, access::require},
+    db::{
+        Db, DbError, QueryResult,
+        authz::Target as AuthTarget,
+        engagement::{Engagement, NewEngagement},
+        finding::SlaScope,
+        import::{self as rows, ImportedFinding, MatchRow},
+        lookup,
+        membership::{Member, On},
+        outbox,
+        product::NewProduct,
+        product_type::NewProductType,
+        test::{NewTest, Test},
+    },
+    domain::{
+        EngagementStatus, EngagementType, Role, Severity,
+        dedup::{self, Candidate, DedupAlgorithm, DedupRule},
+        events::{EventKind, NewEvent},
+        import::{
+            self as rules, Delta, FindingFlags, ImportAction, ImportKind, ImportStatistics,
+            Outcome, ReportStatus, SeverityStatistics, StoredStatus,
+        },
+        rbac::Permission,
+        report::{Endpoint, ParsedFinding},
+    },
+    import::parsers,
+};
+
+/// Where an import goes: by ids, or by names (which auto-create may create). Ids and names may
+/// be combined only when they agree.
+#[derive(Debug, Clone, Default)]
+pub struct ImportTarget {
+    pub engagement_id: Option<i32>,
+    pub test_id: Option<i32>,
+    pub product_type_name: Option<String>,
+    pub product_name: Option<String>,
+    pub engagement_name: Option<String>,
+    pub test_title: Option<String>,
+}
+
+/// Everything an import or re-import takes besides the file (DefectDojo's parameters, §4.1).
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub scan_type: String,
+    pub file_name: Option<String>,
+    pub target: ImportTarget,
+    pub auto_create_context: bool,
+    pub engagement_end_date: Option<NaiveDate>,
+    pub deduplication_on_engagement: Option<bool>,
+    pub minimum_severity: Severity,
+    /// Overrides of the report's values (absent: keep the report's).
+    pub active: Option<bool>,
+    pub verified: Option<bool>,
+    /// Every finding's date; the test's dates.
+    pub scan_date: Option<NaiveDate>,
+    /// Import: default off. Re-import: default on.
+    pub close_old_findings: Option<bool>,
+    pub close_old_findings_product_scope: bool,
+    pub do_not_reactivate: bool,
+    pub version: Option<String>,
+    pub build_id: Option<String>,
+    pub commit_hash: Option<String>,
+    pub branch_tag: Option<String>,
+    pub service: Option<String>,
+    pub tags: Vec<String>,
+    pub apply_tags_to_findings: bool,
+    pub environment: Option<String>,
+    pub lead_id: Option<i32>,
+}
+
+impl ImportOptions {
+    /// Options for `scan_type` with DefectDojo's defaults.
+    pub fn new(scan_type: impl Into<String>) -> Self {
+        Self {
+            scan_type: scan_type.into(),
+            file_name: None,
+            target: ImportTarget::default(),
+            auto_create_context: false,
+            engagement_end_date: None,
+            deduplication_on_engagement: None,
+            minimum_severity: Severity::Info,
+            active: None,
+            verified: None,
+            scan_date: None,
+            close_old_findings: None,
+            close_old_findings_product_scope: false,
+            do_not_reactivate: false,
+            version: None,
+            build_id: None,
+            commit_hash: None,
+            branch_tag: None,
+            service: None,
+            tags: Vec::new(),
+            apply_tags_to_findings: false,
+            environment: None,
+            lead_id: None,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportResult {
+    pub kind: ImportKind,
+    pub test: Test,
+    pub engagement_id: i32,
+    pub product_id: i32,
+    pub product_type_id: i32,
+    pub statistics: ImportStatistics,
+    pub import: rows::TestImport,
+}
+
+/// The scan types that can be imported.
+pub fn scan_types() -> Vec<&'static str> {
+    parsers::scan_types()
+}
+
+/// Imports a report into a new test (§4.2).
+#[tracing::instrument(skip_all, fields(scan_type = %options.scan_type, bytes = bytes.len()))]
+pub async fn import_scan(
+    db: &Db,
+    principal: &Principal,
+    options: ImportOptions,
+    bytes: Vec<u8>,
+) -> ServiceResult<ImportResult> {
+    let report = parse(&options, bytes).await?;
+    write(db, principal, "Engagement", vec![], move |c, p| {
+        Box::pin(async move { import_in(c, &p, &options, report).await })
+    })
+    .await
+}
+
+/// Re-imports a report into an existing test (§4.3): the test named by id, or the latest test of
+/// the scan type in the engagement named; without one, and with `auto_create_context`, an import.
+#[tracing::instrument(skip_all, fields(scan_type = %options.scan_type, bytes = bytes.len()))]
+pub async fn reimport_scan(
+    db: &Db,
+    principal: &Principal,
+    options: ImportOptions,
+    bytes: Vec<u8>,
+) -> ServiceResult<ImportResult> {
+    let report = parse(&options, bytes).await?;
+    write(db, principal, "Test", vec![], move |c, p| {
+        Box::pin(async move { reimport_in(c, &p, &options, report).await })
+    })
+    .await
+}
+
+/// The report's findings after the minimum severity and the overrides, with hash codes.
+struct Report {
+    findings: Vec<ParsedFinding>,
+    hashes: Vec<String>,
+}
+
+/// Parses on a blocking thread (CPU-bound; the runtime's workers stay free).
+async fn parse(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Report> {
+    let parser = parsers::by_scan_type(&options.scan_type).ok_or_else(|| {
+        ServiceError::bad_input(format!(
+            "unknown scan type {:?} (the scanTypes query lists them)",
+            options.scan_type
+        ))
+    })?;
+    let name = options.file_name.clone();
+    let parsed = tokio::task::spawn_blocking(move || parser.parse(&bytes, name.as_deref()))
+        .await
+        .map_err(ServiceError::internal)?
+        .map_err(|e| ServiceError::ParseError(format!("{}: {e}", parser.scan_type())))?;
+    let rule = dedup::rule(&options.scan_type);
+    let mut findings: Vec<ParsedFinding> = parsed
+        .findings
+        .into_iter()
+        .filter(|f| f.severity <= options.minimum_severity)
+        .collect();
+    let test_tags = crate::domain::clean_tags(&options.tags).map_err(ServiceError::from)?;
+    for f in &mut findings {
+        if let Some(date) = options.scan_date {
+            f.date = Some(date);
+        }
+        if let Some(service) = options.service.as_ref().filter(|s| !s.is_empty()) {
+            f.service = Some(service.clone());
+        }
+        if options.apply_tags_to_findings {
+            f.tags.extend(test_tags.iter().cloned());
+        }
+        f.tags = crate::domain::clean_tags(&f.tags)
+            .unwrap_or_default()
+            .into_iter()
+            .take(crate::domain::MAX_LIST_ITEMS)
+            .collect();
+    }
+    let hashes = findings
+        .iter()
+        .map(|f| dedup::hash_code(f, &rule, f.service.as_deref()))
+        .collect();
+    Ok(Report { findings, hashes })
+}
+
+/// The target of an import once resolved: engagement (locked), product, product type.
+struct Resolved {
+    engagement: Engagement,
+    product_type_id: i32,
+}
+
+fn conflict_with_ids() -> DbError {
+    DbError::Rule(
+        "the names given (product_type_name, product_name, engagement_name) do not match the engagement or test given by id"
+            .into(),
+    )
+}
+
+/// Resolves (or auto-creates) the engagement of `target`, checking `principal` may import there.
+async fn resolve_engagement(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+) -> QueryResult<Resolved> {
+    let t = &options.target;
+    if let Some(id) = t.engagement_id {
+        require(
+            c,
+            p,
+            AuthTarget::Engagement(id),
+            Permission::ImportScanResult,
+        )
+        .await?;
+        let engagement = crate::db::engagement::get(c, id).await?;
+        let product_type_id = check_names(c, t, &engagement).await?;
+        return Ok(Resolved {
+            engagement,
+            product_type_id,
+        });
+    }
+    let Some(product_name) = t.product_name.as_deref() else {
+        return Err(DbError::Rule(
+            "name the target: an engagement id, or product_name and engagement_name".into(),
+        ));
+    };
+    let Some(engagement_name) = t.engagement_name.as_deref() else {
+        return Err(DbError::Rule(
+            "engagement_name is required with product_name".into(),
+        ));
+    };
+    let (product_id, product_type_id) = resolve_product(c, p, options, product_name).await?;
+    rows::lock_name(c, &format!("engagement:{product_id}"), engagement_name).await?;
+    let engagement = match rows::engagement_named(c, product_id, engagement_name).await? {
+        Some(id) => {
+            require(
+                c,
+                p,
+                AuthTarget::Engagement(id),
+                Permission::ImportScanResult,
+            )
+            .await?;
+            crate::db::engagement::get(c, id).await?
+        }
+        None if options.auto_create_context => {
+            require(
+                c,
+                p,
+                AuthTarget::Product(product_id),
+                Permission::EngagementAdd,
+            )
+            .await?;
+            require(
+                c,
+                p,
+                AuthTarget::Product(product_id),
+                Permission::ImportScanResult,
+            )
+            .await?;
+            let today = crate::db::today();
+            let new = NewEngagement {
+                product_id,
+                name: engagement_name.to_string(),
+                description: None,
+                version: None,
+                first_contacted: None,
+                target_start: today,
+                target_end: options
+                    .engagement_end_date
+                    .unwrap_or(today + chrono::Days::new(365)),
+                lead_id: Some(options.lead_id.unwrap_or(p.user_id)),
+                reason: None,
+                tracker: None,
+                test_strategy: None,
+                source_code_management_uri: None,
+                engagement_type: EngagementType::CiCd,
+                status: EngagementStatus::InProgress,
+                active: true,
+                done_testing: false,
+                build_id: None,
+                commit_hash: None,
+                branch_tag: None,
+                environment_id: None,
+                deduplication_on_engagement: options.deduplication_on_engagement.unwrap_or(false),
+                tags: Vec::new(),
+            };
+            lifecycle::engagement::create_in(c, new).await?
+        }
+        None => return Err(DbError::NotFound),
+    };
+    Ok(Resolved {
+        engagement,
+        product_type_id,
+    })
+}
+
+/// With ids given, names given too must name the same objects (refused without naming what
+/// they do name: an id of yours with another tenant's product name reveals nothing).
+async fn check_names(
+    c: &mut AsyncPgConnection,
+    t: &ImportTarget,
+    engagement: &Engagement,
+) -> QueryResult<i32> {
+    let (product_id, product_type_id) = product_of(c, engagement.product_id).await?;
+    if let Some(name) = &t.engagement_name
+        && !name.eq(&engagement.name)
+    {
+        return Err(conflict_with_ids());
+    }
+    if let Some(name) = &t.product_name {
+        match rows::product_named(c, name).await? {
+            Some((id, _)) if id == product_id => {}
+            _ => return Err(conflict_with_ids()),
+        }
+    }
+    if let Some(name) = &t.product_type_name {
+        match rows::product_type_named(c, name).await? {
+            Some(id) if id == product_type_id => {}
+            _ => return Err(conflict_with_ids()),
+        }
+    }
+    Ok(product_type_id)
+}
+
+async fn product_of(c: &mut AsyncPgConnection, product: i32) -> QueryResult<(i32, i32)> {
+    Ok((product, rows::product_type_of(c, product).await?))
+}
+
+/// The product called `name` (with its product type), or a new one when auto-create is on.
+async fn resolve_product(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+    name: &str,
+) -> QueryResult<(i32, i32)> {
+    rows::lock_name(c, "product", name).await?;
+    if let Some((id, product_type_id)) = rows::product_named(c, name).await? {
+        // Seeing the product is needed before anything about it is said.
+        require(c, p, AuthTarget::Product(id), Permission::ProductView).await?;
+        if let Some(pt) = &options.target.product_type_name
+            && rows::product_type_named(c, pt).await? != Some(product_type_id)
+        {
+            return Err(DbError::Rule(
+                "product_type_name does not name the product type of product_name".into(),
+            ));
+        }
+        return Ok((id, product_type_id));
+    }
+    if !options.auto_create_context {
+        return Err(DbError::NotFound);
+    }
+    let Some(pt_name) = options.target.product_type_name.as_deref() else {
+        return Err(DbError::Rule(
+            "product_type_name is required to create a product".into(),
+        ));
+    };
+    rows::lock_name(c, "product_type", pt_name).await?;
+    let product_type_id = match rows::product_type_named(c, pt_name).await? {
+        Some(id) => {
+            require(
+                c,
+                p,
+                AuthTarget::ProductType(id),
+                Permission::ProductTypeAddProduct,
+            )
+            .await?;
+            id
+        }
+        None => {
+            if !p.may_add_product_types() {
+                return Err(DbError::Forbidden(
+                    "creating a product type needs a global MAINTAINER or OWNER role".into(),
+                ));
+            }
+            let created = crate::db::product_type::create(
+                c,
+                NewProductType {
+                    name: pt_name.to_string(),
+                    description: None,
+                    critical_product: false,
+                    key_product: false,
+                },
+            )
+            .await?;
+            own(c, p, On::ProductType(created.id)).await?;
+            created.id
+        }
+    };
+    let product = crate::db::product::create(
+        c,
+        NewProduct {
+            name: name.to_string(),
+            description: format!("Created by a {} import.", options.scan_type),
+            product_type_id,
+            sla_configuration_id: crate::db::sla_configuration::DEFAULT_ID,
+            product_manager_id: None,
+            technical_contact_id: None,
+            team_manager_id: None,
+            business_criticality: None,
+            platform: None,
+            lifecycle: None,
+            origin: None,
+            user_records: None,
+            revenue: None,
+            external_audience: false,
+            internet_accessible: false,
+            regulations: Vec::new(),
+            technologies: serde_json::json!([]),
+            tags: Vec::new(),
+            enable_simple_risk_acceptance: false,
+            enable_full_risk_acceptance: true,
+            disable_sla_breach_notifications: false,
+        },
+    )
+    .await?;
+    own(c, p, On::Product(product.id)).await?;
+    Ok((product.id, product_type_id))
+}
+
+/// Auto-created product types and products make the importer their OWNER (a superuser needs no
+/// membership).
+async fn own(c: &mut AsyncPgConnection, p: &Principal, on: On) -> QueryResult<()> {
+    if !p.is_superuser {
+        access::grant_as_system(
+            c,
+            access::Grant {
+                on,
+                member: Member::User(p.user_id),
+                role: Role::Owner,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The status columns a new finding gets from the report and the overrides (DefectDojo's
+/// invariants: mitigated, false positive and out of scope findings are inactive; a false
+/// positive is not verified).
+fn new_row(
+    f: &ParsedFinding,
+    hash: &str,
+    test: &Test,
+    options: &ImportOptions,
+    user: i32,
+    now: DateTime<Utc>,
+) -> ImportedFinding {
+    let false_p = f.false_p.unwrap_or(false);
+    let is_mitigated = f.is_mitigated.unwrap_or(false) || false_p;
+    let mut active = options.active.or(f.active).unwrap_or(true);
+    let mut verified = options.verified.or(f.verified).unwrap_or(false);
+    if is_mitigated {
+        active = false;
+    }
+    if false_p {
+        verified = false;
+    }
+    let has_path = f.file_path.as_deref().is_some_and(|p| !p.is_empty());
+    let static_finding = f.static_finding.unwrap_or(has_path);
+    let dynamic_finding = f
+        .dynamic_finding
+        .unwrap_or(!has_path || !f.endpoints.is_empty());
+    let date = f
+        .date
+        .or(options.scan_date)
+        .unwrap_or_else(crate::db::today);
+    let cut = |s: &Option<String>, max: usize| {
+        s.as_ref()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| v.chars().take(max).collect::<String>())
+    };
+    let mut cwes = f.cwes.clone();
+    cwes.retain(|c| *c > 0);
+    cwes.sort_unstable();
+    cwes.dedup();
+    let mut ids: Vec<String> = Vec::new();
+    for id in &f.vulnerability_ids {
+        if !id.trim().is_empty() && !ids.contains(id) && ids.len() < crate::domain::MAX_LIST_ITEMS {
+            ids.push(id.chars().take(100).collect());
+        }
+    }
+    ImportedFinding {
+        test_id: test.id,
+        engagement_id: test.engagement_id,
+        product_id: test.product_id,
+        title: f
+            .title
+            .chars()
+            .take(crate::db::finding::TITLE_MAX)
+            .collect(),
+        description: f.description.clone(),
+        severity: f.severity,
+        numerical_severity: f.severity.numerical().to_string(),
+        date,
+        mitigation: f.mitigation.clone(),
+        impact: f.impact.clone(),
+        steps_to_reproduce: f.steps_to_reproduce.clone(),
+        severity_justification: f.severity_justification.clone(),
+        refs: f.references.clone(),
+        cwe: f.cwe.filter(|c| *c > 0),
+        cwes,
+        vulnerability_ids: ids,
+        cvssv3: cut(&f.cvssv3, 117),
+        cvssv3_score: f.cvssv3_score.filter(|s| (0.0..=10.0).contains(s)),
+        cvssv4: cut(&f.cvssv4, 255),
+        cvssv4_score: f.cvssv4_score.filter(|s| (0.0..=10.0).contains(s)),
+        file_path: cut(&f.file_path, 4000),
+        line: f.line,
+        component_name: cut(&f.component_name, 500),
+        component_version: cut(&f.component_version, 100),
+        static_finding,
+        dynamic_finding,
+        unique_id_from_tool: cut(&f.unique_id_from_tool, 500),
+        vuln_id_from_tool: cut(&f.vuln_id_from_tool, 500),
+        hash_code: Some(hash.to_string()),
+        service: cut(&f.service, 200),
+        nb_occurences: f.nb_occurences,
+        scanner_confidence: f.scanner_confidence,
+        fix_available: f.fix_available,
+        fix_version: cut(&f.fix_version, 100),
+        epss_score: f.epss_score.filter(|s| (0.0..=1.0).contains(s)),
+        epss_percentile: f.epss_percentile.filter(|s| (0.0..=1.0).contains(s)),
+        known_exploited: f.known_exploited.unwrap_or(false),
+        publish_date: f.publish_date,
+        param: f.param.clone(),
+        payload: f.payload.clone(),
+        active,
+        verified,
+        false_p,
+        out_of_scope: false,
+        risk_accepted: false,
+        is_mitigated,
+        mitigated: is_mitigated.then(|| f.mitigated.unwrap_or(now)),
+        mitigated_by_id: is_mitigated.then_some(user),
+        reporter_id: Some(user),
+        tags: f.tags.clone(),
+    }
+}
+
+/// Inserts `findings` (with `hashes`) into `test`, with their endpoints and files; returns the
+/// new ids in report order.
+async fn create_findings(
+    c: &mut AsyncPgConnection,
+    test: &Test,
+    options: &ImportOptions,
+    user: i32,
+    findings: &[&ParsedFinding],
+    hashes: &[&str],
+) -> QueryResult<Vec<i32>> {
+    let now = Utc::now();
+    let rows_to_insert: Vec<ImportedFinding> = findings
+        .iter()
+        .zip(hashes)
+        .map(|(f, h)| new_row(f, h, test, options, user, now))
+        .collect();
+    let ids = rows::insert_findings(c, &rows_to_insert).await?;
+    let endpoints: Vec<&Endpoint> = findings.iter().flat_map(|f| f.endpoints.iter()).collect();
+    if !endpoints.is_empty() {
+        let by_url = rows::upsert_endpoints(c, test.product_id, &endpoints).await?;
+        let mut pairs = Vec::new();
+        for (f, id) in findings.iter().zip(&ids) {
+            let mut seen = HashSet::new();
+            for e in &f.endpoints {
+                if let Some(endpoint) = by_url.get(&e.url())
+                    && seen.insert(*endpoint)
+                {
+                    pairs.push((*id, *endpoint));
+                }
+            }
+        }
+        rows::link_endpoints(c, &pairs).await?;
+    }
+    for (f, id) in findings.iter().zip(&ids) {
+        for file in &f.files {
+            let title: String = file.title.chars().take(100).collect();
+            let new = crate::db::file::NewFile {
+                title: if title.is_empty() {
+                    "file".into()
+                } else {
+                    title.clone()
+                },
+                content_type: "application/octet-stream".into(),
+                filename: if title.is_empty() {
+                    "file".into()
+                } else {
+                    title
+                },
+                sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&file.data)),
+                content: file.data.clone(),
+            };
+            crate::db::file::insert(c, crate::db::attachment::Attachment::Finding(*id), new)
+                .await?;
+        }
+    }
+    crate::db::finding::recompute_sla(c, SlaScope::Findings(ids.clone())).await?;
+    Ok(ids)
+}
+
+fn candidate(row: &MatchRow) -> Candidate {
+    Candidate {
+        id: i64::from(row.id),
+        engagement_id: row.engagement_id,
+        dedup_on_engagement: row.dedup_on_engagement,
+        same_test_type: row.same_test_type,
+        hash_code: row.hash_code.clone(),
+        unique_id_from_tool: row.unique_id_from_tool.clone(),
+        title: row.title.clone(),
+        cwe: row.cwe,
+        file_path: row.file_path.clone(),
+        line: row.line,
+        static_finding: row.static_finding,
+        endpoint_urls: row.endpoint_urls.clone(),
+        endpoint_host_paths: row
+            .endpoint_hosts
+            .iter()
+            .cloned()
+            .zip(row.endpoint_paths.iter().cloned())
+            .collect(),
+        duplicate: row.duplicate,
+        active: row.active,
+        is_mitigated: row.is_mitigated,
+        has_mitigated_date: row.mitigated.is_some(),
+        false_p: row.false_p,
+        out_of_scope: row.out_of_scope,
+    }
+}
+
+/// Deduplicates the new findings `new_ids` of `test` against the product (or engagement) in
+/// bulk: one statement loads every candidate, one marks every duplicate.
+async fn deduplicate(
+    c: &mut AsyncPgConnection,
+    test: &Test,
+    engagement_only: bool,
+    rule: &DedupRule,
+    new_ids: &[i32],
+    findings: &[&ParsedFinding],
+    hashes: &[&str],
+) -> QueryResult<Vec<(i32, i32)>> {
+    if new_ids.is_empty() || !rows::dedup_enabled(c).await? {
+        return Ok(Vec::new());
+    }
+    let algorithm = rule.algorithm;
+    let uses_hash = !matches!(algorithm, DedupAlgorithm::UniqueIdFromTool);
+    let uses_uid = matches!(
+        algorithm,
+        DedupAlgorithm::UniqueIdFromTool | DedupAlgorithm::UniqueIdFromToolOrHashCode
+    );
+    let legacy = algorithm == DedupAlgorithm::Legacy;
+    let set = |v: Vec<String>| -> Vec<String> {
+        let mut v = v;
+        v.sort();
+        v.dedup();
+        v
+    };
+    let hash_list = if uses_hash {
+        set(hashes.iter().map(|h| h.to_string()).collect())
+    } else {
+        Vec::new()
+    };
+    let uid_list = if uses_uid {
+        set(findings
+            .iter()
+            .filter_map(|f| f.unique_id_from_tool.clone())
+            .collect())
+    } else {
+        Vec::new()
+    };
+    let (titles, cwes) = if legacy {
+        let mut cwes: Vec<i32> = findings
+            .iter()
+            .filter_map(|f| f.cwe)
+            .filter(|c| *c > 0)
+            .collect();
+        cwes.sort_unstable();
+        cwes.dedup();
+        (
+            set(findings.iter().map(|f| f.title.clone()).collect()),
+            cwes,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let pool = rows::dedup_candidates(
+        c,
+        test.test_type_id,
+        test.product_id,
+        test.engagement_id,
+        engagement_only,
+        &hash_list,
+        &uid_list,
+        &titles,
+        &cwes,
+    )
+    .await?;
+    let by_id: HashMap<i32, Candidate> = pool.iter().map(|r| (r.id, candidate(r))).collect();
+    // Candidates per key, in ascending id (the pool is ordered).
+    let mut by_hash: HashMap<&str, Vec<&Candidate>> = HashMap::new();
+    let mut by_uid: HashMap<&str, Vec<&Candidate>> = HashMap::new();
+    let mut by_title: HashMap<&str, Vec<&Candidate>> = HashMap::new();
+    let mut by_cwe: HashMap<i32, Vec<&Candidate>> = HashMap::new();
+    for r in &pool {
+        let cand = &by_id[&r.id];
+        if let Some(h) = &r.hash_code {
+            by_hash.entry(h).or_default().push(cand);
+        }
+        if let Some(u) = &r.unique_id_from_tool {
+            by_uid.entry(u).or_default().push(cand);
+        }
+        by_title.entry(&r.title).or_default().push(cand);
+        if r.cwe != 0 {
+            by_cwe.entry(r.cwe).or_default().push(cand);
+        }
+    }
+    let mut pairs = Vec::new();
+    for id in new_ids {
+        let Some(new) = by_id.get(id) else { continue };
+        let mut pool: Vec<&Candidate> = Vec::new();
+        if let Some(h) = &new.hash_code {
+            pool.extend(by_hash.get(h.as_str()).into_iter().flatten());
+        }
+        if let Some(u) = &new.unique_id_from_tool {
+            pool.extend(by_uid.get(u.as_str()).into_iter().flatten());
+        }
+        if legacy {
+            pool.extend(by_title.get(new.title.as_str()).into_iter().flatten());
+            if new.cwe != 0 {
+                pool.extend(by_cwe.get(&new.cwe).into_iter().flatten());
+            }
+        }
+        pool.sort_by_key(|c| c.id);
+        pool.dedup_by_key(|c| c.id);
+        if let Some(original) = dedup::find_original(new, pool, algorithm) {
+            pairs.push((*id, original as i32));
+        }
+    }
+    rows::mark_duplicates(c, &pairs).await?;
+    Ok(pairs)
+}
+
+/// Creates the test of an import (its type named after the scan type).
+async fn create_test(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+    engagement: &Engagement,
+) -> QueryResult<Test> {
+    let date = options.scan_date.unwrap_or_else(crate::db::today);
+    let environment = match &options.environment {
+        Some(name) => lookup::environment_by_name(c, name).await?.map(|e| e.id),
+        None => None,
+    };
+    let tags = crate::domain::clean_tags(&options.tags).map_err(|e| DbError::Rule(e.0))?;
+    let test = NewTest {
+        engagement_id: engagement.id,
+        product_id: engagement.product_id,
+        test_type_id: 0,
+        lead_id: Some(options.lead_id.unwrap_or(p.user_id)),
+        scan_type: Some(options.scan_type.clone()),
+        title: options.target.test_title.clone(),
+        description: None,
+        target_start: date,
+        target_end: date,
+        percent_complete: Some(100),
+        environment_id: environment,
+        version: options.version.clone(),
+        build_id: options.build_id.clone(),
+        commit_hash: options.commit_hash.clone(),
+        branch_tag: options.branch_tag.clone(),
+        tags,
+    };
+    lifecycle::test::create_in(
+        c,
+        lifecycle::test::CreateTest {
+            test,
+            test_type: options.scan_type.clone(),
+        },
+        lookup::TestTypeByName::CreateMissing,
+    )
+    .await
+}
+
+/// The statistics of findings `ids` as they are now.
+async fn stats_of(c: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<SeverityStatistics> {
+    if ids.is_empty() {
+        return Ok(SeverityStatistics::default());
+    }
+    let rows = rows::flags_of(c, ids).await?;
+    let flags: Vec<(Severity, FindingFlags)> =
+        rows.iter().map(|r| (r.severity(), r.flags())).collect();
+    Ok(SeverityStatistics::of(flags.iter().map(|(s, f)| (*s, f))))
+}
+
+/// Statistics, history and the event of a finished import.
+async fn finish(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+    kind: ImportKind,
+    test: Test,
+    product_type_id: i32,
+    before: Option<SeverityStatistics>,
+    actions: Vec<(i32, ImportAction)>,
+) -> QueryResult<ImportResult> {
+    let ids_of = |a: ImportAction| -> Vec<i32> {
+        actions
+            .iter()
+            .filter(|(_, x)| *x == a)
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let delta = Delta {
+        created: stats_of(c, &ids_of(ImportAction::Created)).await?,
+        closed: stats_of(c, &ids_of(ImportAction::Closed)).await?,
+        reactivated: stats_of(c, &ids_of(ImportAction::Reactivated)).await?,
+        untouched: stats_of(c, &ids_of(ImportAction::Untouched)).await?,
+    };
+    let after = rows::test_statistics(c, test.id).await?;
+    let statistics = ImportStatistics {
+        before,
+        delta,
+        after,
+    };
+    let json = serde_json::to_value(statistics).unwrap_or_default();
+    let import = rows::record_import(
+        c,
+        &rows::NewTestImport {
+            test_id: test.id,
+            kind,
+            scan_type: options.scan_type.clone(),
+            file_name: options.file_name.clone(),
+            user_id: Some(p.user_id),
+            version: options.version.clone(),
+            build_id: options.build_id.clone(),
+            commit_hash: options.commit_hash.clone(),
+            branch_tag: options.branch_tag.clone(),
+            statistics: json.clone(),
+        },
+        &actions,
+    )
+    .await?;
+    let event = NewEvent::new(EventKind::FindingsImported, test.product_id, &json)
+        .engagement(test.engagement_id)
+        .test(test.id);
+    outbox::record(c, &event).await?;
+    Ok(ImportResult {
+        kind,
+        engagement_id: test.engagement_id,
+        product_id: test.product_id,
+        product_type_id,
+        test,
+        statistics,
+        import,
+    })
+}
+
+/// The import in the caller's transaction (re-import without a test falls back to it).
+async fn import_in(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+    report: Report,
+) -> QueryResult<ImportResult> {
+    let Resolved {
+        engagement,
+        product_type_id,
+    } = resolve_engagement(c, p, options).await?;
+    lifecycle::engagement::open_for_children(c, engagement.id).await?;
+    let test = create_test(c, p, options, &engagement).await?;
+    let findings: Vec<&ParsedFinding> = report.findings.iter().collect();
+    let hashes: Vec<&str> = report.hashes.iter().map(String::as_str).collect();
+    let ids = create_findings(c, &test, options, p.user_id, &findings, &hashes).await?;
+    let rule = dedup::rule(&options.scan_type);
+    deduplicate(
+        c,
+        &test,
+        engagement.deduplication_on_engagement,
+        &rule,
+        &ids,
+        &findings,
+        &hashes,
+    )
+    .await?;
+    let mut actions: Vec<(i32, ImportAction)> =
+        ids.iter().map(|id| (*id, ImportAction::Created)).collect();
+    if options.close_old_findings == Some(true) {
+        let open: Vec<usize> = findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.is_mitigated.unwrap_or(false))
+            .map(|(i, _)| i)
+            .collect();
+        let keep_hashes: Vec<String> = if rule.algorithm != DedupAlgorithm::UniqueIdFromTool {
+            open.iter().map(|i| hashes[*i].to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        let keep_uids: Vec<String> = if matches!(
+            rule.algorithm,
+            DedupAlgorithm::UniqueIdFromTool | DedupAlgorithm::UniqueIdFromToolOrHashCode
+        ) {
+            open.iter()
+                .filter_map(|i| findings[*i].unique_id_from_tool.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let old = rows::old_findings(
+            c,
+            test.id,
+            test.test_type_id,
+            engagement.id,
+            options
+                .close_old_findings_product_scope
+                .then_some(engagement.product_id),
+            options.service.as_deref(),
+            &keep_hashes,
+            &keep_uids,
+        )
+        .await?;
+        let at = scan_time(options);
+        rows::close(c, &old, at, p.user_id).await?;
+        let title = test
+            .title
+            .clone()
+            .unwrap_or_else(|| options.scan_type.clone());
+        rows::add_notes(c, &old, &rules::import_closed_note(&title), p.user_id).await?;
+        actions.extend(old.into_iter().map(|id| (id, ImportAction::Closed)));
+    }
+    if let Some(date) = options.scan_date {
+        rows::extend_engagement(c, engagement.id, date).await?;
+    }
+    finish(
+        c,
+        p,
+        options,
+        ImportKind::Import,
+        test,
+        product_type_id,
+        None,
+        actions,
+    )
+    .await
+}
+
+/// When an import happened: the scan date (at midnight UTC) or now.
+fn scan_time(options: &ImportOptions) -> DateTime<Utc> {
+    options
+        .scan_date
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .unwrap_or_else(Utc::now)
+}
+
+/// Whether a stored finding matches a report finding in re-import (§4.3: inside the test; the
+/// test's algorithm; legacy = same title regardless of case and same severity).
+fn reimport_match(
+    algorithm: DedupAlgorithm,
+    stored: &MatchRow,
+    f: &ParsedFinding,
+    hash: &str,
+) -> bool {
+    let by_hash = stored.hash_code.as_deref() == Some(hash);
+    let by_uid = f.unique_id_from_tool.is_some()
+        && stored.unique_id_from_tool.as_deref() == f.unique_id_from_tool.as_deref();
+    match algorithm {
+        DedupAlgorithm::HashCode => by_hash,
+        DedupAlgorithm::UniqueIdFromTool => by_uid,
+        DedupAlgorithm::UniqueIdFromToolOrHashCode => by_hash || by_uid,
+        DedupAlgorithm::Legacy => {
+            stored.title.to_lowercase() == f.title.to_lowercase()
+                && stored.severity == f.severity.as_str()
+        }
+    }
+}
+
+/// The re-import in the caller's transaction.
+async fn reimport_in(
+    c: &mut AsyncPgConnection,
+    p: &Principal,
+    options: &ImportOptions,
+    report: Report,
+) -> QueryResult<ImportResult> {
+    // The test: by id, or the latest of the scan type in the engagement named.
+    let test_id = match options.target.test_id {
+        Some(id) => {
+            require(c, p, AuthTarget::Test(id), Permission::ImportScanResult).await?;
+            let test = crate::db::test::get_for_update(c, id).await?;
+            if options
+                .target
+                .engagement_id
+                .is_some_and(|e| e != test.engagement_id)
+            {
+                return Err(conflict_with_ids());
+            }
+            let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
+            check_names(c, &options.target, &engagement).await?;
+            Some(id)
+        }
+        None => {
+            let resolved = resolve_engagement(c, p, options).await;
+            let engagement = match resolved {
+                Ok(r) => r.engagement,
+                Err(e) => return Err(e),
+            };
+            rows::latest_test(
+                c,
+                engagement.id,
+                &options.scan_type,
+                options.target.test_title.as_deref(),
+            )
+            .await?
+        }
+    };
+    let Some(test_id) = test_id else {
+        if options.auto_create_context {
+            let mut fallback = options.clone();
+            fallback.close_old_findings = Some(false);
+            return import_in(c, p, &fallback, report).await;
+        }
+        return Err(DbError::NotFound);
+    };
+    require(
+        c,
+        p,
+        AuthTarget::Test(test_id),
+        Permission::ImportScanResult,
+    )
+    .await?;
+    rows::lock_test(c, test_id).await?;
+    let test = crate::db::test::get_for_update(c, test_id).await?;
+    lifecycle::engagement::open_for_children(c, test.engagement_id).await?;
+    let (_, product_type_id) = product_of(c, test.product_id).await?;
+    let before = rows::test_statistics(c, test.id).await?;
+    let rule = dedup::rule(&options.scan_type);
+    let algorithm = rule.algorithm;
+    let stored = rows::test_findings(c, test.test_type_id, test.id).await?;
+
+    // DefectDojo's re-importer walks the report sorted, so that which of two identical report
+    // findings matches is reproducible.
+    let mut order: Vec<usize> = (0..report.findings.len()).collect();
+    order.sort_by(|a, b| {
+        let (fa, fb) = (&report.findings[*a], &report.findings[*b]);
+        (
+            &report.hashes[*a],
+            &fa.unique_id_from_tool,
+            &fa.file_path,
+            fa.line,
+            &fa.title,
+        )
+            .cmp(&(
+                &report.hashes[*b],
+                &fb.unique_id_from_tool,
+                &fb.file_path,
+                fb.line,
+                &fb.title,
+            ))
+    });
+
+    let mut untouched: Vec<i32> = Vec::new();
+    let mut reactivated: Vec<i32> = Vec::new();
+    let mut kept_closed: Vec<i32> = Vec::new();
+    let mut closed_by_report: Vec<(i32, Option<DateTime<Utc>>)> = Vec::new();
+    let mut refresh: Vec<rows::Refresh> = Vec::new();
+    let mut endpoint_updates: Vec<(i32, &ParsedFinding)> = Vec::new();
+    let mut to_create: Vec<usize> = Vec::new();
+    // Report findings new to the test (indexes); a later identical report finding matches one of
+    // them rather than creating another.
+    for i in order {
+        let f = &report.findings[i];
+        let hash = report.hashes[i].as_str();
+        if let Some(existing) = stored
+            .iter()
+            .find(|s| reimport_match(algorithm, s, f, hash))
+        {
+            refresh.push(rows::Refresh {
+                id: existing.id,
+                fix_available: f.fix_available,
+                fix_version: f.fix_version.clone(),
+                component_name: f.component_name.clone(),
+                component_version: f.component_version.clone(),
+            });
+            let outcome = rules::reimport_outcome(
+                StoredStatus {
+                    active: existing.active,
+                    is_mitigated: existing.is_mitigated,
+                    false_p: existing.false_p,
+                    out_of_scope: existing.out_of_scope,
+                    risk_accepted: existing.risk_accepted,
+                    duplicate: existing.duplicate,
+                },
+                ReportStatus {
+                    is_mitigated: f.is_mitigated.unwrap_or(false),
+                    false_p: f.false_p.unwrap_or(false),
+                    out_of_scope: false,
+                    risk_accepted: false,
+                },
+                options.do_not_reactivate,
+            );
+            match outcome {
+                Outcome::Untouched => {
+                    untouched.push(existing.id);
+                    endpoint_updates.push((existing.id, f));
+                }
+                Outcome::Ignored => {}
+                Outcome::Reactivate => {
+                    reactivated.push(existing.id);
+                    endpoint_updates.push((existing.id, f));
+                }
+                Outcome::KeepClosed => kept_closed.push(existing.id),
+                Outcome::Close => closed_by_report.push((existing.id, f.mitigated)),
+                Outcome::CopyFlags => {
+                    rows::set_triage(c, existing.id, f.false_p.unwrap_or(false), false, false)
+                        .await?;
+                    untouched.push(existing.id);
+                }
+            }
+        } else if to_create.iter().any(|j| {
+            let other = &report.findings[*j];
+            match algorithm {
+                DedupAlgorithm::HashCode => report.hashes[*j] == hash,
+                DedupAlgorithm::UniqueIdFromTool => {
+                    f.unique_id_from_tool.is_some()
+                        && other.unique_id_from_tool == f.unique_id_from_tool
+                }
+                DedupAlgorithm::UniqueIdFromToolOrHashCode => {
+                    report.hashes[*j] == hash
+                        || (f.unique_id_from_tool.is_some()
+                            && other.unique_id_from_tool == f.unique_id_from_tool)
+                }
+                DedupAlgorithm::Legacy => {
+                    other.title.to_lowercase() == f.title.to_lowercase()
+                        && other.severity == f.severity
+                }
+            }
+        }) {
+            // Matches a finding new in this report: nothing more to create.
+        } else {
+            to_create.push(i);
+        }
+    }
+
+    // Findings of the report that are new to the test.
+    let create: Vec<&ParsedFinding> = to_create.iter().map(|i| &report.findings[*i]).collect();
+    let create_hashes: Vec<&str> = to_create
+        .iter()
+        .map(|i| report.hashes[*i].as_str())
+        .collect();
+    let created = create_findings(c, &test, options, p.user_id, &create, &create_hashes).await?;
+    let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
+    deduplicate(
+        c,
+        &test,
+        engagement.deduplication_on_engagement,
+        &rule,
+        &created,
+        &create,
+        &create_hashes,
+    )
+    .await?;
+
+    rows::refresh(c, &refresh).await?;
+    rows::reactivate(c, &reactivated, options.verified).await?;
+    rows::add_notes(
+        c,
+        &reactivated,
+        &rules::reactivated_note(&options.scan_type),
+        p.user_id,
+    )
+    .await?;
+    rows::add_notes(
+        c,
+        &kept_closed,
+        &rules::kept_closed_note(&options.scan_type),
+        p.user_id,
+    )
+    .await?;
+    // Endpoints of matched findings: those of the report reopened (new ones added), the others
+    // mitigated.
+    let with_endpoints: Vec<&Endpoint> = endpoint_updates
+        .iter()
+        .flat_map(|(_, f)| f.endpoints.iter())
+        .collect();
+    let by_url = rows::upsert_endpoints(c, test.product_id, &with_endpoints).await?;
+    let mut link = Vec::new();
+    let mut unlink = Vec::new();
+    for (id, f) in &endpoint_updates {
+        let wanted: HashSet<i32> = f
+            .endpoints
+            .iter()
+            .filter_map(|e| by_url.get(&e.url()).copied())
+            .collect();
+        link.extend(wanted.iter().map(|e| (*id, *e)));
+        if let Some(s) = stored.iter().find(|s| s.id == *id) {
+            unlink.extend(
+                s.endpoint_ids
+                    .iter()
+                    .filter(|e| !wanted.contains(e))
+                    .map(|e| (*id, *e)),
+            );
+        }
+    }
+    rows::link_endpoints(c, &link).await?;
+    rows::mitigate_endpoints(c, &unlink, p.user_id).await?;
+
+    // Closed: fixed according to the report, and (with close_old_findings, the default) every
+    // finding of the test the report no longer has.
+    let at = scan_time(options);
+    let mut closed: Vec<i32> = Vec::new();
+    for (id, when) in &closed_by_report {
+        rows::close(c, &[*id], when.unwrap_or(at), p.user_id).await?;
+        closed.push(*id);
+    }
+    if options.close_old_findings.unwrap_or(true) {
+        let keep: HashSet<i32> = untouched.iter().chain(&reactivated).copied().collect();
+        let service = options.service.as_deref().filter(|s| !s.is_empty());
+        let to_close: Vec<i32> = stored
+            .iter()
+            .filter(|s| !keep.contains(&s.id))
+            .filter(|s| s.service.as_deref() == service || service.is_none())
+            .filter(|s| !(s.is_mitigated || s.false_p || s.out_of_scope))
+            .filter(|s| !closed.contains(&s.id))
+            .map(|s| s.id)
+            .collect();
+        rows::close(c, &to_close, at, p.user_id).await?;
+        closed.extend(to_close);
+    }
+    rows::add_notes(
+        c,
+        &closed,
+        &rules::reimport_closed_note(&options.scan_type),
+        p.user_id,
+    )
+    .await?;
+
+    let date = options.scan_date.unwrap_or_else(crate::db::today);
+    let tags = (!options.tags.is_empty())
+        .then(|| crate::domain::clean_tags(&options.tags).unwrap_or_default());
+    rows::touch_test(
+        c,
+        test.id,
+        date,
+        options.version.as_deref(),
+        options.build_id.as_deref(),
+        options.commit_hash.as_deref(),
+        options.branch_tag.as_deref(),
+        tags.as_deref(),
+    )
+    .await?;
+    if let Some(d) = options.scan_date {
+        rows::extend_engagement(c, test.engagement_id, d).await?;
+    }
+    let test = crate::db::test::get_for_update(c, test.id).await?;
+    let mut actions: Vec<(i32, ImportAction)> = Vec::new();
+    actions.extend(created.iter().map(|id| (*id, ImportAction::Created)));
+    actions.extend(closed.iter().map(|id| (*id, ImportAction::Closed)));
+    actions.extend(
+        reactivated
+            .iter()
+            .map(|id| (*id, ImportAction::Reactivated)),
+    );
+    actions.extend(untouched.iter().map(|id| (*id, ImportAction::Untouched)));
+    finish(
+        c,
+        p,
+        options,
+        ImportKind::Reimport,
+        test,
+        product_type_id,
+        Some(before),
+        actions,
+    )
+    .await
+}

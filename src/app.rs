@@ -6,6 +6,7 @@
 //! - `POST /graphql` — GraphQL over JSON or multipart (uploads); one operation per request
 //! - `GET /graphql/ws` — GraphQL over websockets (`graphql-transport-ws` and `graphql-ws`)
 //! - `GET /files/{id}` — download an attached file (always as an attachment)
+//! - `POST /api/v2/import-scan/`, `POST /api/v2/reimport-scan/` — DefectDojo's CI endpoints
 //! - `GET /health` — the process is up; `GET /ready` — the database answers
 //!
 //! Every request is authenticated from its headers before its body is read; a body must arrive
@@ -13,6 +14,7 @@
 //! keep-alive time); at most `MAX_CONNECTIONS` connections are served at once ([`serve_on`]).
 
 mod multipart;
+mod rest;
 mod ws;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -89,6 +91,14 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_handler))
         .route("/graphql/ws", get(ws::handler))
         .route("/files/{id}", get(download))
+        .route(
+            "/api/v2/import-scan/",
+            axum::routing::post(rest::import_scan),
+        )
+        .route(
+            "/api/v2/reimport-scan/",
+            axum::routing::post(rest::reimport_scan),
+        )
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -234,3 +234,336 @@ async fn dedup_table_sarif_bash_report() {
     )
     .await;
 }
+
+mod rest {
+    //! The DefectDojo-compatible endpoints, driven the way `curl -F` drives them.
+
+    use axum::{
+        body::Body,
+        http::{Request, StatusCode, header},
+    };
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::sample;
+    use crate::helpers::TestApp;
+
+    const B: &str = "curlBoundary1234";
+
+    /// A multipart body of `fields` and the report `file`.
+    pub fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{B}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        if let Some((name, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{B}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
+        body
+    }
+
+    pub async fn post(
+        app: &TestApp,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::post(path).header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={B}"),
+        );
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Token {t}"));
+        }
+        let res = app
+            .raw_router()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    const TRIVY: &str = "trivy/scheme_2_many_vulns.json";
+
+    fn fields(product: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("scan_type", "Trivy Scan"),
+            ("product_type_name", "Web"),
+            ("product_name", product),
+            ("engagement_name", "ci"),
+            ("auto_create_context", "True"),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn import_and_reimport_answer_like_defectdojo() {
+        let app = TestApp::new().await;
+        let file = sample(TRIVY);
+        let (status, r) = post(
+            &app,
+            "/api/v2/import-scan/",
+            Some(&app.root_token),
+            form(&fields("shop"), Some(("report.json", &file))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        for key in [
+            "test",
+            "test_id",
+            "engagement_id",
+            "product_id",
+            "product_type_id",
+        ] {
+            assert!(r[key].as_i64().is_some(), "{key} in {r}");
+        }
+        assert_eq!(r["statistics"]["after"]["total"]["total"], 5, "{r}");
+        assert_eq!(r["scan_type"], "Trivy Scan");
+        let (status, again) = post(
+            &app,
+            "/api/v2/reimport-scan/",
+            Some(&app.root_token),
+            form(&fields("shop"), Some(("report.json", &file))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!(again["test_id"], r["test_id"]);
+        assert_eq!(
+            again["statistics"]["delta"]["untouched"]["total"]["total"],
+            5
+        );
+        assert_eq!(again["statistics"]["delta"]["created"]["total"]["total"], 0);
+        assert_eq!(again["statistics"]["before"]["total"]["total"], 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_requests_get_clear_errors_and_write_nothing() {
+        let app = TestApp::new().await;
+        let before = app.snapshot().await;
+        let file = sample(TRIVY);
+        // No token.
+        let (status, _) = post(
+            &app,
+            "/api/v2/import-scan/",
+            None,
+            form(&fields("x"), Some(("r.json", &file))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // An unknown scan type, no file, a truncated report, a future scan date.
+        let mut unknown = fields("x");
+        unknown[0] = ("scan_type", "Nessus Pro 9000");
+        let truncated = &file[..file.len() / 2];
+        let mut future = fields("x");
+        future.push(("scan_date", "2999-01-01"));
+        for (body, code) in [
+            (form(&unknown, Some(("r.json", &file))), "BAD_USER_INPUT"),
+            (form(&fields("x"), None), "BAD_USER_INPUT"),
+            (
+                form(&fields("x"), Some(("r.json", truncated))),
+                "PARSE_ERROR",
+            ),
+            (form(&future, Some(("r.json", &file))), "BAD_USER_INPUT"),
+        ] {
+            let (status, r) = post(&app, "/api/v2/import-scan/", Some(&app.root_token), body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+            assert_eq!(r["code"], code, "{r}");
+        }
+        // A failure after the product was auto-created (an unknown lead) rolls everything back.
+        let mut lead = fields("x");
+        lead.push(("lead", "999999"));
+        let (status, r) = post(
+            &app,
+            "/api/v2/import-scan/",
+            Some(&app.root_token),
+            form(&lead, Some(("r.json", &file))),
+        )
+        .await;
+        assert!(status.is_client_error(), "{status} {r}");
+        assert_eq!(app.snapshot().await, before, "nothing written");
+    }
+}
+
+mod rights_and_races {
+    //! Who may import where, conflicting ids and names, concurrent auto-creates and re-imports,
+    //! and hostile XML.
+
+    use axum::http::StatusCode;
+
+    use super::{options, rest, sample};
+    use crate::helpers::TestApp;
+
+    const ZAP: &str = "zap/0_zap_sample.xml";
+
+    async fn import_as(
+        app: &TestApp,
+        token: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
+        let file = sample(ZAP);
+        rest::post(
+            app,
+            "/api/v2/import-scan/",
+            Some(token),
+            rest::form(fields, Some(("zap.xml", &file))),
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn importing_needs_the_import_permission_where_it_lands() {
+        let app = TestApp::new().await;
+        let h = app.hierarchy().await;
+        let engagement = crate::helpers::db_id(&h.engagement).to_string();
+        let reader = app.user("reader").await;
+        let importer = app.user("importer").await;
+        let outsider = app.user("outsider").await;
+        app.grant_product(&h.product, &reader.id, "READER").await;
+        app.grant_product(&h.product, &importer.id, "API_IMPORTER")
+            .await;
+        let by_id = [
+            ("scan_type", "ZAP Scan"),
+            ("engagement", engagement.as_str()),
+        ];
+        let (status, r) = import_as(&app, &reader.token, &by_id).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+        let (status, r) = import_as(&app, &outsider.token, &by_id).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{r}");
+        let (status, r) = import_as(&app, &importer.token, &by_id).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        // By names: a new engagement in a product the importer may import into.
+        let by_names = [
+            ("scan_type", "ZAP Scan"),
+            ("product_name", "P"),
+            ("engagement_name", "nightly"),
+            ("auto_create_context", "true"),
+        ];
+        let (status, r) = import_as(&app, &importer.token, &by_names).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        // A new product needs rights on the product type; a new product type a global role.
+        let new_product = [
+            ("scan_type", "ZAP Scan"),
+            ("product_type_name", "PT"),
+            ("product_name", "brand new"),
+            ("engagement_name", "ci"),
+            ("auto_create_context", "true"),
+        ];
+        let (status, r) = import_as(&app, &importer.token, &new_product).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+        let new_type = [
+            ("scan_type", "ZAP Scan"),
+            ("product_type_name", "Another"),
+            ("product_name", "brand new"),
+            ("engagement_name", "ci"),
+            ("auto_create_context", "true"),
+        ];
+        let (status, r) = import_as(&app, &importer.token, &new_type).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+        assert_eq!(app.count("products").await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_id_of_yours_with_another_tenants_names_is_refused_without_naming_it() {
+        let app = TestApp::new().await;
+        let mine = app.hierarchy().await;
+        let other_pt = app.product_type("Theirs").await;
+        app.product(&other_pt, "Victim").await;
+        let me = app.user("me").await;
+        app.grant_product(&mine.product, &me.id, "OWNER").await;
+        let engagement = crate::helpers::db_id(&mine.engagement).to_string();
+        let before = app.snapshot().await;
+        let fields = [
+            ("scan_type", "ZAP Scan"),
+            ("engagement", engagement.as_str()),
+            ("product_name", "Victim"),
+            ("engagement_name", "E"),
+        ];
+        let (status, r) = import_as(&app, &me.token, &fields).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+        assert!(!r.to_string().contains("Theirs"), "{r}");
+        assert_eq!(app.snapshot().await, before);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_auto_creates_make_one_product_and_engagement() {
+        let app = TestApp::new().await;
+        let imports = (0..8).map(|_| {
+            let db = app.state.db.clone();
+            let root = app.root.clone();
+            let o = options("ZAP Scan", ZAP, "raced", "ci");
+            async move { dojoql::service::import::import_scan(&db, &root, o, sample(ZAP)).await }
+        });
+        let results = futures_util::future::join_all(imports).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(app.count("products").await, 1);
+        assert_eq!(app.count("engagements").await, 1);
+        assert_eq!(app.count("tests").await, 8);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reimports_into_one_test_serialize() {
+        let app = TestApp::new().await;
+        let o = || options("ZAP Scan", ZAP, "p", "ci");
+        dojoql::service::import::import_scan(&app.state.db, &app.root, o(), sample(ZAP))
+            .await
+            .unwrap();
+        let file = "zap/1_zap_sample_0_and_new_absent.xml";
+        let runs =
+            (0..6).map(|_| {
+                let db = app.state.db.clone();
+                let root = app.root.clone();
+                let opts = o();
+                async move {
+                    dojoql::service::import::reimport_scan(&db, &root, opts, sample(file)).await
+                }
+            });
+        let results = futures_util::future::join_all(runs).await;
+        let created: i64 = results
+            .iter()
+            .map(|r| r.as_ref().unwrap().statistics.delta.created.total.total)
+            .sum();
+        assert_eq!(created, 1, "the new finding is created once");
+        assert_eq!(app.count("findings").await, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_xml_is_refused_fast_and_reads_nothing() {
+        let app = TestApp::new().await;
+        let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<OWASPZAPReport><site name="x"><alerts><alertitem><alert>&lol3;</alert></alertitem></alerts></site></OWASPZAPReport>"#;
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<OWASPZAPReport><site name="x"><alerts><alertitem><alert>&x;</alert><riskcode>3</riskcode></alertitem></alerts></site></OWASPZAPReport>"#;
+        for doc in [bomb, xxe] {
+            let started = std::time::Instant::now();
+            let r = dojoql::service::import::import_scan(
+                &app.state.db,
+                &app.root,
+                options("ZAP Scan", "x.xml", "p", "e"),
+                doc.as_bytes().to_vec(),
+            )
+            .await;
+            let e = r.expect_err("refused");
+            assert_eq!(e.code(), "PARSE_ERROR", "{}", e.message());
+            assert!(!e.message().contains("root:"), "{}", e.message());
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+        assert_eq!(app.count("findings").await, 0);
+        assert_eq!(app.count("products").await, 0);
+    }
+}

@@ -13,6 +13,7 @@
 //! within `BODY_READ_TIMEOUT_MS` and headers within `HEADER_READ_TIMEOUT_MS` (also the idle
 //! keep-alive time); at most `MAX_CONNECTIONS` connections are served at once ([`serve_on`]).
 
+pub mod client;
 mod multipart;
 mod rest;
 mod ws;

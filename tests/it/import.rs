@@ -567,3 +567,69 @@ mod rights_and_races {
         assert_eq!(app.count("products").await, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_imports_and_reimports_through_the_rest_endpoints() {
+    let app = TestApp::new().await;
+    let addr = app.serve().await;
+    let file = format!(
+        "{}/tests/fixtures/scans/zap/0_zap_sample.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = |extra: &'static [&'static str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dojoql"));
+        cmd.args([
+            "import",
+            "--url",
+            &format!("http://{addr}"),
+            "--scan-type",
+            "ZAP Scan",
+        ])
+        .args(["--file", &file, "--product-type", "Web", "--product", "cli"])
+        .args(["--engagement", "ci", "--auto-create"])
+        .args(extra)
+        .env("DOJOQL_TOKEN", &app.root_token);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let out = run(&[]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("findings: critical 0, high 0, medium 1, low 3, info 0, total 4"),
+        "{text}"
+    );
+    let out = run(&["--reimport"]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("untouched: critical 0, high 0, medium 1, low 3, info 0, total 4"),
+        "{text}"
+    );
+    // A bad token: the server's answer, and a failing exit status.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dojoql"));
+    cmd.args([
+        "import",
+        "--url",
+        &format!("http://{addr}"),
+        "--token",
+        "nope",
+    ])
+    .args([
+        "--scan-type",
+        "ZAP Scan",
+        "--file",
+        &file,
+        "--product",
+        "cli",
+    ])
+    .args(["--engagement", "ci"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+}

@@ -42,7 +42,7 @@ enum Command {
     /// Upload a scanner report to a dojoql (or DefectDojo) server, as a CI step would:
     /// `dojoql import --url https://dojo --token … --scan-type "Trivy Scan" --file report.json
     /// --product shop --engagement ci --auto-create [--reimport]`. Prints the statistics.
-    Import(ImportArgs),
+    Import(Box<ImportArgs>),
 }
 
 /// The arguments of `dojoql import` (DefectDojo's import-scan fields).

@@ -14,6 +14,7 @@ pub mod events;
 pub mod finding;
 pub mod finding_counts;
 pub mod ids;
+pub mod import;
 pub mod input;
 pub mod limits;
 pub mod load;
@@ -49,6 +50,7 @@ pub struct Query(
     auth::AuthQuery,
     access::AccessQuery,
     settings::SettingsQuery,
+    import::ImportQuery,
 );
 
 /// Every mutation.
@@ -64,6 +66,7 @@ pub struct Mutation(
     auth::AuthMutation,
     access::AccessMutation,
     settings::SettingsMutation,
+    import::ImportMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;

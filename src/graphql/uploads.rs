@@ -26,20 +26,33 @@ use crate::{
     service::Check,
 };
 
-/// The mutations that take files: for each, the checks its arguments (variables substituted,
-/// files still `null`) call for, and what to call the target in a `NOT_FOUND`.
+/// What must hold before the file of an upload-taking mutation is read.
+enum Precheck {
+    /// These permissions; `what` names the target in a `NOT_FOUND`.
+    Checks(&'static str, Vec<Check>),
+    /// The import target (by ids or names; see `service::import::precheck`).
+    Import(crate::service::import::ImportTarget, bool),
+}
+
+/// The mutations that take files: for each, what its arguments (variables substituted, files
+/// still `null`) call for.
 fn upload_checks(
     field: &str,
     arguments: &async_graphql::indexmap::IndexMap<Name, Value>,
-) -> Option<ServiceResult<(&'static str, Vec<Check>)>> {
+) -> Option<ServiceResult<Precheck>> {
     match field {
-        "uploadFile" => Some(super::note::upload_checks(arguments)),
+        "uploadFile" => {
+            Some(super::note::upload_checks(arguments).map(|(what, c)| Precheck::Checks(what, c)))
+        }
+        "importScan" | "reimportScan" => {
+            Some(super::import::target_of(arguments).map(|(t, auto)| Precheck::Import(t, auto)))
+        }
         _ => None,
     }
 }
 
 /// The mutation fields [`upload_checks`] knows (for the test that keeps it complete).
-pub const UPLOAD_FIELDS: &[&str] = &["uploadFile"];
+pub const UPLOAD_FIELDS: &[&str] = &["importScan", "reimportScan", "uploadFile"];
 
 fn refusal(e: ServiceError) -> Response {
     let e: async_graphql::Error = e.into();
@@ -121,11 +134,20 @@ pub async fn precheck(
             "the file for `${unused}` is not passed to any field that takes files"
         )));
     }
-    for (what, list) in checks {
-        for check in list {
-            crate::service::check(db, principal, what, check)
-                .await
-                .map_err(refusal)?;
+    for precheck in checks {
+        match precheck {
+            Precheck::Checks(what, list) => {
+                for check in list {
+                    crate::service::check(db, principal, what, check)
+                        .await
+                        .map_err(refusal)?;
+                }
+            }
+            Precheck::Import(target, auto_create) => {
+                crate::service::import::precheck(db, principal, &target, auto_create)
+                    .await
+                    .map_err(refusal)?;
+            }
         }
     }
     Ok(())

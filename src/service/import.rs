@@ -163,6 +163,91 @@ pub async fn reimport_scan(
     .await
 }
 
+/// Checks, before a report is read, that `principal` may import where `target` points (read
+/// only; the import checks again in its transaction and decides). Named objects that do not
+/// exist yet need the right to create them when `auto_create` is on.
+#[tracing::instrument(skip_all)]
+pub async fn precheck(
+    db: &Db,
+    principal: &Principal,
+    target: &ImportTarget,
+    auto_create: bool,
+) -> ServiceResult<()> {
+    let t = target.clone();
+    let p = principal.clone();
+    db.read(async move |mut c| {
+        let c = &mut c;
+        if let Some(id) = t.test_id {
+            require(c, &p, AuthTarget::Test(id), Permission::ImportScanResult).await?;
+            return Ok(());
+        }
+        if let Some(id) = t.engagement_id {
+            require(
+                c,
+                &p,
+                AuthTarget::Engagement(id),
+                Permission::ImportScanResult,
+            )
+            .await?;
+            return Ok(());
+        }
+        let Some(product) = t.product_name.as_deref() else {
+            return Ok(());
+        };
+        match rows::product_named(c, product).await? {
+            Some((id, _)) => {
+                let engagement = match t.engagement_name.as_deref() {
+                    Some(name) => rows::engagement_named(c, id, name).await?,
+                    None => None,
+                };
+                match engagement {
+                    Some(e) => {
+                        require(
+                            c,
+                            &p,
+                            AuthTarget::Engagement(e),
+                            Permission::ImportScanResult,
+                        )
+                        .await?;
+                    }
+                    None if auto_create => {
+                        require(c, &p, AuthTarget::Product(id), Permission::EngagementAdd).await?;
+                    }
+                    None => {
+                        require(c, &p, AuthTarget::Product(id), Permission::ProductView).await?;
+                        return Err(DbError::NotFound);
+                    }
+                }
+            }
+            None if !auto_create => return Err(DbError::NotFound),
+            None => match t.product_type_name.as_deref() {
+                Some(name) => match rows::product_type_named(c, name).await? {
+                    Some(pt) => {
+                        require(
+                            c,
+                            &p,
+                            AuthTarget::ProductType(pt),
+                            Permission::ProductTypeAddProduct,
+                        )
+                        .await?;
+                    }
+                    None if !p.may_add_product_types() => {
+                        return Err(DbError::Forbidden(
+                            "creating a product type needs a global MAINTAINER or OWNER role"
+                                .into(),
+                        ));
+                    }
+                    None => {}
+                },
+                None => {}
+            },
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| super::db_error(e, "Engagement"))
+}
+
 /// The report's findings after the minimum severity and the overrides, with hash codes.
 struct Report {
     findings: Vec<ParsedFinding>,

@@ -633,3 +633,166 @@ async fn the_cli_imports_and_reimports_through_the_rest_endpoints() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
 }
+
+mod graphql {
+    //! `importScan` / `reimportScan` as GraphQL multipart requests, and the event they publish.
+
+    use axum::{
+        body::Body,
+        http::{Request, header},
+    };
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use super::sample;
+    use crate::helpers::{TestApp, ws};
+
+    const B: &str = "gqlImportBoundary";
+
+    fn request(token: &str, query: &str, variables: Value, file: &[u8]) -> Request<Body> {
+        let operations = json!({ "query": query, "variables": variables });
+        let mut body = Vec::new();
+        let mut part = |headers: &str, content: &[u8]| {
+            body.extend_from_slice(format!("--{B}\r\n{headers}\r\n\r\n").as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part(
+            "Content-Disposition: form-data; name=\"operations\"",
+            operations.to_string().as_bytes(),
+        );
+        part(
+            "Content-Disposition: form-data; name=\"map\"",
+            br#"{"0": ["variables.f"]}"#,
+        );
+        part(
+            "Content-Disposition: form-data; name=\"0\"; filename=\"report.sarif\"\r\nContent-Type: application/json",
+            file,
+        );
+        body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
+        Request::post("/graphql")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={B}"),
+            )
+            .header(header::AUTHORIZATION, format!("Token {token}"))
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    async fn send(app: &TestApp, req: Request<Body>) -> Value {
+        let res = app.raw_router().oneshot(req).await.unwrap();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    const IMPORT: &str = "mutation($f: Upload!) { importScan(input: {scanType: \"SARIF\", file: $f, \
+        productTypeName: \"Web\", productName: \"shop\", engagementName: \"ci\", autoCreateContext: true}) \
+        { test { id findings(first: 5) { nodes { title severity } } } \
+          statistics { after { total { active total } } } product { name } engagement { name } } }";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn import_scan_selects_what_the_client_wants_and_publishes_one_event() {
+        let app = TestApp::with_events(|_| {}).await;
+        let addr = app.serve().await;
+        let mut socket = ws::acked(addr, ws::TRANSPORT, &app.root_token).await;
+        let before = app.state.events.receivers();
+        ws::send(
+            &mut socket,
+            ws::subscribe(
+                ws::TRANSPORT,
+                "1",
+                "subscription { findingsImported { test { id } statistics } }",
+            ),
+        )
+        .await;
+        crate::helpers::attached(&app.state.events, before, 1).await;
+        let r = send(
+            &app,
+            request(
+                &app.root_token,
+                IMPORT,
+                json!({ "f": null }),
+                &sample("sarif/njsscan.sarif"),
+            ),
+        )
+        .await;
+        assert!(r.get("errors").is_none(), "{r}");
+        let d = &r["data"]["importScan"];
+        assert_eq!(d["statistics"]["after"]["total"]["total"], 3, "{r}");
+        assert_eq!(d["test"]["findings"]["nodes"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            (
+                d["product"]["name"].as_str(),
+                d["engagement"]["name"].as_str()
+            ),
+            (Some("shop"), Some("ci"))
+        );
+        let event = ws::recv(&mut socket).await;
+        assert_eq!(
+            event["payload"]["data"]["findingsImported"]["test"]["id"], d["test"]["id"],
+            "{event}"
+        );
+        assert_eq!(
+            event["payload"]["data"]["findingsImported"]["statistics"]["after"]["total"]["total"],
+            3
+        );
+        // One event per import, not one per finding.
+        assert_eq!(
+            app.count("event_outbox WHERE kind = 'FINDINGS_IMPORTED'")
+                .await,
+            1
+        );
+        assert_eq!(
+            app.count("event_outbox WHERE kind = 'FINDING_CREATED'")
+                .await,
+            0
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_is_refused_before_the_report_is_read() {
+        let app = TestApp::new().await;
+        let h = app.hierarchy().await;
+        let reader = app.user("reader").await;
+        app.grant_product(&h.product, &reader.id, "READER").await;
+        let query = "mutation($e: ID!, $f: Upload!) { importScan(input: {scanType: \"SARIF\", engagementId: $e, file: $f}) { test { id } } }";
+        let r = send(
+            &app,
+            request(
+                &reader.token,
+                query,
+                json!({ "e": h.engagement, "f": null }),
+                b"not even SARIF",
+            ),
+        )
+        .await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+        // A report that does not parse (for someone allowed): PARSE_ERROR, nothing written.
+        let before = app.snapshot().await;
+        let r = send(
+            &app,
+            request(
+                &app.root_token,
+                query,
+                json!({ "e": h.engagement, "f": null }),
+                b"{\"runs\": [",
+            ),
+        )
+        .await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "PARSE_ERROR", "{r}");
+        assert_eq!(app.snapshot().await, before);
+        let types = app.ok("{ scanTypes }", json!({})).await;
+        for t in ["Generic Findings Import", "SARIF", "Trivy Scan", "ZAP Scan"] {
+            assert!(
+                types["scanTypes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == t),
+                "{types}"
+            );
+        }
+    }
+}

@@ -102,6 +102,8 @@ const MATRIX: &[(&str, On, &[Role])] = &[
     ("updateNote", On::Product, WRITER_UP),
     ("deleteNote", On::Product, MAINTAINER_UP),
     ("uploadFile", On::Product, WRITER_UP),
+    ("importScan", On::Product, IMPORTER_UP),
+    ("reimportScan", On::Product, IMPORTER_UP),
     ("deleteFile", On::Product, WRITER_UP),
     ("addProductTypeMember", On::ProductType, MAINTAINER_UP),
     ("addProductMember", On::Product, MAINTAINER_UP),
@@ -412,6 +414,14 @@ impl Fixture {
                 )
             }
             "uploadFile" => (UPLOAD.into(), json!({ "p": s.finding, "f": null })),
+            "importScan" => (
+                "mutation($e: ID!, $f: Upload!) { importScan(input: {scanType: \"ZAP Scan\", engagementId: $e, file: $f}) { test { id } } }".into(),
+                json!({ "e": s.engagement, "f": null }),
+            ),
+            "reimportScan" => (
+                "mutation($t: ID!, $f: Upload!) { reimportScan(input: {scanType: \"ZAP Scan\", testId: $t, file: $f}) { test { id } } }".into(),
+                json!({ "t": s.test, "f": null }),
+            ),
             "deleteFile" => {
                 let r = app
                     .gql_upload_as(
@@ -612,6 +622,15 @@ async fn run(names: &[&str]) -> Vec<String> {
                     fx.app
                         .gql_upload_as(&principal, &query, variables, b"proof")
                         .await
+                } else if name.ends_with("importScan") || *name == "reimportScan" {
+                    let zap = std::fs::read(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/tests/fixtures/scans/zap/0_zap_sample.xml"
+                    ))
+                    .unwrap();
+                    fx.app
+                        .gql_upload_as(&principal, &query, variables, &zap)
+                        .await
                 } else {
                     fx.app.gql_as(&principal, &query, variables).await
                 };
@@ -726,7 +745,7 @@ async fn every_mutation_has_a_matrix_row() {
         in_schema, in_matrix,
         "every mutation of the schema needs a row in rbac::MATRIX (and nothing else may have one)"
     );
-    let mut run: Vec<&str> = [HIERARCHY, BELOW, ADMINISTRATION].concat();
+    let mut run: Vec<&str> = [HIERARCHY, BELOW, ADMINISTRATION, IMPORTS].concat();
     run.sort();
     let mut rows: Vec<&str> = MATRIX.iter().map(|(n, _, _)| *n).collect();
     rows.sort();
@@ -744,6 +763,14 @@ async fn matrix_product_types_products_and_engagements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_tests_findings_notes_and_files() {
     assert_matrix(BELOW).await;
+}
+
+/// Scan import (by engagement id) and re-import (by test id).
+const IMPORTS: &[&str] = &["importScan", "reimportScan"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_scan_import() {
+    assert_matrix(IMPORTS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

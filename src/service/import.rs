@@ -220,27 +220,28 @@ pub async fn precheck(
                 }
             }
             None if !auto_create => return Err(DbError::NotFound),
-            None => match t.product_type_name.as_deref() {
-                Some(name) => match rows::product_type_named(c, name).await? {
-                    Some(pt) => {
-                        require(
-                            c,
-                            &p,
-                            AuthTarget::ProductType(pt),
-                            Permission::ProductTypeAddProduct,
-                        )
-                        .await?;
+            None => {
+                if let Some(name) = t.product_type_name.as_deref() {
+                    match rows::product_type_named(c, name).await? {
+                        Some(pt) => {
+                            require(
+                                c,
+                                &p,
+                                AuthTarget::ProductType(pt),
+                                Permission::ProductTypeAddProduct,
+                            )
+                            .await?;
+                        }
+                        None if !p.may_add_product_types() => {
+                            return Err(DbError::Forbidden(
+                                "creating a product type needs a global MAINTAINER or OWNER role"
+                                    .into(),
+                            ));
+                        }
+                        None => {}
                     }
-                    None if !p.may_add_product_types() => {
-                        return Err(DbError::Forbidden(
-                            "creating a product type needs a global MAINTAINER or OWNER role"
-                                .into(),
-                        ));
-                    }
-                    None => {}
-                },
-                None => {}
-            },
+                }
+            }
         }
         Ok(())
     })

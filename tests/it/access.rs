@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, error_code};
 
 /// Grants `role` on `on` (a product type or product) to `user`; as `by` (the superuser when
 /// `None`). Returns the membership id or the error code.
@@ -30,7 +30,7 @@ async fn grant_as(
         None => app.root.clone(),
     };
     let r = app.gql_as(&principal, &q, vars).await;
-    match r["errors"][0]["extensions"]["code"].as_str() {
+    match error_code(&r) {
         Some(code) => Err(code.to_string()),
         None => Ok(r["data"][field]["membership"]["id"]
             .as_str()
@@ -73,7 +73,7 @@ async fn on_product(
 async fn expect(app: &TestApp, user: &TestUser, query: &str, variables: Value, want: Option<&str>) {
     let before = app.snapshot().await;
     let r = app.gql_as(&app.refresh(user).await, query, variables).await;
-    let code = r["errors"][0]["extensions"]["code"].as_str();
+    let code = error_code(&r);
     assert_eq!(code, want, "{} ran {query}: {r}", user.principal.username);
     if code.is_some() {
         assert_eq!(
@@ -602,10 +602,7 @@ async fn two_owners_leaving_at_once_leave_one_owner() {
             app.gql_as(&p1, REMOVE_MEMBER, json!({ "id": m1 })),
             app.gql_as(&p2, REMOVE_MEMBER, json!({ "id": m2 })),
         );
-        let codes: Vec<Option<&str>> = [&r1, &r2]
-            .iter()
-            .map(|r| r["errors"][0]["extensions"]["code"].as_str())
-            .collect();
+        let codes: Vec<Option<&str>> = [&r1, &r2].iter().map(|r| error_code(r)).collect();
         assert!(
             codes.contains(&None) && codes.contains(&Some("CONFLICT")),
             "round {round}: exactly one leaves, the other is refused: {r1} {r2}"

@@ -9,7 +9,7 @@ use diesel::{QueryableByName, sql_types::Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, attached, ws::*};
+use crate::helpers::{TestApp, TestUser, assert_code, attached, ws::*};
 
 /// The events recorded so far, oldest first, as `kind` and payload.
 async fn outbox(app: &TestApp) -> Vec<(String, Value)> {
@@ -293,7 +293,7 @@ async fn subscribers_only_receive_events_they_may_read() {
     .await;
     let m = recv(&mut ws).await;
     assert_eq!(m["type"], "next", "{m:#}");
-    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_code(&m["payload"], "NOT_FOUND");
     // Revoking the token closes the socket with 4403.
     let token_id = token_id_of(&app, &reader).await;
     app.ok(

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use dojoql::auth::Principal;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, error_code};
 
 const ADD: &str = "mutation($p: ID!, $e: String!, $private: Boolean!) { addNote(input: {parentId: $p, entry: $e, private: $private}) { note { id } } }";
 const UPDATE: &str =
@@ -60,9 +60,7 @@ async fn code_of(
 ) -> Option<String> {
     let before = app.snapshot().await;
     let r = app.gql_as(principal, query, variables).await;
-    let code = r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_string);
+    let code = error_code(&r).map(str::to_string);
     if code.is_some() {
         assert_eq!(
             app.snapshot().await,

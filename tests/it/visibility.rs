@@ -10,7 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, assert_code};
 
 /// One product type's objects.
 struct Tree {
@@ -223,7 +223,7 @@ async fn a_user_without_roles_sees_nothing() {
             json!({ "id": missing }),
         )
         .await;
-    assert_eq!(r1["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_code(&r1, "NOT_FOUND");
     assert_eq!(r1["errors"][0]["message"], r2["errors"][0]["message"]);
     assert_eq!(
         download(app, nobody, &w.a.download).await,
@@ -306,7 +306,7 @@ async fn a_product_type_reader_sees_only_that_product_type() {
             json!({ "id": w.b.product_type }),
         )
         .await;
-    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_code(&r, "NOT_FOUND");
     assert_eq!(download(app, reader, &w.a.download).await, StatusCode::OK);
     assert_eq!(
         download(app, reader, &w.b.download).await,

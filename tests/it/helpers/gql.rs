@@ -1,6 +1,7 @@
 //! GraphQL through the schema, as the test superuser or as any principal, and the assertions
-//! on what comes back: `data` without errors ([`TestApp::ok`]), error codes ([`TestApp::err`]),
-//! orderings ([`assert_orders`]) and ids ([`db_id`]).
+//! on what comes back: `data` without errors ([`TestApp::ok`]), error codes checked on every
+//! error ([`assert_code`], [`error_code`], [`TestApp::err`]), orderings ([`assert_orders`]) and
+//! ids ([`db_id`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -70,26 +71,21 @@ impl TestApp {
         r["data"].clone()
     }
 
-    /// Like [`Self::gql`], asserting there is an error; returns the first error's code.
+    /// Like [`Self::gql`], asserting there is an error and that every error carries the same
+    /// code ([`error_code`]); returns that code.
     pub async fn err(&self, query: &str, variables: Value) -> String {
         let r = self.gql(query, variables).await;
-        let errors = r
-            .get("errors")
-            .and_then(|e| e.as_array())
-            .unwrap_or_else(|| panic!("expected an error, got {r:#}"));
-        errors[0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("error without code: {r:#}"))
+        error_code(&r)
+            .unwrap_or_else(|| panic!("expected an error, got {r:#}"))
             .to_string()
     }
 
-    /// Like [`Self::err`], as `user` (its current roles): the first error's code.
+    /// Like [`Self::err`], as `user` (its current roles): the code every error carries.
     pub async fn err_as(&self, user: &TestUser, query: &str, variables: Value) -> String {
         let r = self
             .gql_as(&self.refresh(user).await, query, variables)
             .await;
-        r["errors"][0]["extensions"]["code"]
-            .as_str()
+        error_code(&r)
             .unwrap_or_else(|| panic!("expected an error with a code, got {r:#}"))
             .to_string()
     }
@@ -143,6 +139,46 @@ impl TestApp {
             .iter()
             .map(|n| n["slaExpirationDate"].clone())
             .collect()
+    }
+}
+
+/// Asserts that `response` holds at least one error and that EVERY error carries `code` as its
+/// `extensions.code`, not only the first: a response with several errors (several root fields,
+/// list items, validation) passes only if none of them answers differently.
+///
+/// `response` is a whole GraphQL response (`{"data": ..., "errors": [...]}`, also a websocket
+/// `next` payload) or a list of errors (a websocket `error` payload).
+#[track_caller]
+pub fn assert_code(response: &Value, code: &str) {
+    let errors = errors_of(response)
+        .filter(|errors| !errors.is_empty())
+        .unwrap_or_else(|| panic!("expected errors with code {code}, got {response:#}"));
+    let codes: Vec<Option<&str>> = errors
+        .iter()
+        .map(|e| e["extensions"]["code"].as_str())
+        .collect();
+    assert!(
+        codes.iter().all(|c| *c == Some(code)),
+        "expected every error to carry {code}, got {codes:?}: {response:#}"
+    );
+}
+
+/// The code of `response`'s errors, or `None` when it has no errors; asserts (with
+/// [`assert_code`]) that every error carries that same code.
+#[track_caller]
+pub fn error_code(response: &Value) -> Option<&str> {
+    let first = errors_of(response)?.first()?;
+    let code = first["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error without code: {response:#}"));
+    assert_code(response, code);
+    Some(code)
+}
+
+fn errors_of(response: &Value) -> Option<&Vec<Value>> {
+    match response {
+        Value::Array(errors) => Some(errors),
+        _ => response.get("errors").and_then(Value::as_array),
     }
 }
 

@@ -21,4 +21,4 @@ pub mod ws;
 pub use app::{Replica, TestApp, TestUser, attached, serve_router};
 pub use db::{TestDb, admin_url};
 pub use fixtures::{Hierarchy, merge};
-pub use gql::{assert_orders, db_id};
+pub use gql::{assert_code, assert_orders, db_id, error_code};

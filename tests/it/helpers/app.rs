@@ -27,6 +27,8 @@ pub struct TestApp {
     pub root_token: String,
     /// The event relay and fan-out, when started ([`TestApp::with_events`]).
     pub events: Option<dojoql::events::Running>,
+    /// The statement of [`TestApp::snapshot`], built from the catalog on first use.
+    pub(super) snapshot_statement: tokio::sync::OnceCell<String>,
     pub db: TestDb,
 }
 
@@ -108,6 +110,7 @@ impl TestApp {
             root,
             root_token,
             events: None,
+            snapshot_statement: tokio::sync::OnceCell::new(),
             db,
         }
     }

@@ -62,3 +62,26 @@ async fn the_database_snapshot_covers_every_table_and_is_stable() {
         .unwrap();
     assert_ne!(app.snapshot().await, first);
 }
+
+#[test]
+fn response_snapshots_name_known_ids_and_redact_the_rest() {
+    use crate::helpers::snapshot::name_ids;
+    let product = "UHJvZHVjdDo3"; // Product:7
+    let other = "VXNlcjoz"; // User:3
+    let value = json!({
+        "id": product,
+        "databaseId": 7,
+        "owner": { "id": other, "databaseId": 4 },
+        "ids": [product, other, "plain text"],
+    });
+    assert_eq!(
+        name_ids(&value, &[("product", product)]),
+        json!({
+            "id": "[product]",
+            "databaseId": "[databaseId]",
+            // Not the number inside its id: kept, so that a snapshot shows it.
+            "owner": { "id": "[User]", "databaseId": 4 },
+            "ids": ["[product]", "[User]", "plain text"],
+        })
+    );
+}

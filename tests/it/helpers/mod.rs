@@ -4,7 +4,8 @@
 //! - [`app`]: [`TestApp`] (the app on that database), its users, tokens, routers and serving;
 //! - [`gql`]: GraphQL through the schema and the assertions on its responses;
 //! - [`fixtures`]: builders of the product hierarchy and memberships;
-//! - [`snapshot`]: whole-database snapshots for "writes nothing" assertions;
+//! - [`snapshot`]: whole-database snapshots for "writes nothing" assertions, and insta
+//!   snapshots of responses with ids, timestamps and event ids redacted;
 //! - [`ws`]: a websocket client for `/graphql/ws`.
 //!
 //! Everything a test module needs is re-exported here: `use crate::helpers::{TestApp, ...}`.
@@ -22,3 +23,4 @@ pub use app::{Replica, TestApp, TestUser, attached, serve_router};
 pub use db::{TestDb, admin_url};
 pub use fixtures::{Hierarchy, merge};
 pub use gql::{assert_code, assert_orders, db_id, error_code};
+pub(crate) use snapshot::assert_json_snapshot;

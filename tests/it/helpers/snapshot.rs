@@ -17,7 +17,7 @@
 //! run redacted:
 //!
 //! - a global id becomes the name the test gives it (`"pt" => pt` turns it into `"[pt]"`), or
-//!   `"[Kind]"` (its type, e.g. `"[Product]"`) when the test names it not;
+//!   `"[Kind]"` (its type, e.g. `"[Product]"`) when the test does not name it;
 //! - `databaseId` becomes `"[databaseId]"` when it is the number inside its object's `id`;
 //! - the timestamps the server stamps ([`TIMESTAMPS`]) become `"[timestamp]"` when they are
 //!   RFC 3339 date-times;
@@ -26,7 +26,7 @@
 //! A value that fails its check is left as it is, so the snapshot shows the difference.
 //! Snapshots are reviewed and committed: CI (`CI=true`) never writes one, and a missing or
 //! different snapshot fails the test. Write new ones with `INSTA_UPDATE=always cargo test` (or
-//! `cargo insta review`) and read the diff before committing.
+//! `cargo insta review`, where cargo-insta is installed) and read them before committing.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use diesel::{QueryableByName, sql_types::Text};
@@ -99,7 +99,8 @@ impl TestApp {
     }
 }
 
-/// The timestamps the server stamps with its clock (never given by a client).
+/// The timestamps the server stamps with its clock (`mitigatedAt` is also accepted from a
+/// client; a snapshot of a test that sets it checks it with its own assertion).
 pub const TIMESTAMPS: &[&str] = &[
     "created",
     "updated",

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, assert_json_snapshot, error_code};
 
 /// Grants `role` on `on` (a product type or product) to `user`; as `by` (the superuser when
 /// `None`). Returns the membership id or the error code.
@@ -30,7 +30,7 @@ async fn grant_as(
         None => app.root.clone(),
     };
     let r = app.gql_as(&principal, &q, vars).await;
-    match r["errors"][0]["extensions"]["code"].as_str() {
+    match error_code(&r) {
         Some(code) => Err(code.to_string()),
         None => Ok(r["data"][field]["membership"]["id"]
             .as_str()
@@ -73,7 +73,7 @@ async fn on_product(
 async fn expect(app: &TestApp, user: &TestUser, query: &str, variables: Value, want: Option<&str>) {
     let before = app.snapshot().await;
     let r = app.gql_as(&app.refresh(user).await, query, variables).await;
-    let code = r["errors"][0]["extensions"]["code"].as_str();
+    let code = error_code(&r);
     assert_eq!(code, want, "{} ran {query}: {r}", user.principal.username);
     if code.is_some() {
         assert_eq!(
@@ -279,10 +279,7 @@ async fn groups_grant_roles_to_their_members_and_keep_an_owner() {
             json!({}),
         )
         .await;
-    assert_eq!(
-        d["me"],
-        json!({ "roles": [{ "role": "WRITER", "group": { "name": "Sec" }, "product": { "name": "A1" } }], "groups": [{ "name": "Sec" }] })
-    );
+    assert_json_snapshot!("me_through_a_group", d["me"]);
     expect(
         &app,
         &member,
@@ -385,8 +382,25 @@ async fn global_maintainers_create_product_types_and_own_them() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn re_parenting_needs_rights_on_both_sides() {
+const MOVE_PRODUCT: &str = "mutation($id: ID!, $pt: ID!) { updateProduct(input: {id: $id, productTypeId: $pt}) { product { productType { name } } } }";
+const MOVE_ENGAGEMENT: &str = "mutation($id: ID!, $p: ID!) { updateEngagement(input: {id: $id, productId: $p}) { engagement { product { name } } } }";
+const MOVE_TEST: &str = "mutation($id: ID!, $e: ID!) { updateTest(input: {id: $id, engagementId: $e}) { test { engagement { name } } } }";
+
+/// Two product types A and B with a product each (A1, B1); in A1 an engagement E with a test T
+/// and a CRITICAL finding F, in B1 an engagement BE. `user` ("mover") is a MAINTAINER of A.
+struct Moving {
+    app: TestApp,
+    b: String,
+    a1: String,
+    b1: String,
+    engagement: String,
+    test: String,
+    finding: String,
+    b_engagement: String,
+    user: TestUser,
+}
+
+async fn moving() -> Moving {
     let app = TestApp::new().await;
     let a = app.product_type("A").await;
     let b = app.product_type("B").await;
@@ -401,15 +415,59 @@ async fn re_parenting_needs_rights_on_both_sides() {
     on_type(&app, None, &a, &user.id, "MAINTAINER")
         .await
         .unwrap();
-    let move_product = "mutation($id: ID!, $pt: ID!) { updateProduct(input: {id: $id, productTypeId: $pt}) { product { productType { name } } } }";
-    let move_engagement = "mutation($id: ID!, $p: ID!) { updateEngagement(input: {id: $id, productId: $p}) { engagement { product { name } } } }";
-    let move_test = "mutation($id: ID!, $e: ID!) { updateTest(input: {id: $id, engagementId: $e}) { test { engagement { name } } } }";
+    Moving {
+        app,
+        b,
+        a1,
+        b1,
+        engagement,
+        test,
+        finding,
+        b_engagement,
+        user,
+    }
+}
+
+impl Moving {
+    /// Makes the mover a READER of B, then a WRITER; returns that membership's id.
+    async fn writer_on_b(&self) -> Value {
+        let (app, b) = (&self.app, &self.b);
+        on_type(app, None, b, &self.user.id, "READER")
+            .await
+            .unwrap();
+        let m = app.ok("query($b: ID!) { node(id: $b) { ... on ProductType { members { id user { username } } } } }", json!({ "b": b })).await;
+        let membership = m["node"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["user"]["username"] == "mover")
+            .unwrap()["id"]
+            .clone();
+        app.ok(UPDATE_MEMBER, json!({ "id": membership, "r": "WRITER" }))
+            .await;
+        membership
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_into_a_parent_needs_write_rights_on_it() {
+    let Moving {
+        app,
+        b,
+        a1,
+        b1,
+        engagement,
+        test,
+        b_engagement,
+        user,
+        ..
+    } = moving().await;
     // B is invisible: moving into it is NOT_FOUND, like a missing id. Readable but not
     // writable: FORBIDDEN.
     let moves = [
-        (move_product, json!({ "id": a1, "pt": b })),
-        (move_engagement, json!({ "id": engagement, "p": b1 })),
-        (move_test, json!({ "id": test, "e": b_engagement })),
+        (MOVE_PRODUCT, json!({ "id": a1, "pt": b })),
+        (MOVE_ENGAGEMENT, json!({ "id": engagement, "p": b1 })),
+        (MOVE_TEST, json!({ "id": test, "e": b_engagement })),
     ];
     for (query, vars) in &moves {
         expect(&app, &user, query, vars.clone(), Some("NOT_FOUND")).await;
@@ -418,33 +476,48 @@ async fn re_parenting_needs_rights_on_both_sides() {
     for (query, vars) in &moves {
         expect(&app, &user, query, vars.clone(), Some("FORBIDDEN")).await;
     }
-    // And the source side counts too: a writer on B alone cannot pull A's objects over.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_out_of_a_parent_needs_rights_on_it() {
+    let Moving {
+        app,
+        b,
+        b1,
+        engagement,
+        ..
+    } = moving().await;
+    // The source side counts too: a writer on B alone cannot pull A's objects over.
     let puller = app.user("puller").await;
     on_type(&app, None, &b, &puller.id, "OWNER").await.unwrap();
     expect(
         &app,
         &puller,
-        move_engagement,
+        MOVE_ENGAGEMENT,
         json!({ "id": engagement, "p": b1 }),
         Some("NOT_FOUND"),
     )
     .await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_moves_with_its_findings_but_not_into_a_completed_engagement() {
+    let m = moving().await;
+    m.writer_on_b().await;
+    let Moving {
+        app,
+        engagement,
+        test,
+        finding,
+        b_engagement,
+        user,
+        ..
+    } = m;
     // With rights on both sides the test moves, and its finding with it.
-    let m = app.ok("query($b: ID!) { node(id: $b) { ... on ProductType { members { id user { username } } } } }", json!({ "b": b })).await;
-    let membership = m["node"]["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["user"]["username"] == "mover")
-        .unwrap()["id"]
-        .clone();
-    app.ok(UPDATE_MEMBER, json!({ "id": membership, "r": "WRITER" }))
-        .await;
     expect(
         &app,
         &user,
-        move_test,
+        MOVE_TEST,
         json!({ "id": test, "e": b_engagement }),
         None,
     )
@@ -465,19 +538,34 @@ async fn re_parenting_needs_rights_on_both_sides() {
     expect(
         &app,
         &user,
-        move_test,
+        MOVE_TEST,
         json!({ "id": test, "e": engagement }),
         Some("ENGAGEMENT_COMPLETED"),
     )
     .await;
-    // The engagement moves to B with everything in it; its findings follow B1's SLA.
-    let other = app.test(&b_engagement, "T2").await;
-    app.finding(&other, "G", "HIGH").await;
     app.ok(
         "mutation($e: ID!) { reopenEngagement(input: {id: $e}) { engagement { id } } }",
         json!({ "e": engagement }),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_engagement_brings_its_findings_under_the_new_products_sla() {
+    let m = moving().await;
+    m.writer_on_b().await;
+    let Moving {
+        app,
+        a1,
+        b1,
+        engagement,
+        b_engagement,
+        user,
+        ..
+    } = m;
+    // The engagement moves to B with everything in it; its findings follow B1's SLA.
+    let other = app.test(&b_engagement, "T2").await;
+    app.finding(&other, "G", "HIGH").await;
     let strict = app
         .ok("mutation { createSlaConfiguration(input: {name: \"Strict\", critical: 1}) { slaConfiguration { id } } }", json!({}))
         .await;
@@ -495,7 +583,7 @@ async fn re_parenting_needs_rights_on_both_sides() {
     expect(
         &app,
         &user,
-        move_engagement,
+        MOVE_ENGAGEMENT,
         json!({ "id": engagement, "p": b1 }),
         None,
     )
@@ -507,12 +595,21 @@ async fn re_parenting_needs_rights_on_both_sides() {
         6,
         "7 days for CRITICAL under B1's default SLA instead of 1"
     );
-    // Finally the product itself moves between the product types.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_product_needs_maintainer_on_the_target_product_type() {
+    let m = moving().await;
+    let membership = m.writer_on_b().await;
+    let Moving {
+        app, b, a1, user, ..
+    } = m;
+    // The product itself moves between the product types.
     // WRITER on B may not add products
     expect(
         &app,
         &user,
-        move_product,
+        MOVE_PRODUCT,
         json!({ "id": a1, "pt": b }),
         Some("FORBIDDEN"),
     )
@@ -525,7 +622,7 @@ async fn re_parenting_needs_rights_on_both_sides() {
     expect(
         &app,
         &user,
-        move_product,
+        MOVE_PRODUCT,
         json!({ "id": a1, "pt": b }),
         None,
     )
@@ -602,10 +699,7 @@ async fn two_owners_leaving_at_once_leave_one_owner() {
             app.gql_as(&p1, REMOVE_MEMBER, json!({ "id": m1 })),
             app.gql_as(&p2, REMOVE_MEMBER, json!({ "id": m2 })),
         );
-        let codes: Vec<Option<&str>> = [&r1, &r2]
-            .iter()
-            .map(|r| r["errors"][0]["extensions"]["code"].as_str())
-            .collect();
+        let codes: Vec<Option<&str>> = [&r1, &r2].iter().map(|r| error_code(r)).collect();
         assert!(
             codes.contains(&None) && codes.contains(&Some("CONFLICT")),
             "round {round}: exactly one leaves, the other is refused: {r1} {r2}"

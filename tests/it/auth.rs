@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, assert_code};
 
 async fn post(
     app: &TestApp,
@@ -80,7 +80,7 @@ async fn bad_missing_revoked_and_expired_tokens_are_unauthenticated() {
     let (_, token, token_id) = user_with_token(&app, "bob", json!({})).await;
 
     let (_, body) = post(&app, None, ME, json!({})).await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_code(&body, "UNAUTHENTICATED");
     for bad in [
         "Token dojoql_0000",
         "Basic Ym9iOnB3",
@@ -89,10 +89,7 @@ async fn bad_missing_revoked_and_expired_tokens_are_unauthenticated() {
     ] {
         let (status, body) = post(&app, Some(bad), ME, json!({})).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
-        assert_eq!(
-            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
-            "{bad}"
-        );
+        assert_code(&body, "UNAUTHENTICATED");
     }
 
     let d = app
@@ -175,7 +172,7 @@ async fn token_management_rules() {
         json!({ "u": bob }),
     )
     .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_code(&body, "FORBIDDEN");
     let (_, body) = post(
         &app,
         alice.as_deref(),
@@ -183,10 +180,8 @@ async fn token_management_rules() {
         json!({ "id": bob_token_id }),
     )
     .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "NOT_FOUND",
-        "another user's token is as good as missing"
-    );
+    // Another user's token is as good as missing.
+    assert_code(&body, "NOT_FOUND");
     assert_eq!(
         app.count("api_tokens WHERE revoked_at IS NOT NULL").await,
         0

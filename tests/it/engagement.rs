@@ -812,8 +812,23 @@ async fn listed(app: &TestApp, filter: Value, order: Value) -> Vec<String> {
     ids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_filters_and_orders() {
+/// Four engagements over two products of two product types, with different types, statuses,
+/// dates, leads, names and tags; the last one closed.
+struct Listed {
+    app: TestApp,
+    pt1: String,
+    pt2: String,
+    p1: String,
+    p2: String,
+    lead: String,
+    other_lead: String,
+    e1: String,
+    e2: String,
+    e3: String,
+    e4: String,
+}
+
+async fn four_engagements() -> Listed {
     let app = TestApp::new().await;
     let pt1 = app.product_type("PT1").await;
     let pt2 = app.product_type("PT2").await;
@@ -853,6 +868,36 @@ async fn list_filters_and_orders() {
         )
         .await;
     lifecycle(&app, "closeEngagement", &e4).await;
+    Listed {
+        app,
+        pt1,
+        pt2,
+        p1,
+        p2,
+        lead,
+        other_lead,
+        e1,
+        e2,
+        e3,
+        e4,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters() {
+    let Listed {
+        app,
+        pt1,
+        pt2,
+        p1,
+        p2,
+        lead,
+        other_lead,
+        e1,
+        e2,
+        e3,
+        e4,
+    } = four_engagements().await;
     let v = |ids: &[&String]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
     assert_eq!(
@@ -923,6 +968,19 @@ async fn list_filters_and_orders() {
         )
         .await;
     assert_eq!(code, "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_orders() {
+    let Listed {
+        app,
+        e1,
+        e2,
+        e3,
+        e4,
+        ..
+    } = four_engagements().await;
+    let v = |ids: &[&String]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
     let orders = [
         ("TARGET_START", v(&[&e1, &e4, &e2, &e3])),
@@ -1034,8 +1092,28 @@ async fn table_counts(app: &TestApp) -> Vec<i64> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_is_deep_and_relinks_duplicates() {
+/// An engagement with everything a copy takes along (tests, findings with their status,
+/// duplicates inside and outside it, notes, files), copied once.
+struct Copied {
+    app: TestApp,
+    p: String,
+    source: String,
+    copy: String,
+    /// The `copyEngagement` payload.
+    d: Value,
+    f1: String,
+    f2: String,
+    f4: String,
+    outside_original: String,
+    /// The source as [`deep`] reads it, before the copy.
+    source_deep: Value,
+    /// The source's finding rows, before the copy.
+    source_rows: String,
+    /// [`table_counts`] before the copy.
+    counts: Vec<i64>,
+}
+
+async fn copied() -> Copied {
     let app = TestApp::new().await;
     let pt = app.product_type("PT").await;
     let p = app.product(&pt, "P").await;
@@ -1113,6 +1191,34 @@ async fn copy_is_deep_and_relinks_duplicates() {
         .as_str()
         .unwrap()
         .to_string();
+    Copied {
+        app,
+        p,
+        source,
+        copy,
+        d,
+        f1,
+        f2,
+        f4,
+        outside_original,
+        source_deep,
+        source_rows,
+        counts,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_is_deep() {
+    let Copied {
+        app,
+        p,
+        source,
+        copy,
+        d,
+        source_deep,
+        counts,
+        ..
+    } = copied().await;
     assert_ne!(copy, source);
     assert_eq!(d["copyEngagement"]["engagement"]["name"], "copy");
     let copy_read = engagement(&app, &copy).await;
@@ -1134,7 +1240,19 @@ async fn copy_is_deep_and_relinks_duplicates() {
     let added: Vec<i64> = after.iter().zip(&counts).map(|(a, b)| a - b).collect();
     // 1 engagement, 2 tests, 6 findings, 4 notes (engagement, test, 2 on a finding), 3 files.
     assert_eq!(added, vec![1, 2, 6, 4, 3]);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_relinks_duplicates_to_the_copied_original() {
+    let Copied {
+        app,
+        copy,
+        f1,
+        f2,
+        f4,
+        outside_original,
+        ..
+    } = copied().await;
     // Copied duplicates point at the copied original, not the source one.
     let d = app
         .ok(
@@ -1186,7 +1304,17 @@ async fn copy_is_deep_and_relinks_duplicates() {
     copy_dups.sort();
     assert_eq!(dups(copy_f1.clone()).await, copy_dups);
     assert_eq!(dups(outside_original.clone()).await.len(), 2);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_leaves_the_source_unchanged() {
+    let Copied {
+        app,
+        source,
+        source_deep,
+        source_rows,
+        ..
+    } = copied().await;
     // The source is unchanged.
     assert_eq!(deep(&app, &source).await, source_deep);
     assert_eq!(
@@ -1198,7 +1326,18 @@ async fn copy_is_deep_and_relinks_duplicates() {
         source_rows
     );
     assert_eq!(engagement(&app, &source).await["name"], "Source");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_copy_leaves_the_source_whole() {
+    let Copied {
+        app,
+        source,
+        copy,
+        source_deep,
+        counts,
+        ..
+    } = copied().await;
     // The copy is independent: deleting it leaves the source whole.
     app.ok(
         "mutation($id: ID!) { deleteEngagement(input: {id: $id}) { deletedId } }",

@@ -10,7 +10,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{TestApp, TestUser, ws};
+use crate::helpers::{TestApp, TestUser, assert_code, error_code, ws};
 
 /// The status line and body of an HTTP/1.1 exchange on a fresh connection (`Connection: close`).
 async fn http(addr: std::net::SocketAddr, request: Vec<u8>) -> (u16, String) {
@@ -53,8 +53,9 @@ fn query_body(query: &str) -> String {
     json!({ "query": query }).to_string()
 }
 
+/// The code every error of `v` carries ([`error_code`]), `""` without errors.
 fn code(v: &Value) -> &str {
-    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    error_code(v).unwrap_or("")
 }
 
 /// A reader of product `P` (with a finding) of a fresh app.
@@ -138,7 +139,7 @@ async fn fragment_fan_out_is_refused_at_once_while_health_answers() {
     .await;
     let reply = ws::recv(&mut socket).await;
     assert_eq!(reply["type"], "error", "{reply}");
-    assert_eq!(reply["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_code(&reply["payload"], "BAD_USER_INPUT");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, error_code};
 
 async fn send(app: &TestApp, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
     let res = app.router().oneshot(req).await.unwrap();
@@ -32,10 +32,9 @@ fn json_of(body: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
+/// The code every error of `v` carries ([`error_code`]).
 fn code(v: &Value) -> &str {
-    v["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error code: {v:#}"))
+    error_code(v).unwrap_or_else(|| panic!("no error code: {v:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

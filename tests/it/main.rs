@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod finding;
 mod hardening;
+mod harness;
 mod http;
 mod import;
 mod lifecycle;

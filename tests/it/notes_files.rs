@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, assert_code, error_code};
 
 const NOTE: &str =
     "id databaseId entry private edited parentId author { username } created updated";
@@ -393,7 +393,7 @@ async fn upload_errors_store_nothing() {
 
     // Over the limit.
     let (status, r) = upload(&app, &finding, "big.bin", &[7u8; 2048]).await;
-    let code = r["errors"][0]["extensions"]["code"].as_str();
+    let code = error_code(&r);
     assert!(
         status == StatusCode::PAYLOAD_TOO_LARGE || code == Some("PAYLOAD_TOO_LARGE"),
         "{status} {r:#}"
@@ -410,12 +410,9 @@ async fn upload_errors_store_nothing() {
 
     // A product cannot carry files; a missing parent is not found.
     let (_, r) = upload(&app, &h.product, "x.txt", b"x").await;
-    assert_eq!(
-        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{r:#}"
-    );
+    assert_code(&r, "BAD_USER_INPUT");
     let (_, r) = upload(&app, &encode(NodeKind::Finding, 999_999), "x.txt", b"x").await;
-    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r:#}");
+    assert_code(&r, "NOT_FOUND");
     assert_eq!(app.snapshot().await, after_ok);
     assert_eq!(app.count("files").await, 1);
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use dojoql::auth::Principal;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{Hierarchy, TestApp, TestUser, error_code};
 
 const ADD: &str = "mutation($p: ID!, $e: String!, $private: Boolean!) { addNote(input: {parentId: $p, entry: $e, private: $private}) { note { id } } }";
 const UPDATE: &str =
@@ -60,9 +60,7 @@ async fn code_of(
 ) -> Option<String> {
     let before = app.snapshot().await;
     let r = app.gql_as(principal, query, variables).await;
-    let code = r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_string);
+    let code = error_code(&r).map(str::to_string);
     if code.is_some() {
         assert_eq!(
             app.snapshot().await,
@@ -77,8 +75,52 @@ async fn principal(app: &TestApp, user: &TestUser) -> Principal {
     app.refresh(user).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_notes_are_seen_only_by_their_author_and_editors() {
+/// A product with public and private notes on its engagement, test and finding, and one
+/// caller of each kind.
+struct Notes {
+    app: TestApp,
+    h: Hierarchy,
+    finding: String,
+    public_f: String,
+    private_f: String,
+    private_e: String,
+    private_t: String,
+    public_e: String,
+    as_author: Principal,
+    reader: TestUser,
+    callers: Vec<Caller>,
+}
+
+impl Notes {
+    /// Every note, in creation order.
+    fn every(&self) -> Vec<&String> {
+        vec![
+            &self.public_f,
+            &self.private_f,
+            &self.private_e,
+            &self.private_t,
+            &self.public_e,
+        ]
+    }
+
+    /// Whether `caller` sees the note `id`.
+    fn visible(&self, caller: &Caller, id: &String) -> bool {
+        [&self.public_f, &self.public_e].contains(&id)
+            || caller.sees_private
+            || (caller.is_author && [&self.private_f, &self.private_e].contains(&id))
+    }
+
+    /// The notes `caller` sees.
+    fn expected(&self, caller: &Caller) -> BTreeSet<String> {
+        self.every()
+            .into_iter()
+            .filter(|id| self.visible(caller, id))
+            .map(|id| id.to_string())
+            .collect()
+    }
+}
+
+async fn notes() -> Notes {
     let app = TestApp::new().await;
     let h = app.hierarchy().await;
     let finding = app.finding(&h.test, "F", "HIGH").await;
@@ -139,7 +181,6 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
     let private_e = add_note(&app, &as_author, &h.engagement, "private on E", true).await;
     let private_t = add_note(&app, &as_writer, &h.test, "private on T", true).await;
     let public_e = add_note(&app, &app.root, &h.engagement, "public on E", false).await;
-    let every: Vec<&String> = vec![&public_f, &private_f, &private_e, &private_t, &public_e];
 
     let c = |name, principal, sees_private, deletes| Caller {
         name,
@@ -179,26 +220,33 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             false,
         ),
     ];
+    Notes {
+        app,
+        h,
+        finding,
+        public_f,
+        private_f,
+        private_e,
+        private_t,
+        public_e,
+        as_author,
+        reader,
+        callers,
+    }
+}
 
-    for caller in &callers {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_lists_show_private_notes_only_to_their_author_and_editors() {
+    let n = notes().await;
+    let (app, h) = (&n.app, &n.h);
+    for caller in &n.callers {
         let who = caller.name;
-        let visible = |id: &String| {
-            [&public_f, &public_e].contains(&id)
-                || caller.sees_private
-                || (caller.is_author && [&private_f, &private_e].contains(&id))
-        };
-        let expected: BTreeSet<String> = every
-            .iter()
-            .filter(|id| visible(id))
-            .map(|id| id.to_string())
-            .collect();
-
         // Lists on the engagement, the test and the finding.
         let r = app
             .gql_as(
                 &caller.principal,
                 LISTS,
-                json!({ "ids": [h.engagement, h.test, finding] }),
+                json!({ "ids": [h.engagement, h.test, n.finding] }),
             )
             .await;
         assert!(r.get("errors").is_none(), "{who}: {r}");
@@ -209,8 +257,17 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             .flat_map(|n| n["notes"].as_array().unwrap().clone())
             .map(|n| n["id"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(listed, expected, "{who}: notes lists");
+        assert_eq!(listed, n.expected(caller), "{who}: notes lists");
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_nodes_answer_null_for_a_hidden_private_note() {
+    let n = notes().await;
+    let app = &n.app;
+    let every = n.every();
+    for caller in &n.callers {
+        let who = caller.name;
         // node and nodes: a hidden private note is null, like a missing id.
         for id in &every {
             let r = app
@@ -223,7 +280,7 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             assert!(r.get("errors").is_none(), "{who}: {r}");
             assert_eq!(
                 r["data"]["node"].is_null(),
-                !visible(id),
+                !n.visible(caller, id),
                 "{who}: node {id}"
             );
         }
@@ -240,9 +297,17 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             .iter()
             .map(|n| !n.is_null())
             .collect();
-        let want: Vec<bool> = every.iter().map(|id| visible(id)).collect();
+        let want: Vec<bool> = every.iter().map(|id| n.visible(caller, id)).collect();
         assert_eq!(got, want, "{who}: nodes");
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_preview_counts_only_the_notes_the_caller_sees() {
+    let n = notes().await;
+    let (app, h) = (&n.app, &n.h);
+    for caller in &n.callers {
+        let who = caller.name;
         // deletePreview of the engagement counts only the notes the caller sees.
         let r = app
             .gql_as(
@@ -258,8 +323,20 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             .find(|c| c["typeName"] == "Note")
             .map(|c| c["count"].as_u64().unwrap())
             .unwrap_or(0);
-        assert_eq!(notes as usize, expected.len(), "{who}: deletePreview");
+        assert_eq!(
+            notes as usize,
+            n.expected(caller).len(),
+            "{who}: deletePreview"
+        );
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_editors_update_a_private_note() {
+    let n = notes().await;
+    let app = &n.app;
+    for caller in &n.callers {
+        let who = caller.name;
         // Editing the author's private note: editors may, the author sees it but may not
         // (a READER), everyone else is told it does not exist.
         let want = if caller.sees_private {
@@ -270,14 +347,22 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             Some("NOT_FOUND".to_string())
         };
         assert_eq!(
-            code_of(&app, &caller.principal, UPDATE, json!({ "id": private_f })).await,
+            code_of(app, &caller.principal, UPDATE, json!({ "id": n.private_f })).await,
             want,
             "{who}: updateNote"
         );
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_maintainers_delete_a_private_note() {
+    let n = notes().await;
+    let app = &n.app;
+    for caller in &n.callers {
+        let who = caller.name;
         // Deleting one: MAINTAINER and above may; a WRITER or the author sees it and is
         // FORBIDDEN; everyone else NOT_FOUND.
-        let doomed = add_note(&app, &as_author, &finding, "to delete", true).await;
+        let doomed = add_note(app, &n.as_author, &n.finding, "to delete", true).await;
         let want = if caller.deletes {
             None
         } else if caller.sees_private || caller.is_author {
@@ -286,7 +371,7 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             Some("NOT_FOUND".to_string())
         };
         assert_eq!(
-            code_of(&app, &caller.principal, DELETE, json!({ "id": doomed })).await,
+            code_of(app, &caller.principal, DELETE, json!({ "id": doomed })).await,
             want,
             "{who}: deleteNote"
         );
@@ -294,12 +379,17 @@ async fn private_notes_are_seen_only_by_their_author_and_editors() {
             app.ok(DELETE, json!({ "id": doomed })).await;
         }
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_may_not_edit_a_public_note_it_sees() {
+    let n = notes().await;
+    let app = &n.app;
     // Public notes stay readable and editable by their rules: a READER reads them and is
     // FORBIDDEN (not NOT_FOUND) to edit them.
-    let as_reader = principal(&app, &reader).await;
+    let as_reader = principal(app, &n.reader).await;
     assert_eq!(
-        code_of(&app, &as_reader, UPDATE, json!({ "id": public_f })).await,
+        code_of(app, &as_reader, UPDATE, json!({ "id": n.public_f })).await,
         Some("FORBIDDEN".to_string())
     );
 }

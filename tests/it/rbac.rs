@@ -12,7 +12,7 @@ use diesel_async::SimpleAsyncConnection;
 use dojoql::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, db_id};
+use crate::helpers::{TestApp, TestUser, db_id, error_code};
 
 /// The users of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -634,7 +634,7 @@ async fn run(names: &[&str]) -> Vec<String> {
                 } else {
                     fx.app.gql_as(&principal, &query, variables).await
                 };
-                let code = r["errors"][0]["extensions"]["code"].as_str();
+                let code = error_code(&r);
                 let got = match code {
                     None => Outcome::Allowed,
                     Some("FORBIDDEN") => Outcome::Forbidden,

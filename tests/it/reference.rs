@@ -7,7 +7,7 @@ use diesel_async::SimpleAsyncConnection;
 use dojoql::domain::ids::{NodeKind, encode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, db_id};
+use crate::helpers::{TestApp, assert_code, db_id};
 
 async fn user(app: &TestApp, input: Value) -> String {
     let d = app
@@ -660,7 +660,7 @@ async fn deleting_a_configuration_while_a_product_starts_using_it_is_a_conflict(
             c.batch_execute("COMMIT").await.unwrap();
         }
     );
-    assert_eq!(r["errors"][0]["extensions"]["code"], "CONFLICT", "{r:#}");
+    assert_code(&r, "CONFLICT");
     assert_eq!(app.count("sla_configurations").await, 3);
 }
 

@@ -6,7 +6,7 @@
 use dojoql::db::lookup::{self, TestTypeByName};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, assert_code};
 
 const CREATE_TEST: &str = "mutation($e: ID!, $tt: String!) { createTest(input: {engagementId: $e, testType: $tt, \
     targetStart: \"2026-01-01\", targetEnd: \"2026-01-02\"}) { test { id testType { name dynamicallyGenerated } } } }";
@@ -57,8 +57,8 @@ async fn only_superusers_create_test_types_by_name() {
     for user in [&writer, &owner, &global_owner] {
         let before = app.snapshot().await;
         let r = create_as(&app, user, &h.engagement, "Litter Scanner").await;
+        assert_code(&r, "BAD_USER_INPUT");
         let error = &r["errors"][0];
-        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{r}");
         let message = error["message"].as_str().unwrap();
         assert!(
             message.contains("unknown test type \"Litter Scanner\""),
@@ -74,7 +74,7 @@ async fn only_superusers_create_test_types_by_name() {
     // A READER may not add tests at all: FORBIDDEN before the name is looked at.
     let before = app.snapshot().await;
     let r = create_as(&app, &reader, &h.engagement, "Litter Scanner").await;
-    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    assert_code(&r, "FORBIDDEN");
     assert_eq!(app.snapshot().await, before);
 
     // A superuser creates it on the fly; from then on it exists for everyone.

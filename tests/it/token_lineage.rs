@@ -10,7 +10,7 @@ use dojoql::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, db_id};
+use crate::helpers::{TestApp, db_id, error_code};
 
 const CREATE: &str = "mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token apiToken { id expiresAt revokedAt } } }";
 const REVOKE: &str =
@@ -28,7 +28,8 @@ async fn create_as(
         input["expiresAt"] = json!(e.to_rfc3339());
     }
     let r = app.gql_as(creator, CREATE, json!({ "i": input })).await;
-    if r.get("errors").is_some() {
+    if error_code(&r).is_some() {
+        // Every error carries the same code (checked): the first stands for them all.
         return Err(r["errors"][0].clone());
     }
     let t = &r["data"]["createApiToken"];

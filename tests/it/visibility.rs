@@ -10,7 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, assert_code, assert_json_snapshot};
 
 /// One product type's objects.
 struct Tree {
@@ -223,7 +223,7 @@ async fn a_user_without_roles_sees_nothing() {
             json!({ "id": missing }),
         )
         .await;
-    assert_eq!(r1["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_code(&r1, "NOT_FOUND");
     assert_eq!(r1["errors"][0]["message"], r2["errors"][0]["message"]);
     assert_eq!(
         download(app, nobody, &w.a.download).await,
@@ -236,10 +236,7 @@ async fn a_user_without_roles_sees_nothing() {
             json!({}),
         )
         .await;
-    assert_eq!(
-        d["me"],
-        json!({ "globalRole": null, "roles": [], "groups": [], "user": { "username": "nobody" } })
-    );
+    assert_json_snapshot!("me_without_roles", d["me"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,15 +287,7 @@ async fn a_product_type_reader_sees_only_that_product_type() {
         .await;
     assert_eq!(d["node"]["product"]["productType"]["name"], "A");
     assert_eq!(d["node"]["notes"][0]["entry"], "secret note");
-    assert_eq!(
-        d["deletePreview"]["counts"],
-        json!([
-            { "typeName": "ProductType", "count": 1 }, { "typeName": "Product", "count": 2 },
-            { "typeName": "Engagement", "count": 2 }, { "typeName": "Test", "count": 2 },
-            { "typeName": "Finding", "count": 3 }, { "typeName": "Note", "count": 1 },
-            { "typeName": "File", "count": 1 }
-        ])
-    );
+    assert_json_snapshot!("product_type_reader_delete_preview", d["deletePreview"]);
     let r = app
         .gql_as(
             &reader.principal,
@@ -306,7 +295,7 @@ async fn a_product_type_reader_sees_only_that_product_type() {
             json!({ "id": w.b.product_type }),
         )
         .await;
-    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_code(&r, "NOT_FOUND");
     assert_eq!(download(app, reader, &w.a.download).await, StatusCode::OK);
     assert_eq!(
         download(app, reader, &w.b.download).await,
@@ -320,12 +309,7 @@ async fn a_product_type_reader_sees_only_that_product_type() {
             json!({ "p": w.a.products[0] }),
         )
         .await;
-    assert_eq!(
-        d["node"]["myPermissions"],
-        json!({ "role": "READER", "isSuperuser": false, "permissions": [
-            "PRODUCT_VIEW", "ENGAGEMENT_VIEW", "TEST_VIEW", "FINDING_VIEW", "NOTE_ADD"
-        ] })
-    );
+    assert_json_snapshot!("product_reader_permissions", d["node"]["myPermissions"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,25 +335,9 @@ async fn a_product_reader_sees_its_product_type_through_its_product_only() {
             json!({ "pt": w.a.product_type }),
         )
         .await;
-    assert_eq!(
-        d["deletePreview"]["counts"],
-        json!([
-            { "typeName": "ProductType", "count": 1 }, { "typeName": "Product", "count": 1 },
-            { "typeName": "Engagement", "count": 1 }, { "typeName": "Test", "count": 1 },
-            { "typeName": "Finding", "count": 2 }, { "typeName": "Note", "count": 1 },
-            { "typeName": "File", "count": 1 }
-        ])
-    );
-    assert_eq!(
-        d["node"]["myPermissions"],
-        json!({ "role": null, "permissions": ["PRODUCT_TYPE_VIEW"] }),
-        "no role on the product type itself"
-    );
-    assert_eq!(
-        d["node"]["members"],
-        json!([{ "role": "READER" }]),
-        "reader_a's membership on the product type"
-    );
+    // The preview counts only A1's side of A; no role on the product type itself; the one
+    // member listed is reader_a's membership on the product type.
+    assert_json_snapshot!("product_reader_on_its_product_type", d);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{TestApp, ws::*};
+use crate::helpers::{TestApp, assert_code, ws::*};
 
 /// A new token of the user with global id `user` (and the token's global id).
 async fn new_token(app: &TestApp, user: &str, extra: Value) -> (String, String) {
@@ -120,7 +120,7 @@ async fn legacy_graphql_ws_runs_queries_and_mutations() {
     // A request error is a `data` message with the errors (then `complete`) in this protocol.
     let payload = run(&mut ws, LEGACY, "3", "{ nope }").await;
     assert_eq!(payload["data"], Value::Null);
-    assert_eq!(payload["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_code(&payload, "BAD_USER_INPUT");
 
     // connection_terminate ends the connection normally.
     send(&mut ws, json!({ "type": "connection_terminate" })).await;
@@ -138,7 +138,7 @@ async fn transport_ws_reports_request_errors_as_error_messages() {
     let error = recv(&mut ws).await;
     assert_eq!(error["type"], "error", "{error:#}");
     assert_eq!(error["id"], "1");
-    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_code(&error["payload"], "BAD_USER_INPUT");
 
     // A subscription goes through the streaming path; the schema has no subscription fields
     // yet, so it is refused the same way.
@@ -150,7 +150,7 @@ async fn transport_ws_reports_request_errors_as_error_messages() {
     let error = recv(&mut ws).await;
     assert_eq!(error["type"], "error", "{error:#}");
     assert_eq!(error["id"], "2");
-    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_code(&error["payload"], "BAD_USER_INPUT");
 
     // A field error (it has a path) is a result: `next` with the errors, then `complete`.
     let payload = run(&mut ws, TRANSPORT, "3", "{ node(id: \"garbage\") { id } }").await;
@@ -316,10 +316,7 @@ async fn running_operations_complete_duplicates_and_the_concurrency_cap() {
         let refused = recv(&mut ws).await;
         assert_eq!(refused["type"], "error", "{refused:#}");
         assert_eq!(refused["id"], "s100");
-        assert_eq!(
-            refused["payload"][0]["extensions"]["code"],
-            "BAD_USER_INPUT"
-        );
+        assert_code(&refused["payload"], "BAD_USER_INPUT");
         if protocol == TRANSPORT {
             send(&mut ws, json!({ "type": "ping" })).await;
             assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
@@ -414,10 +411,7 @@ async fn authorization_applies_over_websockets() {
         assert_eq!(payload["data"]["products"]["totalCount"], 0, "{protocol}");
         let before = app.count("product_types").await;
         let payload = run(&mut ws, protocol, "2", CREATE).await;
-        assert_eq!(
-            payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
-            "{payload:#}"
-        );
+        assert_code(&payload, "FORBIDDEN");
         assert_eq!(app.count("product_types").await, before);
     }
 }
@@ -433,7 +427,7 @@ async fn missing_or_unknown_subprotocol_is_refused_with_400() {
         };
         assert_eq!(response.status(), 400, "{protocol:?}");
         let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_code(&body, "BAD_USER_INPUT");
         assert!(
             body["errors"][0]["message"]
                 .as_str()

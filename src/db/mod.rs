@@ -17,6 +17,7 @@ pub mod enums;
 pub mod file;
 pub mod finding;
 pub mod group;
+pub mod ids;
 pub mod lookup;
 pub mod membership;
 pub mod note;

@@ -1,4 +1,12 @@
-//! Opaque global ids (Relay Global Object Identification): `base64("Kind:databaseId")`.
+//! Ids: the typed database id of each kind of object ([`ProductId`], [`EngagementId`], …), and
+//! the opaque global ids the API shows (Relay Global Object Identification:
+//! `base64("Kind:databaseId")`).
+//!
+//! A typed id names one kind of object, so a product id cannot be passed where an engagement id
+//! is expected. The ids derive diesel's `AsExpression`/`FromSqlRow` markers (rows hold them
+//! directly; they are stored in `INTEGER` columns); their SQL conversions live in `db::ids`.
+
+use std::fmt;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
@@ -63,6 +71,86 @@ impl NodeKind {
     }
 }
 
+/// The database id of one kind of object.
+pub trait TypedId:
+    Copy + Eq + Ord + std::hash::Hash + fmt::Debug + fmt::Display + Send + Sync + 'static
+{
+    /// The kind of object the id names (the prefix of its global id).
+    const KIND: NodeKind;
+    fn new(id: i32) -> Self;
+    fn get(self) -> i32;
+}
+
+/// Defines a typed id per kind of object: a transparent `i32` (the same in JSON and SQL).
+macro_rules! typed_ids {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+                 serde::Serialize, serde::Deserialize,
+                 diesel::AsExpression, diesel::FromSqlRow)]
+        #[serde(transparent)]
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pub struct $name(i32);
+
+        impl $name {
+            pub const fn new(id: i32) -> Self {
+                Self(id)
+            }
+
+            /// The database id.
+            pub const fn get(self) -> i32 {
+                self.0
+            }
+        }
+
+        impl TypedId for $name {
+            const KIND: NodeKind = NodeKind::$kind;
+            fn new(id: i32) -> Self {
+                Self(id)
+            }
+            fn get(self) -> i32 {
+                self.0
+            }
+        }
+
+        impl From<i32> for $name {
+            fn from(id: i32) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i32 {
+            fn from(id: $name) -> i32 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )+};
+}
+
+typed_ids! {
+    ProductTypeId => ProductType;
+    ProductId => Product;
+    EngagementId => Engagement;
+    TestId => Test;
+    FindingId => Finding;
+    UserId => User;
+    SlaConfigurationId => SlaConfiguration;
+    TestTypeId => TestType;
+    DevelopmentEnvironmentId => DevelopmentEnvironment;
+    NoteId => Note;
+    FileId => File;
+    ApiTokenId => ApiToken;
+    GroupId => Group;
+    GroupMemberId => GroupMember;
+    MembershipId => Membership;
+}
+
 /// An id that does not decode to `Kind:positive integer`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a valid id")]
@@ -99,6 +187,16 @@ pub fn decode_as(kind: NodeKind, raw: &str) -> Result<i32, BadId> {
     }
 }
 
+/// Encodes the global id of a typed id.
+pub fn encode_id<T: TypedId>(id: T) -> String {
+    encode(T::KIND, id.get())
+}
+
+/// Decodes a global id that must name a `T` (its kind is `T::KIND`).
+pub fn decode_id<T: TypedId>(raw: &str) -> Result<T, BadId> {
+    decode_as(T::KIND, raw).map(T::new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +211,12 @@ mod tests {
             Ok(7)
         );
         assert!(decode_as(NodeKind::Test, &encode(NodeKind::Product, 7)).is_err());
+        assert_eq!(
+            decode_id::<ProductId>(&encode_id(ProductId::new(7))),
+            Ok(ProductId::new(7))
+        );
+        assert!(decode_id::<TestId>(&encode_id(ProductId::new(7))).is_err());
+        assert_eq!(serde_json::to_value(UserId::new(3)).unwrap(), 3);
         assert!(decode("not base64!").is_err());
         assert!(decode(&STANDARD.encode("Product:-1")).is_err());
         assert!(decode(&STANDARD.encode("Nope:1")).is_err());

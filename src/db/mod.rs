@@ -86,7 +86,7 @@ pub enum DbError {
     Forbidden(String),
     /// The engagement is COMPLETED: reopen it before adding tests or findings.
     #[error("engagement {0} is completed; reopen it first")]
-    EngagementCompleted(i32),
+    EngagementCompleted(crate::domain::ids::EngagementId),
     #[error(transparent)]
     Query(diesel::result::Error),
 }

@@ -8,7 +8,7 @@ use super::{
     context::{db, loader, map_db, principal, private_notes, viewer},
     engagement::Engagement,
     finding::Finding,
-    loaders::{ApiTokenId, FileId, MembershipId, NoteId, RowId},
+    loaders::{ApiTokenById, FileById, MembershipById, NoteById, RowId},
     note::{File, Note},
     product::Product,
     product_type::ProductType,
@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     db::delete::{DeleteCounts, Root},
-    domain::ids::{self, NodeKind},
+    domain::ids::{self, NodeKind, TypedId},
     error::{ServiceError, ServiceResult},
     service::lifecycle::delete as lifecycle,
 };
@@ -57,66 +57,71 @@ async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node
     let l = loader(ctx);
     Ok(match kind {
         NodeKind::ProductType => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::ProductType(ProductType(r))),
         NodeKind::Product => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::Product(Product(r))),
         NodeKind::Engagement => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::Engagement(Engagement(r))),
         NodeKind::Test => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::Test(Test(r))),
         NodeKind::Finding => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::Finding(Finding(r))),
         NodeKind::User => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::User(User(r))),
         NodeKind::SlaConfiguration => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::SlaConfiguration(SlaConfiguration(r))),
         NodeKind::TestType => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::TestType(TestType(r))),
         NodeKind::DevelopmentEnvironment => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
         NodeKind::Note => l
-            .load_one(NoteId(id, private_notes(ctx)))
+            .load_one(NoteById(TypedId::new(id), private_notes(ctx)))
             .await?
             .map(|r| Node::Note(Note(r))),
-        NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
+        NodeKind::File => l
+            .load_one(FileById(TypedId::new(id)))
+            .await?
+            .map(|r| Node::File(File(r))),
         NodeKind::ApiToken => {
             // A token is visible to its user and to superusers only.
             let p = principal(ctx)?;
-            l.load_one(ApiTokenId(id))
+            l.load_one(ApiTokenById(TypedId::new(id)))
                 .await?
                 .filter(|t| p.is_superuser || t.user_id == p.user_id)
                 .map(|r| Node::ApiToken(ApiToken(r)))
         }
         NodeKind::Group => l
-            .load_one(RowId::new(id))
+            .load_one(RowId::new(TypedId::new(id)))
             .await?
             .map(|r| Node::Group(Group(r))),
         NodeKind::Membership => l
-            .load_one(MembershipId(id))
+            .load_one(MembershipById(TypedId::new(id)))
             .await?
             .map(|r| Node::Membership(Membership(r))),
         NodeKind::GroupMember => {
             let viewer = viewer(ctx);
             db(ctx)
-                .read(async move |mut c| crate::db::group::member_by_id(&mut c, id, viewer).await)
+                .read(async move |mut c| {
+                    crate::db::group::member_by_id(&mut c, TypedId::new(id), viewer).await
+                })
                 .await
                 .map_err(map_db("GroupMember"))?
                 .map(|r| Node::GroupMember(GroupMember(r)))
@@ -174,11 +179,11 @@ pub fn delete_root(raw: &ID) -> ServiceResult<Root> {
     };
     let (kind, id) = ids::decode(raw.as_str()).map_err(|_| bad())?;
     Ok(match kind {
-        NodeKind::ProductType => Root::ProductType(id),
-        NodeKind::Product => Root::Product(id),
-        NodeKind::Engagement => Root::Engagement(id),
-        NodeKind::Test => Root::Test(id),
-        NodeKind::Finding => Root::Finding(id),
+        NodeKind::ProductType => Root::ProductType(TypedId::new(id)),
+        NodeKind::Product => Root::Product(TypedId::new(id)),
+        NodeKind::Engagement => Root::Engagement(TypedId::new(id)),
+        NodeKind::Test => Root::Test(TypedId::new(id)),
+        NodeKind::Finding => Root::Finding(TypedId::new(id)),
         _ => return Err(bad()),
     })
 }

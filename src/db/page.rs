@@ -46,6 +46,28 @@ pub trait Listed: QBN<Pg> + Send + 'static {
 
 /// The parent of a nested list of one kind of child (see [`Listed::Parent`]). The SQL that names
 /// a row's parent is chosen here, in `db`, by the variant.
+///
+/// A list of findings takes a finding parent with the id of its kind:
+///
+/// ```
+/// use dojoql::db::{finding::{Finding, FindingParent}, page::Listed};
+/// use dojoql::domain::ids::TestId;
+/// let _: <Finding as Listed>::Parent = FindingParent::Test(TestId::new(1));
+/// ```
+///
+/// and neither another child kind's parent nor another kind of id:
+///
+/// ```compile_fail
+/// use dojoql::db::{finding::Finding, page::Listed, test::TestParent};
+/// use dojoql::domain::ids::EngagementId;
+/// let _: <Finding as Listed>::Parent = TestParent::Engagement(EngagementId::new(1));
+/// ```
+///
+/// ```compile_fail
+/// use dojoql::db::finding::FindingParent;
+/// use dojoql::domain::ids::EngagementId;
+/// let _ = FindingParent::Test(EngagementId::new(1));
+/// ```
 pub trait ListParent: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     /// The SQL expression naming a child row's parent of this kind (the list's alias is `t`).
     fn column(self) -> &'static str;
@@ -278,9 +300,9 @@ impl<T> Page<T> {
 
 /// How an entity's list is selected: the `FROM` clause (its own table aliased `t`, plus joins a
 /// filter or parent needs) and the `ORDER BY` (ties broken by `t.id`).
-pub struct ListSpec {
-    pub from: &'static str,
-    pub order_by: String,
+struct ListSpec {
+    from: &'static str,
+    order_by: String,
 }
 
 /// A row plus the window columns of a partitioned query.
@@ -319,7 +341,7 @@ struct ParentCount {
 /// A top-level list: `SELECT t.* … ORDER BY … OFFSET … LIMIT …`, with a `count(*)` first when
 /// the total is wanted or the window is anchored at the end.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn load_page<T, F>(
+async fn load_page<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,
     filter: &F,
@@ -380,7 +402,7 @@ where
 /// Pages of children for many parents in one statement. `parent` is the SQL expression naming a
 /// row's parent id (e.g. `t.product_id`). Parents without rows get an empty page.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn load_pages<T, F>(
+async fn load_pages<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,
     parent: &str,

@@ -81,9 +81,31 @@ pub trait TypedId:
     fn get(self) -> i32;
 }
 
-/// Defines a typed id per kind of object: a transparent `i32` (the same in JSON and SQL).
+/// Defines a typed id per kind of object: a transparent `i32` (the same in JSON and SQL), and
+/// [`AnyId`], the typed id of any kind.
 macro_rules! typed_ids {
-    ($($(#[$doc:meta])* $name:ident => $kind:ident;)+) => {$(
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)+) => {
+        /// The typed id of an object of any kind (what a global id of unknown kind names).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AnyId {
+            $($kind($name)),+
+        }
+
+        impl AnyId {
+            /// The typed id of kind `kind` with database id `id`.
+            pub fn new(kind: NodeKind, id: i32) -> Self {
+                match kind {
+                    $(NodeKind::$kind => AnyId::$kind($name(id))),+
+                }
+            }
+
+            pub fn kind(self) -> NodeKind {
+                match self {
+                    $(AnyId::$kind(_) => NodeKind::$kind),+
+                }
+            }
+        }
+    $(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
                  serde::Serialize, serde::Deserialize,
@@ -197,6 +219,11 @@ pub fn decode_id<T: TypedId>(raw: &str) -> Result<T, BadId> {
     decode_as(T::KIND, raw).map(T::new)
 }
 
+/// Decodes a global id of any kind into the typed id of its kind.
+pub fn decode_any(raw: &str) -> Result<AnyId, BadId> {
+    decode(raw).map(|(kind, id)| AnyId::new(kind, id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +243,13 @@ mod tests {
             Ok(ProductId::new(7))
         );
         assert!(decode_id::<TestId>(&encode_id(ProductId::new(7))).is_err());
+        assert_eq!(
+            decode_any(&encode_id(TestId::new(7))),
+            Ok(AnyId::Test(TestId::new(7)))
+        );
+        for k in NodeKind::ALL {
+            assert_eq!(AnyId::new(*k, 1).kind(), *k);
+        }
         assert_eq!(serde_json::to_value(UserId::new(3)).unwrap(), 3);
         assert!(decode("not base64!").is_err());
         assert!(decode(&STANDARD.encode("Product:-1")).is_err());

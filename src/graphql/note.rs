@@ -21,7 +21,7 @@ use crate::{
     },
     domain::{
         self,
-        ids::{EngagementId, FileId, FindingId, NodeKind, NoteId, TestId, UserId},
+        ids::{AnyId, FileId, NoteId, UserId},
     },
     error::{ServiceError, ServiceResult},
     service::{
@@ -135,10 +135,10 @@ fn attachment(id: &ID) -> ServiceResult<Attachment> {
             id.as_str()
         ))
     };
-    match crate::domain::ids::decode(id.as_str()).map_err(|_| bad())? {
-        (NodeKind::Engagement, n) => Ok(Attachment::Engagement(EngagementId::new(n))),
-        (NodeKind::Test, n) => Ok(Attachment::Test(TestId::new(n))),
-        (NodeKind::Finding, n) => Ok(Attachment::Finding(FindingId::new(n))),
+    match domain::ids::decode_any(id.as_str()).map_err(|_| bad())? {
+        AnyId::Engagement(id) => Ok(Attachment::Engagement(id)),
+        AnyId::Test(id) => Ok(Attachment::Test(id)),
+        AnyId::Finding(id) => Ok(Attachment::Finding(id)),
         _ => Err(bad()),
     }
 }

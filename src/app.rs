@@ -475,7 +475,7 @@ async fn download(
         Ok(p) => p,
         Err(refusal) => return refusal,
     };
-    let Ok(id) = raw.parse::<i32>() else {
+    let Ok(id) = raw.parse::<i32>().map(crate::domain::ids::FileId::new) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let viewer = principal.viewer();

@@ -22,7 +22,10 @@ use serde_json::{Value, json};
 
 use super::{AppState, authenticate};
 use crate::{
-    domain::Severity,
+    domain::{
+        Severity,
+        ids::{EngagementId, TestId, UserId},
+    },
     error::{self as codes, ServiceError},
     service::import::{self, ImportOptions, ImportResult},
 };
@@ -175,10 +178,13 @@ fn options(form: &Form, reimport: bool) -> Result<ImportOptions, String> {
     let s = |name: &str| form.one(name).map(|v| v.trim().to_string());
     o.target.engagement_id = form
         .one("engagement")
-        .map(|v| number("engagement", v))
+        .map(|v| number("engagement", v).map(EngagementId::new))
         .transpose()?;
     if reimport {
-        o.target.test_id = form.one("test").map(|v| number("test", v)).transpose()?;
+        o.target.test_id = form
+            .one("test")
+            .map(|v| number("test", v).map(TestId::new))
+            .transpose()?;
     }
     o.target.product_type_name = s("product_type_name");
     o.target.product_name = s("product_name");
@@ -215,7 +221,10 @@ fn options(form: &Form, reimport: bool) -> Result<ImportOptions, String> {
     o.branch_tag = s("branch_tag");
     o.service = s("service");
     o.environment = s("environment");
-    o.lead_id = form.one("lead").map(|v| number("lead", v)).transpose()?;
+    o.lead_id = form
+        .one("lead")
+        .map(|v| number("lead", v).map(UserId::new))
+        .transpose()?;
     o.apply_tags_to_findings = b("apply_tags_to_findings")?.unwrap_or(false);
     // `tags` repeated, or comma separated in one field.
     o.tags = form

@@ -250,7 +250,7 @@ enum Flow {
     /// The connection was acknowledged with a credential of `user` expiring at `expires_at`
     /// (if ever).
     Acked {
-        user: i32,
+        user: crate::domain::ids::UserId,
         expires_at: Option<DateTime<Utc>>,
     },
     Close(u16, Cow<'static, str>),
@@ -507,7 +507,7 @@ impl Connection {
 
     /// The connection was acknowledged: keep-alives start, the credential is watched and, when
     /// it expires, the expiry timer armed.
-    fn on_acked(&mut self, user: i32, expires_at: Option<DateTime<Utc>>) {
+    fn on_acked(&mut self, user: crate::domain::ids::UserId, expires_at: Option<DateTime<Utc>>) {
         self.timers.keep_alive.reset();
         let events = &self.session.state.events;
         self.credentials = Some(events.watch_credentials(user, self.credential_epoch));

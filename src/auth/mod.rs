@@ -16,14 +16,18 @@ use crate::{
         self, Db, DbError,
         authz::{Viewer, Visibility},
     },
-    domain::{Role, rbac::Permission},
+    domain::{
+        Role,
+        ids::{ApiTokenId, UserId},
+        rbac::Permission,
+    },
 };
 
 /// Who is making a request. Built per request (per websocket operation), so a revoked token,
 /// role or membership takes effect on the next request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: i32,
+    pub user_id: UserId,
     pub username: String,
     pub is_superuser: bool,
     /// The highest global role of the user and its groups.
@@ -32,7 +36,7 @@ pub struct Principal {
     pub expires_at: Option<DateTime<Utc>>,
     /// The token that authenticated this principal; `None` for principals built without one
     /// (the CLI, jobs, tests). Tokens created by this principal record it as their parent.
-    pub token_id: Option<i32>,
+    pub token_id: Option<ApiTokenId>,
 }
 
 impl Principal {
@@ -231,7 +235,7 @@ mod tests {
     #[test]
     fn tokens_created_through_a_token_do_not_outlive_it() {
         let user = db::user::User {
-            id: 1,
+            id: UserId::new(1),
             username: "u".into(),
             email: None,
             first_name: None,
@@ -248,7 +252,7 @@ mod tests {
         // Without an expiring parent, the request stands.
         assert_eq!(p.child_token_expiry(None), Ok(None));
         assert_eq!(p.child_token_expiry(Some(later)), Ok(Some(later)));
-        p.token_id = Some(7);
+        p.token_id = Some(ApiTokenId::new(7));
         p.expires_at = Some(parent);
         assert_eq!(p.child_token_expiry(None), Ok(Some(parent)));
         assert_eq!(p.child_token_expiry(Some(earlier)), Ok(Some(earlier)));

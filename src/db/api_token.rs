@@ -20,6 +20,7 @@ use super::{
     schema::{api_tokens, users},
     user::User,
 };
+use crate::domain::ids::{ApiTokenId, UserId};
 
 /// The transaction-level advisory lock that serializes token creations through a token with
 /// revocations ("dojotokn").
@@ -31,8 +32,8 @@ pub const NAME_MAX: usize = 100;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
 pub struct ApiToken {
-    pub id: i32,
-    pub user_id: i32,
+    pub id: ApiTokenId,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub created: DateTime<Utc>,
@@ -40,20 +41,20 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The token whose request created this one (`None`: created without a token, e.g. by
     /// `dojoql create-user`).
-    pub created_by_token_id: Option<i32>,
+    pub created_by_token_id: Option<ApiTokenId>,
 }
 
 /// A token to store (by its hash) for an existing user.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_tokens)]
 pub struct NewApiToken {
-    pub user_id: i32,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub expires_at: Option<DateTime<Utc>>,
     /// The token that authenticated the creating request. It must still be valid when the new
     /// token is written; the caller has already bounded `expires_at` by the parent's expiry.
-    pub created_by_token_id: Option<i32>,
+    pub created_by_token_id: Option<ApiTokenId>,
 }
 
 /// Takes the lineage lock until the transaction ends.
@@ -67,7 +68,7 @@ pub async fn lock_lineage(conn: &mut AsyncPgConnection) -> QueryResult<()> {
 
 /// Whether token `id` exists and is still valid (neither revoked nor expired).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn is_valid(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+pub async fn is_valid(conn: &mut AsyncPgConnection, id: ApiTokenId) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Valid {
         #[diesel(sql_type = Bool)]
@@ -117,7 +118,10 @@ pub struct Revoked {
 /// statement, after taking the lineage lock; returns every token of those lineages (idempotent:
 /// a revoked token keeps its first revocation time).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryResult<Vec<Revoked>> {
+pub async fn revoke_all(
+    conn: &mut AsyncPgConnection,
+    roots: &[ApiTokenId],
+) -> QueryResult<Vec<Revoked>> {
     // Taken before the update so that its statement sees every child committed before it.
     lock_lineage(conn).await?;
     Ok(diesel::sql_query(
@@ -129,13 +133,16 @@ pub async fn revoke_all(conn: &mut AsyncPgConnection, roots: &[i32]) -> QueryRes
          UPDATE api_tokens t SET revoked_at = COALESCE(t.revoked_at, now()) \
          FROM before b WHERE t.id = b.id RETURNING t.*, b.fresh",
     )
-    .bind::<Array<Integer>, _>(roots)
+    .bind::<Array<Integer>, _>(roots.to_vec())
     .load(conn)
     .await?)
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<ApiToken>> {
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[ApiTokenId],
+) -> QueryResult<Vec<ApiToken>> {
     Ok(api_tokens::table
         .filter(api_tokens::id.eq_any(ids))
         .select(ApiToken::as_select())
@@ -147,7 +154,7 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Ve
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user: User,
-    pub token_id: i32,
+    pub token_id: ApiTokenId,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -158,7 +165,7 @@ pub async fn authenticate(
     conn: &mut AsyncPgConnection,
     token_hash: &str,
 ) -> QueryResult<Option<Authenticated>> {
-    let found: Option<(User, i32, Option<DateTime<Utc>>)> = api_tokens::table
+    let found: Option<(User, ApiTokenId, Option<DateTime<Utc>>)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())

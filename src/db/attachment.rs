@@ -5,33 +5,28 @@ use diesel::{OptionalExtension, QueryableByName, sql_types::Integer};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{DbError, QueryResult, sql::Sql};
+use crate::domain::ids::{EngagementId, FindingId, TestId};
 
 /// What a note or file is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Attachment {
-    Engagement(i32),
-    Test(i32),
-    Finding(i32),
+    Engagement(EngagementId),
+    Test(TestId),
+    Finding(FindingId),
 }
 
 impl Attachment {
-    pub fn id(self) -> i32 {
+    /// The parent's database id (its kind is the variant's).
+    fn raw_id(self) -> i32 {
         match self {
-            Attachment::Engagement(id) | Attachment::Test(id) | Attachment::Finding(id) => id,
-        }
-    }
-
-    /// The column holding this kind of parent.
-    pub fn column(self) -> &'static str {
-        match self {
-            Attachment::Engagement(_) => "engagement_id",
-            Attachment::Test(_) => "test_id",
-            Attachment::Finding(_) => "finding_id",
+            Attachment::Engagement(id) => id.get(),
+            Attachment::Test(id) => id.get(),
+            Attachment::Finding(id) => id.get(),
         }
     }
 
     /// The parent columns (engagement, test, finding) of a row attached here.
-    pub fn ids(self) -> (Option<i32>, Option<i32>, Option<i32>) {
+    pub fn ids(self) -> (Option<EngagementId>, Option<TestId>, Option<FindingId>) {
         match self {
             Attachment::Engagement(id) => (Some(id), None, None),
             Attachment::Test(id) => (None, Some(id), None),
@@ -40,7 +35,7 @@ impl Attachment {
     }
 
     /// The ids of `parents` by kind: engagements, tests, findings.
-    pub fn split(parents: &[Attachment]) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+    pub fn split(parents: &[Attachment]) -> (Vec<EngagementId>, Vec<TestId>, Vec<FindingId>) {
         let (mut e, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new());
         for p in parents {
             match p {
@@ -53,9 +48,9 @@ impl Attachment {
     }
 
     pub fn from_ids(
-        engagement: Option<i32>,
-        test: Option<i32>,
-        finding: Option<i32>,
+        engagement: Option<EngagementId>,
+        test: Option<TestId>,
+        finding: Option<FindingId>,
     ) -> Option<Self> {
         match (engagement, test, finding) {
             (Some(id), _, _) => Some(Attachment::Engagement(id)),
@@ -73,7 +68,7 @@ impl Attachment {
             Attachment::Finding(_) => ("findings", "finding"),
         };
         let mut sql = Sql::new(&format!("SELECT id FROM {table} WHERE id = "));
-        sql.bind::<Integer, _>(self.id()).push(" FOR SHARE");
+        sql.bind::<Integer, _>(self.raw_id()).push(" FOR SHARE");
         #[derive(QueryableByName)]
         struct Id {
             #[diesel(sql_type = Integer)]

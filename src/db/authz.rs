@@ -19,7 +19,14 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{DbError, QueryResult, sql::Sql};
-use crate::domain::{Role, rbac::Permission};
+use crate::domain::{
+    Role,
+    ids::{
+        EngagementId, FileId, FindingId, GroupId, MembershipId, NoteId, ProductId, ProductTypeId,
+        TestId, TypedId, UserId,
+    },
+    rbac::Permission,
+};
 
 /// What a reader may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,7 +35,12 @@ pub enum Visibility {
     All,
     /// What this user holds a role on: directly, through a group, or (for products) through
     /// the product type.
-    Member(i32),
+    Member(UserId),
+}
+
+impl Visibility {
+    /// Sees nothing (a caller without a principal): no user has id 0.
+    pub const NOTHING: Visibility = Visibility::Member(UserId::new(0));
 }
 
 /// Who reads: what it may see of products (and everything below them) and of groups.
@@ -91,7 +103,7 @@ pub fn push_visible(sql: &mut Sql, scope: Scope, viewer: Viewer) {
 }
 
 /// `(SELECT product_id FROM product_grants WHERE user_id = $n)`: the products `user` may read.
-pub fn readable_products(sql: &mut Sql, user: i32) {
+pub fn readable_products(sql: &mut Sql, user: UserId) {
     sql.push("(SELECT pg.product_id FROM product_grants pg WHERE pg.user_id = ")
         .bind::<Integer, _>(user)
         .push(")");
@@ -142,12 +154,12 @@ pub fn push_private_notes_visible(sql: &mut Sql, private: Visibility) {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn private_note_author(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<Option<i32>>> {
+    id: NoteId,
+) -> QueryResult<Option<Option<UserId>>> {
     #[derive(QueryableByName)]
     struct Author {
         #[diesel(sql_type = Nullable<Integer>)]
-        author_id: Option<i32>,
+        author_id: Option<UserId>,
     }
     let found: Option<Author> =
         diesel::sql_query("SELECT author_id FROM notes WHERE id = $1 AND private")
@@ -180,21 +192,22 @@ struct IdRole {
     role: Role,
 }
 
-fn group_by_id(rows: Vec<IdRole>) -> HashMap<i32, Vec<Role>> {
-    let mut out: HashMap<i32, Vec<Role>> = HashMap::new();
+fn group_by_id<I: TypedId>(rows: Vec<IdRole>) -> HashMap<I, Vec<Role>> {
+    let mut out: HashMap<I, Vec<Role>> = HashMap::new();
     for r in rows {
-        out.entry(r.id).or_default().push(r.role);
+        out.entry(I::new(r.id)).or_default().push(r.role);
     }
     out
 }
 
 /// Runs `query` (selecting `id, role` for the user `$1` among the ids `$2`) grouped by id.
-async fn roles_by_id(
+async fn roles_by_id<I: TypedId>(
     conn: &mut AsyncPgConnection,
     query: &'static str,
-    user: i32,
-    ids: &[i32],
-) -> QueryResult<HashMap<i32, Vec<Role>>> {
+    user: UserId,
+    ids: &[I],
+) -> QueryResult<HashMap<I, Vec<Role>>> {
+    let ids: Vec<i32> = ids.iter().map(|id| id.get()).collect();
     let rows: Vec<IdRole> = diesel::sql_query(query)
         .bind::<Integer, _>(user)
         .bind::<Array<Integer>, _>(ids)
@@ -208,9 +221,9 @@ async fn roles_by_id(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_roles(
     conn: &mut AsyncPgConnection,
-    user: i32,
-    products: &[i32],
-) -> QueryResult<HashMap<i32, Vec<Role>>> {
+    user: UserId,
+    products: &[ProductId],
+) -> QueryResult<HashMap<ProductId, Vec<Role>>> {
     roles_by_id(
         conn,
         "SELECT product_id AS id, role FROM product_grants WHERE user_id = $1 AND product_id = ANY($2)",
@@ -224,9 +237,9 @@ pub async fn product_roles(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_type_roles(
     conn: &mut AsyncPgConnection,
-    user: i32,
-    product_types: &[i32],
-) -> QueryResult<HashMap<i32, Vec<Role>>> {
+    user: UserId,
+    product_types: &[ProductTypeId],
+) -> QueryResult<HashMap<ProductTypeId, Vec<Role>>> {
     roles_by_id(
         conn,
         "SELECT product_type_id AS id, role FROM user_memberships \
@@ -241,13 +254,13 @@ pub async fn product_type_roles(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_types_seen_through_products(
     conn: &mut AsyncPgConnection,
-    user: i32,
-    product_types: &[i32],
-) -> QueryResult<Vec<i32>> {
+    user: UserId,
+    product_types: &[ProductTypeId],
+) -> QueryResult<Vec<ProductTypeId>> {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = Integer)]
-        id: i32,
+        id: ProductTypeId,
     }
     let rows: Vec<Id> = diesel::sql_query(
         "SELECT DISTINCT p.product_type_id AS id FROM products p \
@@ -255,7 +268,7 @@ pub async fn product_types_seen_through_products(
          WHERE pg.user_id = $1 AND p.product_type_id = ANY($2)",
     )
     .bind::<Integer, _>(user)
-    .bind::<Array<Integer>, _>(product_types)
+    .bind::<Array<Integer>, _>(product_types.to_vec())
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
@@ -265,9 +278,9 @@ pub async fn product_types_seen_through_products(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn group_roles(
     conn: &mut AsyncPgConnection,
-    user: i32,
-    groups: &[i32],
-) -> QueryResult<HashMap<i32, Role>> {
+    user: UserId,
+    groups: &[GroupId],
+) -> QueryResult<HashMap<GroupId, Role>> {
     let found = roles_by_id(
         conn,
         "SELECT group_id AS id, role FROM group_members WHERE user_id = $1 AND group_id = ANY($2)",
@@ -284,24 +297,24 @@ pub async fn group_roles(
 /// What a permission is checked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
-    ProductType(i32),
-    Product(i32),
-    Engagement(i32),
-    Test(i32),
-    Finding(i32),
-    Note(i32),
-    File(i32),
-    Group(i32),
+    ProductType(ProductTypeId),
+    Product(ProductId),
+    Engagement(EngagementId),
+    Test(TestId),
+    Finding(FindingId),
+    Note(NoteId),
+    File(FileId),
+    Group(GroupId),
     /// A product-type or product membership: checked on its product type or product.
-    Membership(i32),
+    Membership(MembershipId),
 }
 
 /// The object whose roles decide a permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Anchor {
-    ProductType(i32),
-    Product(i32),
-    Group(i32),
+    ProductType(ProductTypeId),
+    Product(ProductId),
+    Group(GroupId),
 }
 
 /// How [`anchor`] locks the target row until the transaction ends.
@@ -327,11 +340,11 @@ impl Lock {
 #[derive(QueryableByName)]
 struct AnchorRow {
     #[diesel(sql_type = Nullable<Integer>)]
-    product_type_id: Option<i32>,
+    product_type_id: Option<ProductTypeId>,
     #[diesel(sql_type = Nullable<Integer>)]
-    product_id: Option<i32>,
+    product_id: Option<ProductId>,
     #[diesel(sql_type = Nullable<Integer>)]
-    group_id: Option<i32>,
+    group_id: Option<GroupId>,
 }
 
 /// Resolves `target` to its anchor, locking the target row; `NotFound` when it does not exist.
@@ -351,18 +364,22 @@ pub async fn anchor(
         )
     };
     let (select, from, id) = match target {
-        Target::ProductType(id) => (("x.id", NONE, NONE), "product_types x".into(), id),
-        Target::Product(id) => ((NONE, "x.id", NONE), "products x".into(), id),
-        Target::Engagement(id) => ((NONE, "x.product_id", NONE), "engagements x".into(), id),
-        Target::Test(id) => ((NONE, "x.product_id", NONE), "tests x".into(), id),
-        Target::Finding(id) => ((NONE, "x.product_id", NONE), "findings x".into(), id),
-        Target::Note(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("notes"), id),
-        Target::File(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("files"), id),
-        Target::Group(id) => ((NONE, NONE, "x.id"), "groups x".into(), id),
+        Target::ProductType(id) => (("x.id", NONE, NONE), "product_types x".into(), id.get()),
+        Target::Product(id) => ((NONE, "x.id", NONE), "products x".into(), id.get()),
+        Target::Engagement(id) => (
+            (NONE, "x.product_id", NONE),
+            "engagements x".into(),
+            id.get(),
+        ),
+        Target::Test(id) => ((NONE, "x.product_id", NONE), "tests x".into(), id.get()),
+        Target::Finding(id) => ((NONE, "x.product_id", NONE), "findings x".into(), id.get()),
+        Target::Note(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("notes"), id.get()),
+        Target::File(id) => ((NONE, ATTACHED_PRODUCT, NONE), attached("files"), id.get()),
+        Target::Group(id) => ((NONE, NONE, "x.id"), "groups x".into(), id.get()),
         Target::Membership(id) => (
             ("x.product_type_id", "x.product_id", NONE),
             "memberships x".into(),
-            id,
+            id.get(),
         ),
     };
     let mut sql = Sql::new(&format!(
@@ -381,7 +398,7 @@ pub async fn anchor(
 
 /// The global roles `user` holds: its own and its groups'.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn global_roles(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Role>> {
+pub async fn global_roles(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<Vec<Role>> {
     #[derive(QueryableByName)]
     struct R {
         #[diesel(sql_type = Text)]

@@ -16,6 +16,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{QueryResult, sql::Sql};
+use crate::domain::ids::{EngagementId, FindingId, TestId, TypedId};
 
 /// How a copy writes the columns of one table.
 #[derive(Debug, Clone, Copy)]
@@ -195,28 +196,28 @@ pub const TABLES: &[Columns] = &[ENGAGEMENTS, TESTS, FINDINGS, NOTES, FILES];
 
 /// Old ids and the new ids reserved for their copies, pairwise.
 #[derive(Debug, Clone, Default)]
-pub struct IdMap {
-    pub old: Vec<i32>,
-    pub new: Vec<i32>,
+pub struct IdMap<I> {
+    pub old: Vec<I>,
+    pub new: Vec<I>,
 }
 
-impl IdMap {
+impl<I: TypedId> IdMap<I> {
     /// Binds the map as `unnest(old, new) AS <name>(old_id, new_id)`.
     fn push_unnest(&self, sql: &mut Sql, name: &str) {
         sql.push("unnest(")
-            .bind::<Array<Integer>, _>(self.old.clone())
+            .bind::<Array<Integer>, _>(self.old.iter().map(|i| i.get()).collect::<Vec<_>>())
             .push(", ")
-            .bind::<Array<Integer>, _>(self.new.clone())
+            .bind::<Array<Integer>, _>(self.new.iter().map(|i| i.get()).collect::<Vec<_>>())
             .push(&format!(") AS {name}(old_id, new_id)"));
     }
 }
 
 /// Reserves new ids for the rows of `table` of engagement `engagement`, in id order.
-async fn reserve_ids(
+async fn reserve_ids<I: TypedId>(
     conn: &mut AsyncPgConnection,
     table: &Columns,
-    engagement: i32,
-) -> QueryResult<IdMap> {
+    engagement: EngagementId,
+) -> QueryResult<IdMap<I>> {
     #[derive(QueryableByName)]
     struct IdPair {
         #[diesel(sql_type = Integer)]
@@ -230,7 +231,10 @@ async fn reserve_ids(
     ));
     sql.bind::<Integer, _>(engagement).push(" ORDER BY id");
     let pairs: Vec<IdPair> = sql.build().load(conn).await?;
-    let (old, new) = pairs.into_iter().map(|p| (p.old_id, p.new_id)).unzip();
+    let (old, new) = pairs
+        .into_iter()
+        .map(|p| (I::new(p.old_id), I::new(p.new_id)))
+        .unzip();
     Ok(IdMap { old, new })
 }
 
@@ -238,13 +242,13 @@ async fn reserve_ids(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn engagement(
     conn: &mut AsyncPgConnection,
-    source: i32,
+    source: EngagementId,
     name: String,
-) -> QueryResult<i32> {
+) -> QueryResult<EngagementId> {
     #[derive(QueryableByName)]
     struct NewId {
         #[diesel(sql_type = Integer)]
-        id: i32,
+        id: EngagementId,
     }
     let c = &ENGAGEMENTS;
     let mut sql = Sql::new(&format!(
@@ -263,7 +267,11 @@ pub async fn engagement(
 
 /// Copies the tests of engagement `source` into engagement `copy`; returns their id map.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn tests(conn: &mut AsyncPgConnection, source: i32, copy: i32) -> QueryResult<IdMap> {
+pub async fn tests(
+    conn: &mut AsyncPgConnection,
+    source: EngagementId,
+    copy: EngagementId,
+) -> QueryResult<IdMap<TestId>> {
     let c = &TESTS;
     let tests = reserve_ids(conn, c, source).await?;
     let mut sql = Sql::new(&format!(
@@ -284,10 +292,10 @@ pub async fn tests(conn: &mut AsyncPgConnection, source: i32, copy: i32) -> Quer
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn findings(
     conn: &mut AsyncPgConnection,
-    source: i32,
-    copy: i32,
-    tests: &IdMap,
-) -> QueryResult<IdMap> {
+    source: EngagementId,
+    copy: EngagementId,
+    tests: &IdMap<TestId>,
+) -> QueryResult<IdMap<FindingId>> {
     let c = &FINDINGS;
     let findings = reserve_ids(conn, c, source).await?;
     let mut sql = Sql::new(&format!(
@@ -314,10 +322,10 @@ pub async fn findings(
 pub async fn attachments(
     conn: &mut AsyncPgConnection,
     table: &Columns,
-    source: i32,
-    copy: i32,
-    tests: &IdMap,
-    findings: &IdMap,
+    source: EngagementId,
+    copy: EngagementId,
+    tests: &IdMap<TestId>,
+    findings: &IdMap<FindingId>,
 ) -> QueryResult<()> {
     let t = table.table;
     let mut sql = Sql::new(&format!(
@@ -334,9 +342,9 @@ pub async fn attachments(
     sql.push(" ON fm.old_id = x.finding_id WHERE x.engagement_id = ")
         .bind::<Integer, _>(source)
         .push(" OR x.test_id = ANY(")
-        .bind::<Array<Integer>, _>(tests.old.clone())
+        .bind::<Array<Integer>, _>(tests.old.iter().map(|i| i.get()).collect::<Vec<_>>())
         .push(") OR x.finding_id = ANY(")
-        .bind::<Array<Integer>, _>(findings.old.clone())
+        .bind::<Array<Integer>, _>(findings.old.iter().map(|i| i.get()).collect::<Vec<_>>())
         .push(") ORDER BY x.id");
     sql.build().execute(conn).await?;
     Ok(())

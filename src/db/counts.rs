@@ -1,6 +1,6 @@
 //! Active-finding counts per severity, aggregated in SQL for many parents at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::{
     QueryableByName,
@@ -13,15 +13,43 @@ use super::{
     authz::{self, Viewer},
     sql::Sql,
 };
-use crate::domain::Severity;
+use crate::domain::{
+    Severity,
+    ids::{EngagementId, ProductId, ProductTypeId, TestId},
+};
 
 /// Whose findings are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CountScope {
-    ProductType,
-    Product,
-    Engagement,
-    Test,
+    ProductType(ProductTypeId),
+    Product(ProductId),
+    Engagement(EngagementId),
+    Test(TestId),
+}
+
+impl CountScope {
+    /// The SQL naming a finding's parent of this kind, and the `FROM` clause it needs.
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            CountScope::ProductType(_) => (
+                "p.product_type_id",
+                "findings f JOIN products p ON p.id = f.product_id",
+            ),
+            CountScope::Product(_) => ("f.product_id", "findings f"),
+            CountScope::Engagement(_) => ("f.engagement_id", "findings f"),
+            CountScope::Test(_) => ("f.test_id", "findings f"),
+        }
+    }
+
+    /// The parent's database id (its kind is the variant's).
+    fn raw_id(self) -> i32 {
+        match self {
+            CountScope::ProductType(id) => id.get(),
+            CountScope::Product(id) => id.get(),
+            CountScope::Engagement(id) => id.get(),
+            CountScope::Test(id) => id.get(),
+        }
+    }
 }
 
 /// Active findings per severity.
@@ -60,7 +88,8 @@ struct Row {
     n: i64,
 }
 
-/// Counts for every id in `ids` (ids without active findings get zeros), in one statement.
+/// Counts for every scope in `scopes` (scopes without active findings get zeros), in one
+/// statement per kind of scope.
 ///
 /// A product type's counts include only the products `viewer` may read; products, engagements
 /// and tests are read whole or not at all, so their counts need no condition (which keeps them
@@ -68,34 +97,35 @@ struct Row {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn active_by_severity(
     conn: &mut AsyncPgConnection,
-    scope: CountScope,
-    ids: &[i32],
+    scopes: &[CountScope],
     viewer: Viewer,
-) -> QueryResult<HashMap<i32, SeverityCounts>> {
-    let (parent, from) = match scope {
-        CountScope::ProductType => (
-            "p.product_type_id",
-            "findings f JOIN products p ON p.id = f.product_id",
-        ),
-        CountScope::Product => ("f.product_id", "findings f"),
-        CountScope::Engagement => ("f.engagement_id", "findings f"),
-        CountScope::Test => ("f.test_id", "findings f"),
-    };
-    let mut sql = Sql::new(&format!(
-        "SELECT {parent} AS parent, f.severity, count(*) AS n FROM {from} WHERE f.active AND {parent} = ANY("
-    ));
-    sql.bind::<Array<Integer>, _>(ids.to_vec()).push(")");
-    if scope == CountScope::ProductType {
-        authz::push_visible(&mut sql, authz::Scope::Product("f.product_id"), viewer);
+) -> QueryResult<HashMap<CountScope, SeverityCounts>> {
+    let mut by_kind: HashMap<(&'static str, &'static str), HashSet<CountScope>> = HashMap::new();
+    for s in scopes {
+        by_kind.entry(s.sql()).or_default().insert(*s);
     }
-    sql.push(" GROUP BY 1, 2");
-    let rows: Vec<Row> = sql.build().load(conn).await?;
-    let mut out: HashMap<i32, SeverityCounts> = ids
-        .iter()
-        .map(|id| (*id, SeverityCounts::default()))
-        .collect();
-    for r in rows {
-        out.entry(r.parent).or_default().add(r.severity, r.n);
+    let mut out = HashMap::with_capacity(scopes.len());
+    for ((parent, from), group) in by_kind {
+        let ids: Vec<i32> = group.iter().map(|s| s.raw_id()).collect();
+        let mut sql = Sql::new(&format!(
+            "SELECT {parent} AS parent, f.severity, count(*) AS n FROM {from} WHERE f.active AND {parent} = ANY("
+        ));
+        sql.bind::<Array<Integer>, _>(ids).push(")");
+        if group
+            .iter()
+            .any(|s| matches!(s, CountScope::ProductType(_)))
+        {
+            authz::push_visible(&mut sql, authz::Scope::Product("f.product_id"), viewer);
+        }
+        sql.push(" GROUP BY 1, 2");
+        let rows: Vec<Row> = sql.build().load(conn).await?;
+        let mut counts: HashMap<i32, SeverityCounts> = HashMap::new();
+        for r in rows {
+            counts.entry(r.parent).or_default().add(r.severity, r.n);
+        }
+        for s in group {
+            out.insert(s, counts.remove(&s.raw_id()).unwrap_or_default());
+        }
     }
     Ok(out)
 }

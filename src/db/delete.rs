@@ -12,15 +12,16 @@ use super::{
     authz::{Viewer, Visibility},
     sql::Sql,
 };
+use crate::domain::ids::{EngagementId, FindingId, ProductId, ProductTypeId, TestId};
 
 /// A deletable hierarchy object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
-    ProductType(i32),
-    Product(i32),
-    Engagement(i32),
-    Test(i32),
-    Finding(i32),
+    ProductType(ProductTypeId),
+    Product(ProductId),
+    Engagement(EngagementId),
+    Test(TestId),
+    Finding(FindingId),
 }
 
 /// Rows removed per table.
@@ -55,13 +56,14 @@ impl DeleteCounts {
 }
 
 impl Root {
-    pub fn id(self) -> i32 {
+    /// The root's database id (its kind is the variant's).
+    fn raw_id(self) -> i32 {
         match self {
-            Root::ProductType(id)
-            | Root::Product(id)
-            | Root::Engagement(id)
-            | Root::Test(id)
-            | Root::Finding(id) => id,
+            Root::ProductType(id) => id.get(),
+            Root::Product(id) => id.get(),
+            Root::Engagement(id) => id.get(),
+            Root::Test(id) => id.get(),
+            Root::Finding(id) => id.get(),
         }
     }
 
@@ -146,7 +148,7 @@ pub async fn preview(
             OR x.test_id IN (SELECT id FROM t) OR x.finding_id IN (SELECT id FROM f))",
         root.scope_ctes(products)
     ));
-    sql.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
+    sql.bind_unwritten::<diesel::sql_types::Integer, _>(root.raw_id());
     if let Visibility::Member(user) = viewer.products {
         sql.bind_unwritten::<diesel::sql_types::Integer, _>(user);
     }
@@ -170,7 +172,7 @@ pub async fn preview(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut lock = Sql::new(&format!("SELECT 1 AS n FROM {} WHERE id = ", root.table()));
-    lock.bind::<diesel::sql_types::Integer, _>(root.id())
+    lock.bind::<diesel::sql_types::Integer, _>(root.raw_id())
         .push(" FOR UPDATE");
     #[derive(QueryableByName)]
     struct One {
@@ -184,11 +186,14 @@ pub async fn lock(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
 
 /// The product and name of engagement `id`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn engagement_name(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<(i32, String)> {
+pub async fn engagement_name(
+    conn: &mut AsyncPgConnection,
+    id: EngagementId,
+) -> QueryResult<(ProductId, String)> {
     #[derive(QueryableByName)]
     struct Gone {
         #[diesel(sql_type = diesel::sql_types::Integer)]
-        product_id: i32,
+        product_id: ProductId,
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
     }
@@ -220,7 +225,7 @@ pub async fn reassign_duplicates(conn: &mut AsyncPgConnection, root: Root) -> Qu
          WHERE y.duplicate_finding_id = h.old_id AND y.id NOT IN (SELECT id FROM doomed)",
         root.scope_ctes("")
     ));
-    heirs.bind_unwritten::<diesel::sql_types::Integer, _>(root.id());
+    heirs.bind_unwritten::<diesel::sql_types::Integer, _>(root.raw_id());
     heirs.build().execute(conn).await?;
     Ok(())
 }
@@ -229,6 +234,6 @@ pub async fn reassign_duplicates(conn: &mut AsyncPgConnection, root: Root) -> Qu
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_root(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<()> {
     let mut del = Sql::new(&format!("DELETE FROM {} WHERE id = ", root.table()));
-    del.bind::<diesel::sql_types::Integer, _>(root.id());
+    del.bind::<diesel::sql_types::Integer, _>(root.raw_id());
     super::one(del.build().execute(conn).await?)
 }

@@ -19,6 +19,7 @@ use super::{
 use crate::domain::{
     EngagementStatus, EngagementType,
     engagement::{NEVER_OVERDUE, overdue_grace_days},
+    ids::{DevelopmentEnvironmentId, EngagementId, ProductId, ProductTypeId, UserId},
 };
 
 /// Column widths (`VARCHAR(n)` in the migrations), for input validation and copies.
@@ -36,15 +37,15 @@ pub const BRANCH_TAG_MAX: usize = 150;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = engagements, check_for_backend(diesel::pg::Pg))]
 pub struct Engagement {
-    pub id: i32,
-    pub product_id: i32,
+    pub id: EngagementId,
+    pub product_id: ProductId,
     pub name: String,
     pub description: Option<String>,
     pub version: Option<String>,
     pub first_contacted: Option<NaiveDate>,
     pub target_start: NaiveDate,
     pub target_end: NaiveDate,
-    pub lead_id: Option<i32>,
+    pub lead_id: Option<UserId>,
     pub reason: Option<String>,
     pub tracker: Option<String>,
     pub test_strategy: Option<String>,
@@ -56,7 +57,7 @@ pub struct Engagement {
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
     pub branch_tag: Option<String>,
-    pub environment_id: Option<i32>,
+    pub environment_id: Option<DevelopmentEnvironmentId>,
     pub deduplication_on_engagement: bool,
     pub tags: Vec<Option<String>>,
     pub created: DateTime<Utc>,
@@ -66,14 +67,14 @@ pub struct Engagement {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = engagements)]
 pub struct NewEngagement {
-    pub product_id: i32,
+    pub product_id: ProductId,
     pub name: String,
     pub description: Option<String>,
     pub version: Option<String>,
     pub first_contacted: Option<NaiveDate>,
     pub target_start: NaiveDate,
     pub target_end: NaiveDate,
-    pub lead_id: Option<i32>,
+    pub lead_id: Option<UserId>,
     pub reason: Option<String>,
     pub tracker: Option<String>,
     pub test_strategy: Option<String>,
@@ -85,7 +86,7 @@ pub struct NewEngagement {
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
     pub branch_tag: Option<String>,
-    pub environment_id: Option<i32>,
+    pub environment_id: Option<DevelopmentEnvironmentId>,
     pub deduplication_on_engagement: bool,
     pub tags: Vec<String>,
 }
@@ -95,14 +96,14 @@ pub struct NewEngagement {
 pub struct EngagementChanges {
     /// Moves the engagement, its tests and findings to another product (the composite keys
     /// cascade the new product id).
-    pub product_id: Option<i32>,
+    pub product_id: Option<ProductId>,
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub version: Option<Option<String>>,
     pub first_contacted: Option<Option<NaiveDate>>,
     pub target_start: Option<NaiveDate>,
     pub target_end: Option<NaiveDate>,
-    pub lead_id: Option<Option<i32>>,
+    pub lead_id: Option<Option<UserId>>,
     pub reason: Option<Option<String>>,
     pub tracker: Option<Option<String>>,
     pub test_strategy: Option<Option<String>>,
@@ -114,7 +115,7 @@ pub struct EngagementChanges {
     pub build_id: Option<Option<String>>,
     pub commit_hash: Option<Option<String>>,
     pub branch_tag: Option<Option<String>>,
-    pub environment_id: Option<Option<i32>>,
+    pub environment_id: Option<Option<DevelopmentEnvironmentId>>,
     pub deduplication_on_engagement: Option<bool>,
     pub tags: Option<Vec<String>>,
     pub updated: Option<DateTime<Utc>>,
@@ -146,9 +147,9 @@ pub struct EngagementFilter {
     pub name_contains: Option<String>,
     pub status: Vec<EngagementStatus>,
     pub engagement_type: Option<EngagementType>,
-    pub product_id: Option<i32>,
-    pub product_type_id: Option<i32>,
-    pub lead_id: Option<i32>,
+    pub product_id: Option<ProductId>,
+    pub product_type_id: Option<ProductTypeId>,
+    pub lead_id: Option<UserId>,
     pub active: Option<bool>,
     pub overdue: Option<bool>,
     /// Engagements that start on or before this date.
@@ -216,7 +217,19 @@ pub enum EngagementOrder {
     Updated,
 }
 
+super::page::list_parent!(
+    /// What a nested list of engagements belongs to (`Product.engagements`).
+    EngagementParent {
+        Product(ProductId) => "t.product_id",
+    }
+);
+
 impl Listed for Engagement {
+    type Parent = EngagementParent;
+    type Id = EngagementId;
+    fn row_id(&self) -> EngagementId {
+        self.id
+    }
     const FROM: &'static str = "engagements t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = EngagementFilter;
@@ -236,13 +249,13 @@ impl Listed for Engagement {
 
 /// Fails with `ParentNotFound` unless the product exists; locks it against a concurrent delete.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: i32) -> QueryResult<()> {
+pub async fn lock_product(conn: &mut AsyncPgConnection, product_id: ProductId) -> QueryResult<()> {
     use super::schema::products;
     products::table
         .find(product_id)
         .select(products::id)
         .for_share()
-        .first::<i32>(conn)
+        .first::<ProductId>(conn)
         .await
         .optional()?
         .ok_or(DbError::ParentNotFound("product"))?;
@@ -259,7 +272,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewEngagement) -> QueryRe
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
+pub async fn get(conn: &mut AsyncPgConnection, id: EngagementId) -> QueryResult<Engagement> {
     Ok(engagements::table
         .find(id)
         .select(Engagement::as_select())
@@ -268,7 +281,10 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagemen
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Engagement> {
+pub async fn get_for_update(
+    conn: &mut AsyncPgConnection,
+    id: EngagementId,
+) -> QueryResult<Engagement> {
     Ok(engagements::table
         .find(id)
         .select(Engagement::as_select())
@@ -280,7 +296,7 @@ pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResul
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: EngagementId,
     changes: &EngagementChanges,
 ) -> QueryResult<Engagement> {
     Ok(diesel::update(engagements::table.find(id))
@@ -294,7 +310,7 @@ pub async fn update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: EngagementId,
     status: EngagementStatus,
     active: bool,
 ) -> QueryResult<Engagement> {
@@ -314,13 +330,13 @@ pub async fn set_status(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn status_for_share(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<(i32, EngagementStatus)> {
+    id: EngagementId,
+) -> QueryResult<(ProductId, EngagementStatus)> {
     engagements::table
         .find(id)
         .select((engagements::product_id, engagements::status))
         .for_share()
-        .first::<(i32, EngagementStatus)>(conn)
+        .first::<(ProductId, EngagementStatus)>(conn)
         .await
         .optional()?
         .ok_or(DbError::ParentNotFound("engagement"))
@@ -330,7 +346,7 @@ pub async fn status_for_share(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn names_in_product(
     conn: &mut AsyncPgConnection,
-    product_id: i32,
+    product_id: ProductId,
 ) -> QueryResult<Vec<String>> {
     Ok(engagements::table
         .filter(engagements::product_id.eq(product_id))
@@ -343,9 +359,9 @@ pub async fn names_in_product(
 #[derive(Debug, Clone, Copy, QueryableByName)]
 pub struct Touched {
     #[diesel(sql_type = Integer)]
-    pub id: i32,
+    pub id: EngagementId,
     #[diesel(sql_type = Integer)]
-    pub product_id: i32,
+    pub product_id: ProductId,
 }
 
 /// Forgets the overdue announcement of the engagements no longer overdue on `today` (so that

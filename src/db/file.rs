@@ -7,15 +7,16 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{QueryResult, attachment::Attachment, authz::Viewer, schema::files, sql::Sql};
+use crate::domain::ids::{EngagementId, FileId, FindingId, TestId};
 
 /// A file's metadata (everything but the bytes).
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
 pub struct FileMeta {
-    pub id: i32,
-    pub engagement_id: Option<i32>,
-    pub test_id: Option<i32>,
-    pub finding_id: Option<i32>,
+    pub id: FileId,
+    pub engagement_id: Option<EngagementId>,
+    pub test_id: Option<TestId>,
+    pub finding_id: Option<FindingId>,
     pub title: String,
     pub filename: String,
     pub content_type: String,
@@ -66,7 +67,7 @@ pub async fn insert(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMeta> {
+pub async fn delete(conn: &mut AsyncPgConnection, id: FileId) -> QueryResult<FileMeta> {
     Ok(diesel::delete(files::table.find(id))
         .returning(FileMeta::as_returning())
         .get_result(conn)
@@ -75,8 +76,8 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<FileMe
 
 /// What file `id` is attached to; `NotFound` when it does not exist.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn parent(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Attachment> {
-    let (e, t, f): (Option<i32>, Option<i32>, Option<i32>) = files::table
+pub async fn parent(conn: &mut AsyncPgConnection, id: FileId) -> QueryResult<Attachment> {
+    let (e, t, f): (Option<EngagementId>, Option<TestId>, Option<FindingId>) = files::table
         .find(id)
         .select((files::engagement_id, files::test_id, files::finding_id))
         .get_result(conn)
@@ -91,7 +92,7 @@ const META: &str = "SELECT x.id, x.engagement_id, x.test_id, x.finding_id, x.tit
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[FileId],
     viewer: Viewer,
 ) -> QueryResult<Vec<FileMeta>> {
     let mut sql = Sql::new(&format!("{META} FROM files x WHERE x.id = ANY("));
@@ -105,7 +106,7 @@ pub async fn by_ids(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn content(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: FileId,
     viewer: Viewer,
 ) -> QueryResult<(FileMeta, Vec<u8>)> {
     #[derive(QueryableByName)]

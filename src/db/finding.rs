@@ -14,7 +14,11 @@ use super::{
     schema::findings,
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::{Severity, finding_status::Status};
+use crate::domain::{
+    Severity,
+    finding_status::Status,
+    ids::{EngagementId, FindingId, ProductId, ProductTypeId, SlaConfigurationId, TestId, UserId},
+};
 
 /// Longest title (`findings.title` is `VARCHAR(511)`).
 pub const TITLE_MAX: usize = 511;
@@ -22,10 +26,10 @@ pub const TITLE_MAX: usize = 511;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = findings, check_for_backend(diesel::pg::Pg))]
 pub struct Finding {
-    pub id: i32,
-    pub test_id: i32,
-    pub engagement_id: i32,
-    pub product_id: i32,
+    pub id: FindingId,
+    pub test_id: TestId,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -60,10 +64,10 @@ pub struct Finding {
     pub under_review: bool,
     pub is_mitigated: bool,
     pub mitigated: Option<DateTime<Utc>>,
-    pub mitigated_by_id: Option<i32>,
-    pub reporter_id: Option<i32>,
+    pub mitigated_by_id: Option<UserId>,
+    pub reporter_id: Option<UserId>,
     pub duplicate: bool,
-    pub duplicate_finding_id: Option<i32>,
+    pub duplicate_finding_id: Option<FindingId>,
     pub sla_start_date: Option<NaiveDate>,
     pub sla_expiration_date: Option<NaiveDate>,
     pub last_status_update: DateTime<Utc>,
@@ -114,7 +118,7 @@ pub struct FindingFields {
     pub hash_code: Option<String>,
     pub service: Option<String>,
     pub nb_occurences: Option<i32>,
-    pub reporter_id: Option<i32>,
+    pub reporter_id: Option<UserId>,
     pub sla_start_date: Option<NaiveDate>,
     pub tags: Vec<String>,
 }
@@ -123,9 +127,9 @@ pub struct FindingFields {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = findings)]
 pub struct NewFinding {
-    pub test_id: i32,
-    pub engagement_id: i32,
-    pub product_id: i32,
+    pub test_id: TestId,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -160,7 +164,7 @@ pub struct NewFinding {
     pub under_review: bool,
     pub is_mitigated: bool,
     pub mitigated: Option<DateTime<Utc>>,
-    pub reporter_id: Option<i32>,
+    pub reporter_id: Option<UserId>,
     pub duplicate: bool,
     pub sla_start_date: Option<NaiveDate>,
     pub tags: Vec<String>,
@@ -210,13 +214,13 @@ pub struct StatusColumns {
     pub is_mitigated: bool,
     pub mitigated: Option<DateTime<Utc>>,
     pub duplicate: bool,
-    pub duplicate_finding_id: Option<i32>,
+    pub duplicate_finding_id: Option<FindingId>,
     pub last_status_update: DateTime<Utc>,
 }
 
 impl StatusColumns {
     /// `status`, its duplicate link and the time of the change.
-    pub fn new(status: Status, duplicate_of: Option<i32>, now: DateTime<Utc>) -> Self {
+    pub fn new(status: Status, duplicate_of: Option<FindingId>, now: DateTime<Utc>) -> Self {
         Self {
             active: status.active,
             verified: status.verified,
@@ -250,10 +254,10 @@ pub struct FindingFilter {
     pub out_of_scope: Option<bool>,
     pub risk_accepted: Option<bool>,
     pub is_mitigated: Option<bool>,
-    pub product_type_id: Option<i32>,
-    pub product_id: Option<i32>,
-    pub engagement_id: Option<i32>,
-    pub test_id: Option<i32>,
+    pub product_type_id: Option<ProductTypeId>,
+    pub product_id: Option<ProductId>,
+    pub engagement_id: Option<EngagementId>,
+    pub test_id: Option<TestId>,
     pub cwe: Option<i32>,
     pub vulnerability_id: Option<String>,
     pub component_name: Option<String>,
@@ -294,15 +298,17 @@ impl SqlFilter for FindingFilter {
                 .bind::<Integer, _>(v)
                 .push(")");
         }
-        for (column, id) in [
-            ("t.product_id = ", self.product_id),
-            ("t.engagement_id = ", self.engagement_id),
-            ("t.test_id = ", self.test_id),
-            ("t.cwe = ", self.cwe),
-        ] {
-            if let Some(v) = id {
-                sql.and::<Integer, _>(column, v);
-            }
+        if let Some(v) = self.product_id {
+            sql.and::<Integer, _>("t.product_id = ", v);
+        }
+        if let Some(v) = self.engagement_id {
+            sql.and::<Integer, _>("t.engagement_id = ", v);
+        }
+        if let Some(v) = self.test_id {
+            sql.and::<Integer, _>("t.test_id = ", v);
+        }
+        if let Some(v) = self.cwe {
+            sql.and::<Integer, _>("t.cwe = ", v);
         }
         if let Some(v) = &self.vulnerability_id {
             sql.and::<Array<Text>, _>("t.vulnerability_ids @> ", vec![v.clone()]);
@@ -348,7 +354,23 @@ pub enum FindingOrder {
     Updated,
 }
 
+super::page::list_parent!(
+    /// What a nested list of findings belongs to (`Product.findings`, `Engagement.findings`,
+    /// `Test.findings`, and `Finding.duplicates`: the findings that duplicate one original).
+    FindingParent {
+        Product(ProductId) => "t.product_id",
+        Engagement(EngagementId) => "t.engagement_id",
+        Test(TestId) => "t.test_id",
+        DuplicatesOf(FindingId) => "t.duplicate_finding_id",
+    }
+);
+
 impl Listed for Finding {
+    type Parent = FindingParent;
+    type Id = FindingId;
+    fn row_id(&self) -> FindingId {
+        self.id
+    }
     const FROM: &'static str = "findings t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = FindingFilter;
@@ -369,11 +391,11 @@ impl Listed for Finding {
 /// Which findings get their SLA deadline recomputed.
 #[derive(Debug, Clone)]
 pub enum SlaScope {
-    Product(i32),
-    Engagement(i32),
-    Test(i32),
-    SlaConfiguration(i32),
-    Findings(Vec<i32>),
+    Product(ProductId),
+    Engagement(EngagementId),
+    Test(TestId),
+    SlaConfiguration(SlaConfigurationId),
+    Findings(Vec<FindingId>),
 }
 
 /// Recomputes `sla_expiration_date` = (SLA start or discovery date) + the enforced days for the
@@ -408,7 +430,7 @@ pub async fn recompute_sla(conn: &mut AsyncPgConnection, scope: SlaScope) -> Que
 
 /// Inserts a finding; returns its id.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResult<i32> {
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResult<FindingId> {
     Ok(diesel::insert_into(findings::table)
         .values(new)
         .returning(findings::id)
@@ -417,7 +439,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewFinding) -> QueryResu
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> {
+pub async fn get(conn: &mut AsyncPgConnection, id: FindingId) -> QueryResult<Finding> {
     Ok(findings::table
         .find(id)
         .select(Finding::as_select())
@@ -431,11 +453,11 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Finding> 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_in_order(
     conn: &mut AsyncPgConnection,
-    id: i32,
-    also: Option<i32>,
-    duplicates_of: Option<i32>,
+    id: FindingId,
+    also: Option<FindingId>,
+    duplicates_of: Option<FindingId>,
 ) -> QueryResult<()> {
-    let _: Vec<i32> = findings::table
+    let _: Vec<FindingId> = findings::table
         .filter(
             findings::id
                 .eq(id)
@@ -454,8 +476,8 @@ pub async fn lock_in_order(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_and_duplicate(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<(i32, bool)>> {
+    id: FindingId,
+) -> QueryResult<Option<(ProductId, bool)>> {
     Ok(findings::table
         .find(id)
         .select((findings::product_id, findings::duplicate))
@@ -467,7 +489,7 @@ pub async fn product_and_duplicate(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: FindingId,
     changes: &FindingChanges,
 ) -> QueryResult<()> {
     diesel::update(findings::table.find(id))
@@ -480,7 +502,7 @@ pub async fn update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: FindingId,
     columns: &StatusColumns,
 ) -> QueryResult<()> {
     diesel::update(findings::table.find(id))
@@ -494,8 +516,8 @@ pub async fn set_status(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn repoint_duplicates(
     conn: &mut AsyncPgConnection,
-    from: i32,
-    to: i32,
+    from: FindingId,
+    to: FindingId,
 ) -> QueryResult<()> {
     diesel::update(findings::table.filter(findings::duplicate_finding_id.eq(from)))
         .set(findings::duplicate_finding_id.eq(to))

@@ -15,7 +15,10 @@ use super::{
     schema::{group_members, groups},
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::Role;
+use crate::domain::{
+    Role,
+    ids::{GroupId, GroupMemberId, UserId},
+};
 
 /// Column widths (characters) of `groups`.
 pub const NAME_MAX: usize = 255;
@@ -24,7 +27,7 @@ pub const DESCRIPTION_MAX: usize = 4000;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = groups, check_for_backend(diesel::pg::Pg))]
 pub struct Group {
-    pub id: i32,
+    pub id: GroupId,
     pub name: String,
     pub description: Option<String>,
     pub global_role: Option<Role>,
@@ -34,9 +37,9 @@ pub struct Group {
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = group_members, check_for_backend(diesel::pg::Pg))]
 pub struct GroupMember {
-    pub id: i32,
-    pub group_id: i32,
-    pub user_id: i32,
+    pub id: GroupMemberId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
     pub role: Role,
     pub created: DateTime<Utc>,
 }
@@ -71,6 +74,11 @@ pub enum GroupOrder {
 }
 
 impl Listed for Group {
+    type Parent = super::page::NoParent;
+    type Id = GroupId;
+    fn row_id(&self) -> GroupId {
+        self.id
+    }
     const FROM: &'static str = "groups t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Group;
     type Filter = GroupFilter;
@@ -99,8 +107,8 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewGroup) -> QueryResult<
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_member(
     conn: &mut AsyncPgConnection,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
     role: Role,
 ) -> QueryResult<GroupMember> {
     super::user::lock(conn, user).await?;
@@ -121,8 +129,8 @@ pub async fn insert_member(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn owner_ids_for_update(
     conn: &mut AsyncPgConnection,
-    group: i32,
-) -> QueryResult<Vec<i32>> {
+    group: GroupId,
+) -> QueryResult<Vec<UserId>> {
     Ok(group_members::table
         .filter(group_members::group_id.eq(group))
         .filter(group_members::role.eq(Role::Owner))
@@ -137,8 +145,8 @@ pub async fn owner_ids_for_update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_member(
     conn: &mut AsyncPgConnection,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
 ) -> QueryResult<GroupMember> {
     Ok(diesel::delete(
         group_members::table
@@ -154,8 +162,8 @@ pub async fn delete_member(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn role_of(
     conn: &mut AsyncPgConnection,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
 ) -> QueryResult<Option<Role>> {
     Ok(group_members::table
         .filter(group_members::group_id.eq(group))
@@ -170,7 +178,7 @@ pub async fn role_of(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
-    group: i32,
+    group: GroupId,
     role: Option<Role>,
 ) -> QueryResult<Group> {
     Ok(diesel::update(groups::table.find(group))
@@ -196,8 +204,8 @@ const MEMBERS_LOCK: i32 = 0x646f_6a67;
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn member_ids_for_access(
     conn: &mut AsyncPgConnection,
-    group: i32,
-) -> QueryResult<Vec<i32>> {
+    group: GroupId,
+) -> QueryResult<Vec<UserId>> {
     diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
         .bind::<diesel::sql_types::Integer, _>(group)
@@ -214,7 +222,7 @@ pub async fn member_ids_for_access(
 /// Takes `group`'s member lock exclusively, for a change of its members (see
 /// [`member_ids_for_access`]).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResult<()> {
+pub async fn lock_members(conn: &mut AsyncPgConnection, group: GroupId) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(MEMBERS_LOCK)
         .bind::<diesel::sql_types::Integer, _>(group)
@@ -227,8 +235,8 @@ pub async fn lock_members(conn: &mut AsyncPgConnection, group: i32) -> QueryResu
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn members_of(
     conn: &mut AsyncPgConnection,
-    groups: &[i32],
-) -> QueryResult<HashMap<i32, Vec<GroupMember>>> {
+    groups: &[GroupId],
+) -> QueryResult<HashMap<GroupId, Vec<GroupMember>>> {
     let rows: Vec<GroupMember> = group_members::table
         .filter(group_members::group_id.eq_any(groups))
         .order(group_members::id)
@@ -240,7 +248,7 @@ pub async fn members_of(
 
 /// The groups `user` belongs to, oldest first.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Group>> {
+pub async fn of_user(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<Vec<Group>> {
     Ok(groups::table
         .inner_join(group_members::table)
         .filter(group_members::user_id.eq(user))
@@ -254,7 +262,7 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn member_by_id(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: GroupMemberId,
     viewer: super::authz::Viewer,
 ) -> QueryResult<Option<GroupMember>> {
     let mut sql = Sql::new("SELECT x.* FROM group_members x WHERE x.id = ");

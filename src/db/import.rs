@@ -18,6 +18,7 @@ use super::{
 };
 use crate::domain::{
     Severity,
+    ids::{EngagementId, FindingId, ProductId, ProductTypeId, TestId, TestTypeId, UserId},
     import::{FindingFlags, ImportAction, ImportKind, SeverityStatistics},
     report::Endpoint,
 };
@@ -29,9 +30,9 @@ const CHUNK: usize = 1000;
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = findings)]
 pub struct ImportedFinding {
-    pub test_id: i32,
-    pub engagement_id: i32,
-    pub product_id: i32,
+    pub test_id: TestId,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -76,8 +77,8 @@ pub struct ImportedFinding {
     pub risk_accepted: bool,
     pub is_mitigated: bool,
     pub mitigated: Option<DateTime<Utc>>,
-    pub mitigated_by_id: Option<i32>,
-    pub reporter_id: Option<i32>,
+    pub mitigated_by_id: Option<UserId>,
+    pub reporter_id: Option<UserId>,
     pub tags: Vec<String>,
 }
 
@@ -86,10 +87,10 @@ pub struct ImportedFinding {
 pub async fn insert_findings(
     conn: &mut AsyncPgConnection,
     rows: &[ImportedFinding],
-) -> QueryResult<Vec<i32>> {
+) -> QueryResult<Vec<FindingId>> {
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
-        let got: Vec<i32> = diesel::insert_into(findings::table)
+        let got: Vec<FindingId> = diesel::insert_into(findings::table)
             .values(chunk)
             .returning(findings::id)
             .get_results(conn)
@@ -103,7 +104,7 @@ pub async fn insert_findings(
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = endpoints)]
 struct NewEndpoint<'a> {
-    product_id: i32,
+    product_id: ProductId,
     protocol: Option<&'a str>,
     userinfo: Option<&'a str>,
     host: Option<&'a str>,
@@ -119,7 +120,7 @@ struct NewEndpoint<'a> {
 #[tracing::instrument(level = "debug", skip_all, fields(n = list.len()))]
 pub async fn upsert_endpoints(
     conn: &mut AsyncPgConnection,
-    product: i32,
+    product: ProductId,
     list: &[&Endpoint],
 ) -> QueryResult<std::collections::HashMap<String, i32>> {
     let mut seen = std::collections::HashSet::new();
@@ -155,9 +156,12 @@ pub async fn upsert_endpoints(
 
 /// Links findings to endpoints (`(finding, endpoint)` pairs; an existing link is reopened).
 #[tracing::instrument(level = "debug", skip_all, fields(n = pairs.len()))]
-pub async fn link_endpoints(conn: &mut AsyncPgConnection, pairs: &[(i32, i32)]) -> QueryResult<()> {
+pub async fn link_endpoints(
+    conn: &mut AsyncPgConnection,
+    pairs: &[(FindingId, i32)],
+) -> QueryResult<()> {
     for chunk in pairs.chunks(CHUNK * 10) {
-        let (f, e): (Vec<i32>, Vec<i32>) = chunk.iter().copied().unzip();
+        let (f, e): (Vec<FindingId>, Vec<i32>) = chunk.iter().copied().unzip();
         diesel::sql_query(
             "INSERT INTO endpoint_status (finding_id, endpoint_id) \
              SELECT * FROM unnest($1::int[], $2::int[]) \
@@ -176,13 +180,13 @@ pub async fn link_endpoints(conn: &mut AsyncPgConnection, pairs: &[(i32, i32)]) 
 /// Marks the endpoint statuses `(finding, endpoint)` mitigated (by `user`).
 pub async fn mitigate_endpoints(
     conn: &mut AsyncPgConnection,
-    pairs: &[(i32, i32)],
-    user: i32,
+    pairs: &[(FindingId, i32)],
+    user: UserId,
 ) -> QueryResult<()> {
     if pairs.is_empty() {
         return Ok(());
     }
-    let (f, e): (Vec<i32>, Vec<i32>) = pairs.iter().copied().unzip();
+    let (f, e): (Vec<FindingId>, Vec<i32>) = pairs.iter().copied().unzip();
     diesel::sql_query(
         "UPDATE endpoint_status s SET mitigated = TRUE, mitigated_time = now(), \
              mitigated_by_id = $3, last_modified = now() \
@@ -200,8 +204,8 @@ pub async fn mitigate_endpoints(
 /// Mitigates every endpoint status of `findings` (a closed finding is fixed everywhere).
 pub async fn mitigate_all_endpoints(
     conn: &mut AsyncPgConnection,
-    finding_ids: &[i32],
-    user: i32,
+    finding_ids: &[FindingId],
+    user: UserId,
 ) -> QueryResult<()> {
     if finding_ids.is_empty() {
         return Ok(());
@@ -222,9 +226,9 @@ pub async fn mitigate_all_endpoints(
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MatchRow {
     #[diesel(sql_type = Integer)]
-    pub id: i32,
+    pub id: FindingId,
     #[diesel(sql_type = Integer)]
-    pub engagement_id: i32,
+    pub engagement_id: EngagementId,
     #[diesel(sql_type = Bool)]
     pub dedup_on_engagement: bool,
     #[diesel(sql_type = Bool)]
@@ -300,9 +304,9 @@ const MATCH_COLUMNS: &str = "f.id, f.engagement_id, e.deduplication_on_engagemen
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn dedup_candidates(
     conn: &mut AsyncPgConnection,
-    test_type: i32,
-    product: i32,
-    engagement: i32,
+    test_type: TestTypeId,
+    product: ProductId,
+    engagement: EngagementId,
     engagement_only: bool,
     hashes: &[String],
     uids: &[String],
@@ -333,8 +337,8 @@ pub async fn dedup_candidates(
 #[tracing::instrument(level = "debug", skip_all, fields(test))]
 pub async fn test_findings(
     conn: &mut AsyncPgConnection,
-    test_type: i32,
-    test: i32,
+    test_type: TestTypeId,
+    test: TestId,
 ) -> QueryResult<Vec<MatchRow>> {
     Ok(diesel::sql_query(format!(
         "SELECT {MATCH_COLUMNS} WHERE f.test_id = $2 ORDER BY f.id"
@@ -349,12 +353,12 @@ pub async fn test_findings(
 #[tracing::instrument(level = "debug", skip_all, fields(n = pairs.len()))]
 pub async fn mark_duplicates(
     conn: &mut AsyncPgConnection,
-    pairs: &[(i32, i32)],
+    pairs: &[(FindingId, FindingId)],
 ) -> QueryResult<()> {
     if pairs.is_empty() {
         return Ok(());
     }
-    let (ids, originals): (Vec<i32>, Vec<i32>) = pairs.iter().copied().unzip();
+    let (ids, originals): (Vec<FindingId>, Vec<FindingId>) = pairs.iter().copied().unzip();
     diesel::sql_query(
         "UPDATE findings f SET duplicate = TRUE, active = FALSE, verified = FALSE, \
              duplicate_finding_id = v.original, last_status_update = now(), updated = now() \
@@ -372,9 +376,9 @@ pub async fn mark_duplicates(
 #[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
 pub async fn close(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[FindingId],
     at: DateTime<Utc>,
-    user: i32,
+    user: UserId,
 ) -> QueryResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -399,7 +403,7 @@ pub async fn close(
 #[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
 pub async fn reactivate(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[FindingId],
     verified: Option<bool>,
 ) -> QueryResult<()> {
     if ids.is_empty() {
@@ -422,7 +426,7 @@ pub async fn reactivate(
 /// Copies the triage flags of a report onto `id` (inactive, as DefectDojo does).
 pub async fn set_triage(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: FindingId,
     false_p: bool,
     out_of_scope: bool,
     risk_accepted: bool,
@@ -443,9 +447,9 @@ pub async fn set_triage(
 
 /// What a re-import refreshes on a matched finding: fix availability and version (from the
 /// report), component name and version (only where missing).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Refresh {
-    pub id: i32,
+    pub id: FindingId,
     pub fix_available: Option<bool>,
     pub fix_version: Option<String>,
     pub component_name: Option<String>,
@@ -454,7 +458,7 @@ pub struct Refresh {
 
 pub async fn refresh(conn: &mut AsyncPgConnection, rows: &[Refresh]) -> QueryResult<()> {
     for chunk in rows.chunks(CHUNK * 10) {
-        let ids: Vec<i32> = chunk.iter().map(|r| r.id).collect();
+        let ids: Vec<FindingId> = chunk.iter().map(|r| r.id).collect();
         let fix: Vec<Option<bool>> = chunk.iter().map(|r| r.fix_available).collect();
         let fix_version: Vec<Option<String>> =
             chunk.iter().map(|r| r.fix_version.clone()).collect();
@@ -487,9 +491,9 @@ pub async fn refresh(conn: &mut AsyncPgConnection, rows: &[Refresh]) -> QueryRes
 /// Adds the same note by `author` to every finding of `ids`.
 pub async fn add_notes(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[FindingId],
     entry: &str,
-    author: i32,
+    author: UserId,
 ) -> QueryResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -512,18 +516,18 @@ pub async fn add_notes(
 /// `keep`.
 pub async fn old_findings(
     conn: &mut AsyncPgConnection,
-    test: i32,
-    test_type: i32,
-    engagement: i32,
-    product: Option<i32>,
+    test: TestId,
+    test_type: TestTypeId,
+    engagement: EngagementId,
+    product: Option<ProductId>,
     service: Option<&str>,
     keep_hashes: &[String],
     keep_uids: &[String],
-) -> QueryResult<Vec<i32>> {
+) -> QueryResult<Vec<FindingId>> {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = Integer)]
-        id: i32,
+        id: FindingId,
     }
     let rows: Vec<Id> = diesel::sql_query(
         "SELECT f.id FROM findings f JOIN tests t ON t.id = f.test_id \
@@ -550,7 +554,7 @@ pub async fn old_findings(
 #[derive(Debug, Clone, QueryableByName)]
 pub struct FlagsRow {
     #[diesel(sql_type = Integer)]
-    pub id: i32,
+    pub id: FindingId,
     #[diesel(sql_type = Text)]
     pub severity: String,
     #[diesel(sql_type = Bool)]
@@ -591,7 +595,10 @@ const FLAGS: &str = "id, severity, active, verified, duplicate, false_p, out_of_
      is_mitigated, risk_accepted";
 
 /// The flags of every finding of `test`.
-pub async fn flags_of_test(conn: &mut AsyncPgConnection, test: i32) -> QueryResult<Vec<FlagsRow>> {
+pub async fn flags_of_test(
+    conn: &mut AsyncPgConnection,
+    test: TestId,
+) -> QueryResult<Vec<FlagsRow>> {
     Ok(
         diesel::sql_query(format!("SELECT {FLAGS} FROM findings WHERE test_id = $1"))
             .bind::<Integer, _>(test)
@@ -601,7 +608,10 @@ pub async fn flags_of_test(conn: &mut AsyncPgConnection, test: i32) -> QueryResu
 }
 
 /// The flags of findings `ids`.
-pub async fn flags_of(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<FlagsRow>> {
+pub async fn flags_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[FindingId],
+) -> QueryResult<Vec<FlagsRow>> {
     Ok(
         diesel::sql_query(format!("SELECT {FLAGS} FROM findings WHERE id = ANY($1)"))
             .bind::<Array<Integer>, _>(ids)
@@ -613,7 +623,7 @@ pub async fn flags_of(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<
 /// The statistics of a test now.
 pub async fn test_statistics(
     conn: &mut AsyncPgConnection,
-    test: i32,
+    test: TestId,
 ) -> QueryResult<SeverityStatistics> {
     let rows = flags_of_test(conn, test).await?;
     let flags: Vec<(Severity, FindingFlags)> =
@@ -625,11 +635,11 @@ pub async fn test_statistics(
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = test_imports)]
 pub struct NewTestImport {
-    pub test_id: i32,
+    pub test_id: TestId,
     pub kind: ImportKind,
     pub scan_type: String,
     pub file_name: Option<String>,
-    pub user_id: Option<i32>,
+    pub user_id: Option<UserId>,
     pub version: Option<String>,
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
@@ -642,11 +652,11 @@ pub struct NewTestImport {
 #[diesel(table_name = test_imports, check_for_backend(diesel::pg::Pg))]
 pub struct TestImport {
     pub id: i32,
-    pub test_id: i32,
+    pub test_id: TestId,
     pub kind: ImportKind,
     pub scan_type: String,
     pub file_name: Option<String>,
-    pub user_id: Option<i32>,
+    pub user_id: Option<UserId>,
     pub version: Option<String>,
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
@@ -660,7 +670,7 @@ pub struct TestImport {
 pub async fn record_import(
     conn: &mut AsyncPgConnection,
     new: &NewTestImport,
-    actions: &[(i32, ImportAction)],
+    actions: &[(FindingId, ImportAction)],
 ) -> QueryResult<TestImport> {
     let import: TestImport = diesel::insert_into(test_imports::table)
         .values(new)
@@ -668,7 +678,7 @@ pub async fn record_import(
         .get_result(conn)
         .await?;
     for chunk in actions.chunks(CHUNK * 10) {
-        let ids: Vec<i32> = chunk.iter().map(|a| a.0).collect();
+        let ids: Vec<FindingId> = chunk.iter().map(|a| a.0).collect();
         let what: Vec<String> = chunk.iter().map(|a| a.1.as_str().to_string()).collect();
         diesel::sql_query(
             "INSERT INTO test_import_findings (test_import_id, finding_id, action) \
@@ -686,7 +696,7 @@ pub async fn record_import(
 /// The imports of tests `ids`, newest first per test.
 pub async fn imports_of(
     conn: &mut AsyncPgConnection,
-    tests: &[i32],
+    tests: &[TestId],
 ) -> QueryResult<Vec<TestImport>> {
     Ok(test_imports::table
         .filter(test_imports::test_id.eq_any(tests))
@@ -700,7 +710,7 @@ pub async fn imports_of(
 pub async fn import_actions(
     conn: &mut AsyncPgConnection,
     imports: &[i32],
-) -> QueryResult<Vec<(i32, i32, String)>> {
+) -> QueryResult<Vec<(i32, FindingId, String)>> {
     Ok(test_import_findings::table
         .filter(test_import_findings::test_import_id.eq_any(imports))
         .order((
@@ -719,7 +729,7 @@ pub async fn import_actions(
 /// Endpoint statuses of findings `ids`: (finding, endpoint row, mitigated).
 #[derive(Debug, Clone, Queryable)]
 pub struct EndpointOfFinding {
-    pub finding_id: i32,
+    pub finding_id: FindingId,
     pub id: i32,
     pub protocol: Option<String>,
     pub userinfo: Option<String>,
@@ -733,7 +743,7 @@ pub struct EndpointOfFinding {
 
 pub async fn endpoints_of(
     conn: &mut AsyncPgConnection,
-    findings: &[i32],
+    findings: &[FindingId],
 ) -> QueryResult<Vec<EndpointOfFinding>> {
     Ok(endpoint_status::table
         .inner_join(endpoints::table)
@@ -766,103 +776,86 @@ pub async fn lock_name(conn: &mut AsyncPgConnection, kind: &str, name: &str) -> 
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = Integer)]
-    id: i32,
-}
-
-async fn id_of(
-    conn: &mut AsyncPgConnection,
-    sql: &str,
-    name: &str,
-    parent: Option<i32>,
-) -> QueryResult<Option<i32>> {
-    Ok(diesel::sql_query(sql)
-        .bind::<Text, _>(name)
-        .bind::<Nullable<Integer>, _>(parent)
-        .get_result::<IdRow>(conn)
-        .await
-        .optional()?
-        .map(|r| r.id))
-}
-
 /// The product type called `name` (names are unique regardless of case).
 pub async fn product_type_named(
     conn: &mut AsyncPgConnection,
     name: &str,
-) -> QueryResult<Option<i32>> {
-    id_of(
-        conn,
-        "SELECT id FROM product_types WHERE lower(name) = lower($1) AND $2::int IS NULL",
-        name,
-        None,
-    )
-    .await
+) -> QueryResult<Option<ProductTypeId>> {
+    use super::schema::product_types;
+    Ok(product_types::table
+        .filter(
+            diesel::dsl::sql::<Bool>("lower(name) = lower(")
+                .bind::<Text, _>(name)
+                .sql(")"),
+        )
+        .select(product_types::id)
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// The product called `name`, with its product type.
 pub async fn product_named(
     conn: &mut AsyncPgConnection,
     name: &str,
-) -> QueryResult<Option<(i32, i32)>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        id: i32,
-        #[diesel(sql_type = Integer)]
-        product_type_id: i32,
-    }
-    Ok(
-        diesel::sql_query("SELECT id, product_type_id FROM products WHERE lower(name) = lower($1)")
-            .bind::<Text, _>(name)
-            .get_result::<Row>(conn)
-            .await
-            .optional()?
-            .map(|r| (r.id, r.product_type_id)),
-    )
+) -> QueryResult<Option<(ProductId, ProductTypeId)>> {
+    use super::schema::products;
+    Ok(products::table
+        .filter(
+            diesel::dsl::sql::<Bool>("lower(name) = lower(")
+                .bind::<Text, _>(name)
+                .sql(")"),
+        )
+        .select((products::id, products::product_type_id))
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// The engagement of `product` called `name`.
 pub async fn engagement_named(
     conn: &mut AsyncPgConnection,
-    product: i32,
+    product: ProductId,
     name: &str,
-) -> QueryResult<Option<i32>> {
-    id_of(
-        conn,
-        "SELECT id FROM engagements WHERE name = $1 AND product_id = $2 ORDER BY id DESC LIMIT 1",
-        name,
-        Some(product),
-    )
-    .await
+) -> QueryResult<Option<EngagementId>> {
+    use super::schema::engagements;
+    Ok(engagements::table
+        .filter(engagements::product_id.eq(product))
+        .filter(engagements::name.eq(name))
+        .order(engagements::id.desc())
+        .select(engagements::id)
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// The latest test of `engagement` of scan type `scan_type` (and title `title` when given).
 pub async fn latest_test(
     conn: &mut AsyncPgConnection,
-    engagement: i32,
+    engagement: EngagementId,
     scan_type: &str,
     title: Option<&str>,
-) -> QueryResult<Option<i32>> {
-    Ok(diesel::sql_query(
-        "SELECT id FROM tests WHERE engagement_id = $1 AND scan_type = $2 \
-           AND ($3::text IS NULL OR title = $3) ORDER BY id DESC LIMIT 1",
-    )
-    .bind::<Integer, _>(engagement)
-    .bind::<Text, _>(scan_type)
-    .bind::<Nullable<Text>, _>(title)
-    .get_result::<IdRow>(conn)
-    .await
-    .optional()?
-    .map(|r| r.id))
+) -> QueryResult<Option<TestId>> {
+    use super::schema::tests;
+    let mut q = tests::table
+        .filter(tests::engagement_id.eq(engagement))
+        .filter(tests::scan_type.eq(scan_type))
+        .into_boxed();
+    if let Some(t) = title {
+        q = q.filter(tests::title.eq(t));
+    }
+    Ok(q.order(tests::id.desc())
+        .select(tests::id)
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// Extends a CI/CD engagement's target end to `date` when that is later (an import into it
 /// happened then).
 pub async fn extend_engagement(
     conn: &mut AsyncPgConnection,
-    engagement: i32,
+    engagement: EngagementId,
     date: NaiveDate,
 ) -> QueryResult<()> {
     diesel::sql_query(
@@ -880,7 +873,7 @@ pub async fn extend_engagement(
 /// when given, target end extended to `date`, complete.
 pub async fn touch_test(
     conn: &mut AsyncPgConnection,
-    test: i32,
+    test: TestId,
     date: NaiveDate,
     version: Option<&str>,
     build_id: Option<&str>,
@@ -911,16 +904,16 @@ pub async fn touch_test(
 /// after the other); its engagement, product and test type.
 pub async fn lock_test(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<(i32, i32, i32, Option<String>)> {
+    id: TestId,
+) -> QueryResult<(EngagementId, ProductId, TestTypeId, Option<String>)> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Integer)]
-        engagement_id: i32,
+        engagement_id: EngagementId,
         #[diesel(sql_type = Integer)]
-        product_id: i32,
+        product_id: ProductId,
         #[diesel(sql_type = Integer)]
-        test_type_id: i32,
+        test_type_id: TestTypeId,
         #[diesel(sql_type = Nullable<Text>)]
         title: Option<String>,
     }
@@ -947,7 +940,10 @@ pub async fn dedup_enabled(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
 }
 
 /// The product type of product `id`.
-pub async fn product_type_of(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
+pub async fn product_type_of(
+    conn: &mut AsyncPgConnection,
+    id: ProductId,
+) -> QueryResult<ProductTypeId> {
     use super::schema::products;
     Ok(products::table
         .find(id)

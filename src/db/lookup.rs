@@ -12,6 +12,7 @@ use super::{
     schema::{development_environments, test_types},
     sql::NoFilter,
 };
+use crate::domain::ids::{DevelopmentEnvironmentId, TestTypeId};
 
 /// Longest test type name (`test_types.name` is `VARCHAR(200)`).
 pub const TEST_TYPE_NAME_MAX: usize = 200;
@@ -19,7 +20,7 @@ pub const TEST_TYPE_NAME_MAX: usize = 200;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = test_types, check_for_backend(diesel::pg::Pg))]
 pub struct TestType {
-    pub id: i32,
+    pub id: TestTypeId,
     pub name: String,
     pub static_tool: bool,
     pub dynamic_tool: bool,
@@ -30,7 +31,7 @@ pub struct TestType {
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = development_environments, check_for_backend(diesel::pg::Pg))]
 pub struct DevelopmentEnvironment {
-    pub id: i32,
+    pub id: DevelopmentEnvironmentId,
     pub name: String,
 }
 
@@ -43,6 +44,11 @@ pub enum NameOrder {
 }
 
 impl Listed for TestType {
+    type Parent = super::page::NoParent;
+    type Id = TestTypeId;
+    fn row_id(&self) -> TestTypeId {
+        self.id
+    }
     const FROM: &'static str = "test_types t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
@@ -56,6 +62,11 @@ impl Listed for TestType {
 }
 
 impl Listed for DevelopmentEnvironment {
+    type Parent = super::page::NoParent;
+    type Id = DevelopmentEnvironmentId;
+    fn row_id(&self) -> DevelopmentEnvironmentId {
+        self.id
+    }
     const FROM: &'static str = "development_environments t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;

@@ -13,16 +13,19 @@ use super::{
     DbError, QueryResult,
     schema::{groups, memberships},
 };
-use crate::domain::Role;
+use crate::domain::{
+    Role,
+    ids::{GroupId, MembershipId, ProductId, ProductTypeId, UserId},
+};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = memberships, check_for_backend(diesel::pg::Pg))]
 pub struct Membership {
-    pub id: i32,
-    pub product_type_id: Option<i32>,
-    pub product_id: Option<i32>,
-    pub user_id: Option<i32>,
-    pub group_id: Option<i32>,
+    pub id: MembershipId,
+    pub product_type_id: Option<ProductTypeId>,
+    pub product_id: Option<ProductId>,
+    pub user_id: Option<UserId>,
+    pub group_id: Option<GroupId>,
     pub role: Role,
     pub created: DateTime<Utc>,
 }
@@ -30,15 +33,15 @@ pub struct Membership {
 /// What a membership grants a role on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum On {
-    ProductType(i32),
-    Product(i32),
+    ProductType(ProductTypeId),
+    Product(ProductId),
 }
 
 /// Who a membership grants a role to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Member {
-    User(i32),
-    Group(i32),
+    User(UserId),
+    Group(GroupId),
 }
 
 impl Membership {
@@ -67,7 +70,7 @@ async fn lock_member(conn: &mut AsyncPgConnection, member: Member) -> QueryResul
             .find(id)
             .select(groups::id)
             .for_share()
-            .first::<i32>(conn)
+            .first::<GroupId>(conn)
             .await
             .optional()?
             .map(|_| ())
@@ -108,7 +111,7 @@ pub async fn insert(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+pub async fn get(conn: &mut AsyncPgConnection, id: MembershipId) -> QueryResult<Membership> {
     Ok(memberships::table
         .find(id)
         .select(Membership::as_select())
@@ -120,10 +123,10 @@ pub async fn get(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membershi
 /// the memberships of one target serializes on the target row (`FOR NO KEY UPDATE`, which does
 /// not block foreign-key checks), so concurrent changes cannot deadlock on each other's rows.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+pub async fn lock(conn: &mut AsyncPgConnection, id: MembershipId) -> QueryResult<Membership> {
     let (table, target) = match get(conn, id).await?.on() {
-        On::ProductType(t) => ("product_types", t),
-        On::Product(t) => ("products", t),
+        On::ProductType(t) => ("product_types", t.get()),
+        On::Product(t) => ("products", t.get()),
     };
     diesel::sql_query(format!(
         "SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE"
@@ -142,15 +145,18 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membersh
 /// The ids of the OWNER memberships on `on`, locked until the transaction ends (for the rule
 /// that a target with an OWNER keeps one; call after [`lock`]).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn owner_ids_for_update(conn: &mut AsyncPgConnection, on: On) -> QueryResult<Vec<i32>> {
+pub async fn owner_ids_for_update(
+    conn: &mut AsyncPgConnection,
+    on: On,
+) -> QueryResult<Vec<MembershipId>> {
     let (column, target) = match on {
-        On::ProductType(id) => ("product_type_id", id),
-        On::Product(id) => ("product_id", id),
+        On::ProductType(id) => ("product_type_id", id.get()),
+        On::Product(id) => ("product_id", id.get()),
     };
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::Integer)]
-        id: i32,
+        id: MembershipId,
     }
     Ok(diesel::sql_query(format!(
         "SELECT id FROM memberships WHERE role = 'OWNER' AND {column} = $1 ORDER BY id FOR UPDATE"
@@ -167,7 +173,7 @@ pub async fn owner_ids_for_update(conn: &mut AsyncPgConnection, on: On) -> Query
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_role(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: MembershipId,
     role: Role,
 ) -> QueryResult<Membership> {
     Ok(diesel::update(memberships::table.find(id))
@@ -179,7 +185,7 @@ pub async fn set_role(
 
 /// Deletes a membership (the delete only).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Membership> {
+pub async fn delete(conn: &mut AsyncPgConnection, id: MembershipId) -> QueryResult<Membership> {
     Ok(diesel::delete(memberships::table.find(id))
         .returning(Membership::as_returning())
         .get_result(conn)
@@ -214,7 +220,10 @@ pub async fn of_targets(
 
 /// Every membership that applies to `user`: its own and its groups', oldest first.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn applying_to(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Vec<Membership>> {
+pub async fn applying_to(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+) -> QueryResult<Vec<Membership>> {
     Ok(diesel::sql_query(
         "SELECT m.* FROM memberships m WHERE m.id IN \
          (SELECT um.id FROM user_memberships um WHERE um.user_id = $1) ORDER BY m.id",
@@ -228,7 +237,7 @@ pub async fn applying_to(conn: &mut AsyncPgConnection, user: i32) -> QueryResult
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[MembershipId],
     viewer: super::authz::Viewer,
 ) -> QueryResult<Vec<Membership>> {
     let mut sql = super::sql::Sql::new("SELECT t.* FROM memberships t WHERE t.id = ANY(");

@@ -17,6 +17,7 @@ pub mod enums;
 pub mod file;
 pub mod finding;
 pub mod group;
+pub mod ids;
 pub mod import;
 pub mod lookup;
 pub mod membership;
@@ -86,7 +87,7 @@ pub enum DbError {
     Forbidden(String),
     /// The engagement is COMPLETED: reopen it before adding tests or findings.
     #[error("engagement {0} is completed; reopen it first")]
-    EngagementCompleted(i32),
+    EngagementCompleted(crate::domain::ids::EngagementId),
     #[error(transparent)]
     Query(diesel::result::Error),
 }

@@ -9,16 +9,17 @@ use diesel::{prelude::*, sql_types::Integer};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{QueryResult, attachment::Attachment, authz::Visibility, schema::notes, sql::Sql};
+use crate::domain::ids::{EngagementId, FindingId, NoteId, TestId, UserId};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = notes, check_for_backend(diesel::pg::Pg))]
 pub struct Note {
-    pub id: i32,
-    pub engagement_id: Option<i32>,
-    pub test_id: Option<i32>,
-    pub finding_id: Option<i32>,
+    pub id: NoteId,
+    pub engagement_id: Option<EngagementId>,
+    pub test_id: Option<TestId>,
+    pub finding_id: Option<FindingId>,
     pub entry: String,
-    pub author_id: Option<i32>,
+    pub author_id: Option<UserId>,
     pub private: bool,
     pub edited: bool,
     pub created: DateTime<Utc>,
@@ -37,7 +38,7 @@ pub struct NewNote {
     pub on: Attachment,
     pub entry: String,
     pub private: bool,
-    pub author_id: Option<i32>,
+    pub author_id: Option<UserId>,
 }
 
 /// Changes to a note (left out: kept).
@@ -68,7 +69,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewNote) -> QueryResult<N
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: NoteId,
     changes: NoteChanges,
 ) -> QueryResult<Note> {
     #[derive(AsChangeset)]
@@ -92,7 +93,7 @@ pub async fn update(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> {
+pub async fn delete(conn: &mut AsyncPgConnection, id: NoteId) -> QueryResult<Note> {
     Ok(diesel::delete(notes::table.find(id))
         .returning(Note::as_returning())
         .get_result(conn)
@@ -104,7 +105,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Note> 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[NoteId],
     viewer: super::authz::Viewer,
     private: Visibility,
 ) -> QueryResult<Vec<Note>> {

@@ -10,19 +10,22 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::QueryResult;
-use crate::domain::events::{EventKind, SettingsChanged};
+use crate::domain::{
+    events::{EventKind, SettingsChanged},
+    ids::{ProductId, UserId},
+};
 
 /// A user's choices: the default one and per-product ones (`None` where not chosen).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserSettings {
     pub default: Option<Vec<EventKind>>,
-    pub products: HashMap<i32, Vec<EventKind>>,
+    pub products: HashMap<ProductId, Vec<EventKind>>,
 }
 
 impl UserSettings {
     /// The kinds wanted for events of `product`: the product's choice, else the user's
     /// default, else the server's default.
-    pub fn kinds_for(&self, product: i32) -> &[EventKind] {
+    pub fn kinds_for(&self, product: ProductId) -> &[EventKind] {
         self.products
             .get(&product)
             .or(self.default.as_ref())
@@ -47,7 +50,7 @@ impl UserSettings {
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Nullable<Integer>)]
-    product_id: Option<i32>,
+    product_id: Option<ProductId>,
     #[diesel(sql_type = Array<Text>)]
     kinds: Vec<String>,
 }
@@ -58,7 +61,7 @@ fn parse(kinds: Vec<String>) -> Vec<EventKind> {
 
 /// Everything `user` chose.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<UserSettings> {
+pub async fn of_user(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<UserSettings> {
     let rows: Vec<Row> =
         diesel::sql_query("SELECT product_id, kinds FROM notification_settings WHERE user_id = $1")
             .bind::<Integer, _>(user)
@@ -81,8 +84,8 @@ pub async fn of_user(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<Use
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set(
     conn: &mut AsyncPgConnection,
-    user: i32,
-    product: Option<i32>,
+    user: UserId,
+    product: Option<ProductId>,
     kinds: Option<&[EventKind]>,
 ) -> QueryResult<()> {
     match kinds {

@@ -14,7 +14,10 @@ use super::{
     authz::{self, Viewer, Visibility},
     sql::Sql,
 };
-use crate::domain::events::{AccessChanged, EventKind, NewEvent};
+use crate::domain::{
+    events::{AccessChanged, EventKind, NewEvent},
+    ids::{EngagementId, FindingId, ProductId, TestId, UserId},
+};
 
 /// The channel a committed event is announced on (`NOTIFY`, delivered at commit).
 pub const CHANNEL: &str = "dojoql_outbox";
@@ -30,17 +33,17 @@ pub struct Event {
     #[diesel(sql_type = Text)]
     pub kind: EventKind,
     #[diesel(sql_type = Nullable<Integer>)]
-    pub product_id: Option<i32>,
+    pub product_id: Option<ProductId>,
     #[diesel(sql_type = Nullable<Integer>)]
-    pub engagement_id: Option<i32>,
+    pub engagement_id: Option<EngagementId>,
     #[diesel(sql_type = Nullable<Integer>)]
-    pub test_id: Option<i32>,
+    pub test_id: Option<TestId>,
     #[diesel(sql_type = Nullable<Integer>)]
-    pub finding_id: Option<i32>,
+    pub finding_id: Option<FindingId>,
     #[diesel(sql_type = Jsonb)]
     pub payload: serde_json::Value,
     #[diesel(sql_type = Nullable<Integer>)]
-    pub actor_id: Option<i32>,
+    pub actor_id: Option<UserId>,
     #[diesel(sql_type = Timestamptz)]
     pub created: DateTime<Utc>,
 }
@@ -49,8 +52,8 @@ const COLUMNS: &str =
     "seq, kind, product_id, engagement_id, test_id, finding_id, payload, actor_id, created";
 
 /// Names the acting user for the events this transaction records.
-#[tracing::instrument(skip_all, fields(user = user))]
-pub async fn set_actor(conn: &mut AsyncPgConnection, user: i32) -> QueryResult<()> {
+#[tracing::instrument(skip_all, fields(user = user.get()))]
+pub async fn set_actor(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT set_config('{ACTOR_SETTING}', $1, true)"))
         .bind::<Text, _>(user.to_string())
         .execute(conn)
@@ -168,7 +171,7 @@ pub struct ReplayFilter {
     /// Only these kinds (all when empty).
     pub kinds: Vec<EventKind>,
     /// Only these products (all when empty).
-    pub products: Vec<i32>,
+    pub products: Vec<ProductId>,
 }
 
 /// Numbered events after `seq` up to `until` that match `filter` and belong to a product

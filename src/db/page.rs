@@ -4,7 +4,11 @@
 //! lists use plain `OFFSET`/`LIMIT`. Positions are 1-based row numbers in the ordered, filtered
 //! list; the GraphQL layer turns them into opaque cursors.
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, HashSet},
+    fmt::Debug,
+    hash::Hash,
+};
 
 use diesel::{
     QueryableByName,
@@ -20,10 +24,17 @@ use super::{
     authz::{Scope, Viewer, Visible},
     sql::{Direction, Sql, SqlFilter},
 };
+use crate::domain::ids::TypedId;
 
-/// An entity that can be listed: its `FROM` clause (its table aliased `t`), its filter and its
-/// sort keys.
+/// An entity that can be listed: its id, the parents its lists hang from, its `FROM` clause
+/// (its table aliased `t`), its filter and its sort keys.
 pub trait Listed: QBN<Pg> + Send + 'static {
+    /// The type of its id.
+    type Id: TypedId;
+    fn row_id(&self) -> Self::Id;
+    /// What a nested list of these belongs to (e.g. `FindingParent::Test(TestId)`): one enum
+    /// per child kind, so that a list can only be asked of a parent it has.
+    type Parent: ListParent;
     const FROM: &'static str;
     type Filter: SqlFilter + Clone + Eq + std::hash::Hash + Send + Sync + 'static;
     type Order: Copy + Eq + std::hash::Hash + Default + Send + Sync + 'static;
@@ -32,6 +43,75 @@ pub trait Listed: QBN<Pg> + Send + 'static {
     /// The SQL expression sorted on for `order`.
     fn order_column(order: Self::Order) -> &'static str;
 }
+
+/// The parent of a nested list of one kind of child (see [`Listed::Parent`]). The SQL that names
+/// a row's parent is chosen here, in `db`, by the variant.
+///
+/// A list of findings takes a finding parent with the id of its kind:
+///
+/// ```
+/// use dojoql::db::{finding::{Finding, FindingParent}, page::Listed};
+/// use dojoql::domain::ids::TestId;
+/// let _: <Finding as Listed>::Parent = FindingParent::Test(TestId::new(1));
+/// ```
+///
+/// and neither another child kind's parent nor another kind of id:
+///
+/// ```compile_fail
+/// use dojoql::db::{finding::Finding, page::Listed, test::TestParent};
+/// use dojoql::domain::ids::EngagementId;
+/// let _: <Finding as Listed>::Parent = TestParent::Engagement(EngagementId::new(1));
+/// ```
+///
+/// ```compile_fail
+/// use dojoql::db::finding::FindingParent;
+/// use dojoql::domain::ids::EngagementId;
+/// let _ = FindingParent::Test(EngagementId::new(1));
+/// ```
+pub trait ListParent: Copy + Eq + Hash + Debug + Send + Sync + 'static {
+    /// The SQL expression naming a child row's parent of this kind (the list's alias is `t`).
+    fn column(self) -> &'static str;
+    /// The parent's database id (its kind is the variant's).
+    fn raw_id(self) -> i32;
+}
+
+/// The parent of entities listed only at the top level (product types, users, reference data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoParent {}
+
+impl ListParent for NoParent {
+    fn column(self) -> &'static str {
+        match self {}
+    }
+    fn raw_id(self) -> i32 {
+        match self {}
+    }
+}
+
+/// Defines a [`ListParent`] enum: `Variant(IdType) => "SQL expression of the parent id"`.
+macro_rules! list_parent {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident($id:ty) => $column:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant($id)),+
+        }
+
+        impl $crate::db::page::ListParent for $name {
+            fn column(self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => $column),+
+                }
+            }
+            fn raw_id(self) -> i32 {
+                match self {
+                    $($name::$variant(id) => id.get()),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use list_parent;
 
 /// A sort key and direction; ties are always broken by id in the same direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -86,25 +166,31 @@ pub async fn list<T: Listed>(
     .await
 }
 
-/// Pages of `T` for many parents (`parent` is the SQL expression of a row's parent id), holding
-/// only rows `viewer` may read.
+/// Pages of `T` for many parents, holding only rows `viewer` may read: one statement per kind
+/// of parent (parents of one kind share the SQL naming a row's parent).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_for_parents<T: Listed>(
     conn: &mut AsyncPgConnection,
-    parent: &str,
-    parents: &[i32],
+    parents: &[T::Parent],
     args: &ListArgs<T::Filter, T::Order>,
     viewer: Viewer,
-) -> QueryResult<HashMap<i32, Page<T>>> {
-    load_pages(
-        conn,
-        &spec_for::<T>(args.sort),
-        parent,
-        parents,
-        &visible::<T>(&args.filter, viewer),
-        args.window,
-    )
-    .await
+) -> QueryResult<HashMap<T::Parent, Page<T>>> {
+    let mut by_column: HashMap<&'static str, HashSet<T::Parent>> = HashMap::new();
+    for p in parents {
+        by_column.entry(p.column()).or_default().insert(*p);
+    }
+    let spec = spec_for::<T>(args.sort);
+    let filter = visible::<T>(&args.filter, viewer);
+    let mut out = HashMap::with_capacity(parents.len());
+    for (column, group) in by_column {
+        let ids: Vec<i32> = group.iter().map(|p| p.raw_id()).collect();
+        let mut pages = load_pages(conn, &spec, column, &ids, &filter, args.window).await?;
+        for p in group {
+            let page = pages.remove(&p.raw_id()).unwrap_or_else(Page::empty);
+            out.insert(p, page);
+        }
+    }
+    Ok(out)
 }
 
 /// Rows of `T` by id that `viewer` may read, in one statement (missing and unreadable ids are
@@ -112,14 +198,15 @@ pub async fn list_for_parents<T: Listed>(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids<T: Listed>(
     conn: &mut AsyncPgConnection,
-    ids: &[i32],
+    ids: &[T::Id],
     viewer: Viewer,
 ) -> QueryResult<Vec<T>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let ids: Vec<i32> = ids.iter().map(|id| id.get()).collect();
     let mut sql = Sql::new(&format!("SELECT t.* FROM {} WHERE t.id = ANY(", T::FROM));
-    sql.bind::<diesel::sql_types::Array<Integer>, _>(ids.to_vec())
+    sql.bind::<diesel::sql_types::Array<Integer>, _>(ids)
         .push(")");
     super::authz::push_visible(&mut sql, T::SCOPE, viewer);
     Ok(sql.build().load(conn).await?)
@@ -213,9 +300,9 @@ impl<T> Page<T> {
 
 /// How an entity's list is selected: the `FROM` clause (its own table aliased `t`, plus joins a
 /// filter or parent needs) and the `ORDER BY` (ties broken by `t.id`).
-pub struct ListSpec {
-    pub from: &'static str,
-    pub order_by: String,
+struct ListSpec {
+    from: &'static str,
+    order_by: String,
 }
 
 /// A row plus the window columns of a partitioned query.
@@ -254,7 +341,7 @@ struct ParentCount {
 /// A top-level list: `SELECT t.* … ORDER BY … OFFSET … LIMIT …`, with a `count(*)` first when
 /// the total is wanted or the window is anchored at the end.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn load_page<T, F>(
+async fn load_page<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,
     filter: &F,
@@ -315,7 +402,7 @@ where
 /// Pages of children for many parents in one statement. `parent` is the SQL expression naming a
 /// row's parent id (e.g. `t.product_id`). Parents without rows get an empty page.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn load_pages<T, F>(
+async fn load_pages<T, F>(
     conn: &mut AsyncPgConnection,
     spec: &ListSpec,
     parent: &str,

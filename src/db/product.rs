@@ -11,7 +11,10 @@ use super::{
     schema::products,
     sql::{Sql, SqlFilter, like_pattern},
 };
-use crate::domain::{BusinessCriticality, Lifecycle, Origin, Platform};
+use crate::domain::{
+    BusinessCriticality, Lifecycle, Origin, Platform,
+    ids::{ProductId, ProductTypeId, SlaConfigurationId, UserId},
+};
 
 /// Column widths (characters) of `products`.
 pub const NAME_MAX: usize = 255;
@@ -21,21 +24,17 @@ pub const TECHNOLOGY_NAME_MAX: usize = 200;
 /// `revenue` is `NUMERIC(15, 2)`: it holds values below 10^13 (rounded to cents).
 pub const REVENUE_LIMIT: i64 = 10_000_000_000_000;
 
-/// The column by which list queries (alias `t`) of engagements, tests and findings name their
-/// product: their parent column for `Product.engagements`, `.tests` and `.findings`.
-pub const CHILDREN_COLUMN: &str = "t.product_id";
-
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
 pub struct Product {
-    pub id: i32,
+    pub id: ProductId,
     pub name: String,
     pub description: String,
-    pub product_type_id: i32,
-    pub sla_configuration_id: i32,
-    pub product_manager_id: Option<i32>,
-    pub technical_contact_id: Option<i32>,
-    pub team_manager_id: Option<i32>,
+    pub product_type_id: ProductTypeId,
+    pub sla_configuration_id: SlaConfigurationId,
+    pub product_manager_id: Option<UserId>,
+    pub technical_contact_id: Option<UserId>,
+    pub team_manager_id: Option<UserId>,
     pub business_criticality: Option<BusinessCriticality>,
     pub platform: Option<Platform>,
     pub lifecycle: Option<Lifecycle>,
@@ -73,11 +72,11 @@ impl Product {
 pub struct NewProduct {
     pub name: String,
     pub description: String,
-    pub product_type_id: i32,
-    pub sla_configuration_id: i32,
-    pub product_manager_id: Option<i32>,
-    pub technical_contact_id: Option<i32>,
-    pub team_manager_id: Option<i32>,
+    pub product_type_id: ProductTypeId,
+    pub sla_configuration_id: SlaConfigurationId,
+    pub product_manager_id: Option<UserId>,
+    pub technical_contact_id: Option<UserId>,
+    pub team_manager_id: Option<UserId>,
     pub business_criticality: Option<BusinessCriticality>,
     pub platform: Option<Platform>,
     pub lifecycle: Option<Lifecycle>,
@@ -99,11 +98,11 @@ pub struct NewProduct {
 pub struct ProductChanges {
     pub name: Option<String>,
     pub description: Option<String>,
-    pub product_type_id: Option<i32>,
-    pub sla_configuration_id: Option<i32>,
-    pub product_manager_id: Option<Option<i32>>,
-    pub technical_contact_id: Option<Option<i32>>,
-    pub team_manager_id: Option<Option<i32>>,
+    pub product_type_id: Option<ProductTypeId>,
+    pub sla_configuration_id: Option<SlaConfigurationId>,
+    pub product_manager_id: Option<Option<UserId>>,
+    pub technical_contact_id: Option<Option<UserId>>,
+    pub team_manager_id: Option<Option<UserId>>,
     pub business_criticality: Option<Option<BusinessCriticality>>,
     pub platform: Option<Option<Platform>>,
     pub lifecycle: Option<Option<Lifecycle>>,
@@ -125,8 +124,8 @@ pub struct ProductChanges {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ProductFilter {
     pub name_contains: Option<String>,
-    pub product_type_id: Option<i32>,
-    pub sla_configuration_id: Option<i32>,
+    pub product_type_id: Option<ProductTypeId>,
+    pub sla_configuration_id: Option<SlaConfigurationId>,
     pub business_criticality: Vec<BusinessCriticality>,
     pub platform: Vec<Platform>,
     pub lifecycle: Vec<Lifecycle>,
@@ -195,11 +194,19 @@ pub enum ProductOrder {
     Updated,
 }
 
-/// The column by which product list queries (alias `t`) name their product type: the parent
-/// column of `ProductType.products`.
-pub const PRODUCT_TYPE_COLUMN: &str = "t.product_type_id";
+super::page::list_parent!(
+    /// What a nested list of products belongs to (`ProductType.products`).
+    ProductParent {
+        ProductType(ProductTypeId) => "t.product_type_id",
+    }
+);
 
 impl Listed for Product {
+    type Parent = ProductParent;
+    type Id = ProductId;
+    fn row_id(&self) -> ProductId {
+        self.id
+    }
     const FROM: &'static str = "products t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.id");
     type Filter = ProductFilter;
@@ -222,7 +229,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProduct) -> QueryResul
         .find(new.product_type_id)
         .select(product_types::id)
         .for_share()
-        .first::<i32>(conn)
+        .first::<ProductTypeId>(conn)
         .await
         .optional()?
         .ok_or(super::DbError::ParentNotFound("product type"))?;
@@ -238,8 +245,8 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProduct) -> QueryResul
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_type_for_update(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<i32>> {
+    id: ProductId,
+) -> QueryResult<Option<ProductTypeId>> {
     Ok(products::table
         .find(id)
         .select(products::product_type_id)
@@ -253,7 +260,7 @@ pub async fn product_type_for_update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: ProductId,
     mut changes: ProductChanges,
 ) -> QueryResult<Product> {
     changes.updated = Some(Utc::now());

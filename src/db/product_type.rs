@@ -10,6 +10,7 @@ use super::{
     schema::product_types,
     sql::{Sql, SqlFilter, like_pattern},
 };
+use crate::domain::ids::ProductTypeId;
 
 /// Column widths (characters) of `product_types`.
 pub const NAME_MAX: usize = 255;
@@ -18,7 +19,7 @@ pub const DESCRIPTION_MAX: usize = 4000;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = product_types, check_for_backend(diesel::pg::Pg))]
 pub struct ProductType {
-    pub id: i32,
+    pub id: ProductTypeId,
     pub name: String,
     pub description: Option<String>,
     pub critical_product: bool,
@@ -80,6 +81,11 @@ pub enum ProductTypeOrder {
 }
 
 impl Listed for ProductType {
+    type Parent = super::page::NoParent;
+    type Id = ProductTypeId;
+    fn row_id(&self) -> ProductTypeId {
+        self.id
+    }
     const FROM: &'static str = "product_types t";
     const SCOPE: super::authz::Scope = super::authz::Scope::ProductType;
     type Filter = ProductTypeFilter;
@@ -106,7 +112,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewProductType) -> QueryR
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: ProductTypeId,
     mut changes: ProductTypeChanges,
 ) -> QueryResult<ProductType> {
     changes.updated = Some(Utc::now());

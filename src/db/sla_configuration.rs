@@ -11,10 +11,10 @@ use super::{
     schema::sla_configurations,
     sql::{NoFilter, Sql},
 };
-use crate::domain::sla::SlaPolicy;
+use crate::domain::{ids::SlaConfigurationId, sla::SlaPolicy};
 
 /// The configuration that can never be deleted.
-pub const DEFAULT_ID: i32 = 1;
+pub const DEFAULT_ID: SlaConfigurationId = SlaConfigurationId::new(1);
 
 /// Column widths (characters) of `sla_configurations`.
 pub const NAME_MAX: usize = 128;
@@ -23,7 +23,7 @@ pub const DESCRIPTION_MAX: usize = 512;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = sla_configurations, check_for_backend(diesel::pg::Pg))]
 pub struct SlaConfiguration {
-    pub id: i32,
+    pub id: SlaConfigurationId,
     pub name: String,
     pub description: Option<String>,
     pub critical: i32,
@@ -94,6 +94,11 @@ pub enum SlaConfigurationOrder {
 }
 
 impl Listed for SlaConfiguration {
+    type Parent = super::page::NoParent;
+    type Id = SlaConfigurationId;
+    fn row_id(&self) -> SlaConfigurationId {
+        self.id
+    }
     const FROM: &'static str = "sla_configurations t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
@@ -122,7 +127,7 @@ pub async fn create(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: SlaConfigurationId,
     mut changes: SlaConfigurationChanges,
 ) -> QueryResult<SlaConfiguration> {
     changes.updated = Some(Utc::now());
@@ -137,19 +142,25 @@ pub async fn update(
 /// starts using it concurrently holds a key-share lock on it until it commits, so a count of
 /// its products after this sees that product.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn lock_for_delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+pub async fn lock_for_delete(
+    conn: &mut AsyncPgConnection,
+    id: SlaConfigurationId,
+) -> QueryResult<()> {
     sla_configurations::table
         .find(id)
         .select(sla_configurations::id)
         .for_update()
-        .first::<i32>(conn)
+        .first::<SlaConfigurationId>(conn)
         .await?;
     Ok(())
 }
 
 /// How many products use configuration `id`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn product_count(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i64> {
+pub async fn product_count(
+    conn: &mut AsyncPgConnection,
+    id: SlaConfigurationId,
+) -> QueryResult<i64> {
     use super::schema::products;
     Ok(products::table
         .filter(products::sla_configuration_id.eq(id))
@@ -160,7 +171,7 @@ pub async fn product_count(conn: &mut AsyncPgConnection, id: i32) -> QueryResult
 
 /// Deletes configuration `id` (`NotFound` when it does not exist).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+pub async fn delete(conn: &mut AsyncPgConnection, id: SlaConfigurationId) -> QueryResult<()> {
     let mut sql = Sql::new("DELETE FROM sla_configurations WHERE id = ");
     sql.bind::<diesel::sql_types::Integer, _>(id);
     super::one(sql.build().execute(conn).await?)

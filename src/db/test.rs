@@ -10,6 +10,9 @@ use super::{
     schema::tests,
     sql::{Sql, SqlFilter, like_pattern},
 };
+use crate::domain::ids::{
+    DevelopmentEnvironmentId, EngagementId, ProductId, TestId, TestTypeId, UserId,
+};
 
 /// Column widths (`VARCHAR(n)` in the migrations), for input validation.
 pub const TITLE_MAX: usize = 255;
@@ -21,18 +24,18 @@ pub const BRANCH_TAG_MAX: usize = 150;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = tests, check_for_backend(diesel::pg::Pg))]
 pub struct Test {
-    pub id: i32,
-    pub engagement_id: i32,
-    pub product_id: i32,
-    pub test_type_id: i32,
-    pub lead_id: Option<i32>,
+    pub id: TestId,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
+    pub test_type_id: TestTypeId,
+    pub lead_id: Option<UserId>,
     pub scan_type: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub target_start: NaiveDate,
     pub target_end: NaiveDate,
     pub percent_complete: Option<i32>,
-    pub environment_id: Option<i32>,
+    pub environment_id: Option<DevelopmentEnvironmentId>,
     pub version: Option<String>,
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
@@ -47,17 +50,17 @@ pub struct Test {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = tests)]
 pub struct NewTest {
-    pub engagement_id: i32,
-    pub product_id: i32,
-    pub test_type_id: i32,
-    pub lead_id: Option<i32>,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
+    pub test_type_id: TestTypeId,
+    pub lead_id: Option<UserId>,
     pub scan_type: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub target_start: NaiveDate,
     pub target_end: NaiveDate,
     pub percent_complete: Option<i32>,
-    pub environment_id: Option<i32>,
+    pub environment_id: Option<DevelopmentEnvironmentId>,
     pub version: Option<String>,
     pub build_id: Option<String>,
     pub commit_hash: Option<String>,
@@ -70,16 +73,16 @@ pub struct NewTest {
 pub struct TestChanges {
     /// Moves the test and its findings to another engagement (whose product the service fills
     /// in as `product_id`).
-    pub engagement_id: Option<i32>,
-    pub product_id: Option<i32>,
-    pub test_type_id: Option<i32>,
-    pub lead_id: Option<Option<i32>>,
+    pub engagement_id: Option<EngagementId>,
+    pub product_id: Option<ProductId>,
+    pub test_type_id: Option<TestTypeId>,
+    pub lead_id: Option<Option<UserId>>,
     pub title: Option<Option<String>>,
     pub description: Option<Option<String>>,
     pub target_start: Option<NaiveDate>,
     pub target_end: Option<NaiveDate>,
     pub percent_complete: Option<Option<i32>>,
-    pub environment_id: Option<Option<i32>>,
+    pub environment_id: Option<Option<DevelopmentEnvironmentId>>,
     pub version: Option<Option<String>>,
     pub build_id: Option<Option<String>>,
     pub commit_hash: Option<Option<String>>,
@@ -92,10 +95,10 @@ pub struct TestChanges {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TestFilter {
     pub title_contains: Option<String>,
-    pub engagement_id: Option<i32>,
-    pub product_id: Option<i32>,
-    pub test_type_id: Option<i32>,
-    pub lead_id: Option<i32>,
+    pub engagement_id: Option<EngagementId>,
+    pub product_id: Option<ProductId>,
+    pub test_type_id: Option<TestTypeId>,
+    pub lead_id: Option<UserId>,
     pub tags: Vec<String>,
 }
 
@@ -134,7 +137,20 @@ pub enum TestOrder {
     Updated,
 }
 
+super::page::list_parent!(
+    /// What a nested list of tests belongs to (`Product.tests`, `Engagement.tests`).
+    TestParent {
+        Product(ProductId) => "t.product_id",
+        Engagement(EngagementId) => "t.engagement_id",
+    }
+);
+
 impl Listed for Test {
+    type Parent = TestParent;
+    type Id = TestId;
+    fn row_id(&self) -> TestId {
+        self.id
+    }
     const FROM: &'static str = "tests t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = TestFilter;
@@ -160,7 +176,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTest) -> QueryResult<
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Test> {
+pub async fn get_for_update(conn: &mut AsyncPgConnection, id: TestId) -> QueryResult<Test> {
     Ok(tests::table
         .find(id)
         .select(Test::as_select())
@@ -172,7 +188,7 @@ pub async fn get_for_update(conn: &mut AsyncPgConnection, id: i32) -> QueryResul
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: TestId,
     changes: &TestChanges,
 ) -> QueryResult<Test> {
     Ok(diesel::update(tests::table.find(id))
@@ -184,11 +200,11 @@ pub async fn update(
 
 /// The engagement of a test; `ParentNotFound` when the test does not exist.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn engagement_of(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
+pub async fn engagement_of(conn: &mut AsyncPgConnection, id: TestId) -> QueryResult<EngagementId> {
     tests::table
         .find(id)
         .select(tests::engagement_id)
-        .first::<i32>(conn)
+        .first::<EngagementId>(conn)
         .await
         .optional()?
         .ok_or(DbError::ParentNotFound("test"))

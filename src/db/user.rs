@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::Role;
+use crate::domain::{Role, ids::UserId};
 
 use super::{
     QueryResult,
@@ -22,7 +22,7 @@ pub const NAME_MAX: usize = 150;
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
-    pub id: i32,
+    pub id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub first_name: Option<String>,
@@ -77,6 +77,11 @@ pub enum UserOrder {
 }
 
 impl Listed for User {
+    type Parent = super::page::NoParent;
+    type Id = UserId;
+    fn row_id(&self) -> UserId {
+        self.id
+    }
     const FROM: &'static str = "users t";
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = UserFilter;
@@ -92,12 +97,12 @@ impl Listed for User {
 /// Fails with `ParentNotFound("user")` unless the user exists; share-locks it (so it cannot be
 /// deleted before the caller's transaction ends).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn lock(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+pub async fn lock(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<()> {
     users::table
         .find(id)
         .select(users::id)
         .for_share()
-        .first::<i32>(conn)
+        .first::<UserId>(conn)
         .await
         .optional()?
         .ok_or(super::DbError::ParentNotFound("user"))?;
@@ -129,7 +134,7 @@ pub struct UserChanges {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn flags_for_update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: UserId,
 ) -> QueryResult<Option<(bool, bool)>> {
     Ok(users::table
         .find(id)
@@ -144,7 +149,7 @@ pub async fn flags_for_update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: UserId,
     changes: UserChanges,
 ) -> QueryResult<User> {
     Ok(diesel::update(users::table.find(id))
@@ -158,7 +163,7 @@ pub async fn update(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_global_role(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: UserId,
     role: Option<Role>,
 ) -> QueryResult<User> {
     Ok(diesel::update(users::table.find(id))

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EngagementStatus, Severity, UnknownVariant};
+use super::{
+    EngagementStatus, Severity, UnknownVariant,
+    ids::{EngagementId, FindingId, ProductId, TestId, UserId},
+};
 
 text_enum!(
     /// The kinds of events. `ACCESS_CHANGED` and `NOTIFICATION_SETTINGS_CHANGED` are internal:
@@ -198,16 +201,16 @@ pub struct FindingCreated {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub kind: EventKind,
-    pub product_id: Option<i32>,
-    pub engagement_id: Option<i32>,
-    pub test_id: Option<i32>,
-    pub finding_id: Option<i32>,
+    pub product_id: Option<ProductId>,
+    pub engagement_id: Option<EngagementId>,
+    pub test_id: Option<TestId>,
+    pub finding_id: Option<FindingId>,
     pub payload: serde_json::Value,
 }
 
 impl NewEvent {
     /// An event of `kind` about product `product` with `payload`.
-    pub fn new(kind: EventKind, product: i32, payload: impl Serialize) -> Self {
+    pub fn new(kind: EventKind, product: ProductId, payload: impl Serialize) -> Self {
         Self {
             kind,
             product_id: Some(product),
@@ -218,17 +221,17 @@ impl NewEvent {
         }
     }
 
-    pub fn engagement(mut self, id: i32) -> Self {
+    pub fn engagement(mut self, id: EngagementId) -> Self {
         self.engagement_id = Some(id);
         self
     }
 
-    pub fn test(mut self, id: i32) -> Self {
+    pub fn test(mut self, id: TestId) -> Self {
         self.test_id = Some(id);
         self
     }
 
-    pub fn finding(mut self, id: i32) -> Self {
+    pub fn finding(mut self, id: FindingId) -> Self {
         self.finding_id = Some(id);
         self
     }
@@ -284,9 +287,9 @@ pub const DEFAULT_NOTIFICATIONS: &[EventKind] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsChanged {
-    pub user_id: i32,
+    pub user_id: UserId,
     #[serde(default)]
-    pub product_id: Option<i32>,
+    pub product_id: Option<ProductId>,
     #[serde(default)]
     pub kinds: Option<Vec<EventKind>>,
 }
@@ -304,12 +307,12 @@ pub struct SettingsChanged {
 pub struct AccessChanged {
     /// The users concerned; `None`: possibly everyone.
     #[serde(default)]
-    pub users: Option<Vec<i32>>,
+    pub users: Option<Vec<UserId>>,
     /// Narrows a change of everyone's access to these products' grants (a product moved to
     /// another product type changes who inherits a role on it, and nothing else). Absent: any
     /// product, and users' global access too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub products: Option<Vec<i32>>,
+    pub products: Option<Vec<ProductId>>,
     /// Whether credentials changed (a token revoked, a user deactivated or reactivated, the
     /// superuser flag), not only roles. Defaults to `true` for the empty payload (`{}`) that
     /// earlier versions recorded for every change: see [`AccessChanged::from_payload`].
@@ -324,7 +327,7 @@ fn credentials_unknown() -> bool {
 
 impl AccessChanged {
     /// The roles (memberships, groups, global roles) of `users` changed.
-    pub fn roles_of(users: Vec<i32>) -> Self {
+    pub fn roles_of(users: Vec<UserId>) -> Self {
         Self {
             users: Some(users),
             products: None,
@@ -333,7 +336,7 @@ impl AccessChanged {
     }
 
     /// The credentials of `users` changed (and, with them, possibly their roles).
-    pub fn credentials_of(users: Vec<i32>) -> Self {
+    pub fn credentials_of(users: Vec<UserId>) -> Self {
         Self {
             users: Some(users),
             products: None,
@@ -344,7 +347,7 @@ impl AccessChanged {
     /// Who inherits a role on `product` changed (it moved to another product type). Computing
     /// the users concerned would mean reading both product types' memberships and their groups'
     /// members; naming the product instead is exact and cheap.
-    pub fn product_moved(product: i32) -> Self {
+    pub fn product_moved(product: ProductId) -> Self {
         Self {
             users: None,
             products: Some(vec![product]),
@@ -425,17 +428,21 @@ mod tests {
 
     #[test]
     fn access_changes_name_whom_they_concern() {
-        let roles = AccessChanged::roles_of(vec![3, 4]);
+        let roles = AccessChanged::roles_of(vec![UserId::new(3), UserId::new(4)]);
         assert_eq!(
             serde_json::to_value(&roles).unwrap(),
             serde_json::json!({ "users": [3, 4], "credentials": false })
         );
-        let moved = AccessChanged::product_moved(7);
+        let moved = AccessChanged::product_moved(ProductId::new(7));
         assert_eq!(
             serde_json::to_value(&moved).unwrap(),
             serde_json::json!({ "users": null, "products": [7], "credentials": false })
         );
-        for change in [roles, moved, AccessChanged::credentials_of(vec![5])] {
+        for change in [
+            roles,
+            moved,
+            AccessChanged::credentials_of(vec![UserId::new(5)]),
+        ] {
             let event = NewEvent::access_changed(&change);
             assert_eq!(AccessChanged::from_payload(&event.payload), change);
         }

@@ -1,4 +1,12 @@
-//! Opaque global ids (Relay Global Object Identification): `base64("Kind:databaseId")`.
+//! Ids: the typed database id of each kind of object ([`ProductId`], [`EngagementId`], …), and
+//! the opaque global ids the API shows (Relay Global Object Identification:
+//! `base64("Kind:databaseId")`).
+//!
+//! A typed id names one kind of object, so a product id cannot be passed where an engagement id
+//! is expected. The ids derive diesel's `AsExpression`/`FromSqlRow` markers (rows hold them
+//! directly; they are stored in `INTEGER` columns); their SQL conversions live in `db::ids`.
+
+use std::fmt;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
@@ -63,6 +71,108 @@ impl NodeKind {
     }
 }
 
+/// The database id of one kind of object.
+pub trait TypedId:
+    Copy + Eq + Ord + std::hash::Hash + fmt::Debug + fmt::Display + Send + Sync + 'static
+{
+    /// The kind of object the id names (the prefix of its global id).
+    const KIND: NodeKind;
+    fn new(id: i32) -> Self;
+    fn get(self) -> i32;
+}
+
+/// Defines a typed id per kind of object: a transparent `i32` (the same in JSON and SQL), and
+/// [`AnyId`], the typed id of any kind.
+macro_rules! typed_ids {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)+) => {
+        /// The typed id of an object of any kind (what a global id of unknown kind names).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AnyId {
+            $($kind($name)),+
+        }
+
+        impl AnyId {
+            /// The typed id of kind `kind` with database id `id`.
+            pub fn new(kind: NodeKind, id: i32) -> Self {
+                match kind {
+                    $(NodeKind::$kind => AnyId::$kind($name(id))),+
+                }
+            }
+
+            pub fn kind(self) -> NodeKind {
+                match self {
+                    $(AnyId::$kind(_) => NodeKind::$kind),+
+                }
+            }
+        }
+    $(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+                 serde::Serialize, serde::Deserialize,
+                 diesel::AsExpression, diesel::FromSqlRow)]
+        #[serde(transparent)]
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pub struct $name(i32);
+
+        impl $name {
+            pub const fn new(id: i32) -> Self {
+                Self(id)
+            }
+
+            /// The database id.
+            pub const fn get(self) -> i32 {
+                self.0
+            }
+        }
+
+        impl TypedId for $name {
+            const KIND: NodeKind = NodeKind::$kind;
+            fn new(id: i32) -> Self {
+                Self(id)
+            }
+            fn get(self) -> i32 {
+                self.0
+            }
+        }
+
+        impl From<i32> for $name {
+            fn from(id: i32) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i32 {
+            fn from(id: $name) -> i32 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )+};
+}
+
+typed_ids! {
+    ProductTypeId => ProductType;
+    ProductId => Product;
+    EngagementId => Engagement;
+    TestId => Test;
+    FindingId => Finding;
+    UserId => User;
+    SlaConfigurationId => SlaConfiguration;
+    TestTypeId => TestType;
+    DevelopmentEnvironmentId => DevelopmentEnvironment;
+    NoteId => Note;
+    FileId => File;
+    ApiTokenId => ApiToken;
+    GroupId => Group;
+    GroupMemberId => GroupMember;
+    MembershipId => Membership;
+}
+
 /// An id that does not decode to `Kind:positive integer`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a valid id")]
@@ -99,6 +209,21 @@ pub fn decode_as(kind: NodeKind, raw: &str) -> Result<i32, BadId> {
     }
 }
 
+/// Encodes the global id of a typed id.
+pub fn encode_id<T: TypedId>(id: T) -> String {
+    encode(T::KIND, id.get())
+}
+
+/// Decodes a global id that must name a `T` (its kind is `T::KIND`).
+pub fn decode_id<T: TypedId>(raw: &str) -> Result<T, BadId> {
+    decode_as(T::KIND, raw).map(T::new)
+}
+
+/// Decodes a global id of any kind into the typed id of its kind.
+pub fn decode_any(raw: &str) -> Result<AnyId, BadId> {
+    decode(raw).map(|(kind, id)| AnyId::new(kind, id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +238,19 @@ mod tests {
             Ok(7)
         );
         assert!(decode_as(NodeKind::Test, &encode(NodeKind::Product, 7)).is_err());
+        assert_eq!(
+            decode_id::<ProductId>(&encode_id(ProductId::new(7))),
+            Ok(ProductId::new(7))
+        );
+        assert!(decode_id::<TestId>(&encode_id(ProductId::new(7))).is_err());
+        assert_eq!(
+            decode_any(&encode_id(TestId::new(7))),
+            Ok(AnyId::Test(TestId::new(7)))
+        );
+        for k in NodeKind::ALL {
+            assert_eq!(AnyId::new(*k, 1).kind(), *k);
+        }
+        assert_eq!(serde_json::to_value(UserId::new(3)).unwrap(), 3);
         assert!(decode("not base64!").is_err());
         assert!(decode(&STANDARD.encode("Product:-1")).is_err());
         assert!(decode(&STANDARD.encode("Nope:1")).is_err());

@@ -2,7 +2,10 @@
 //! status invariants and input validation. Nothing here does I/O.
 //!
 //! The enumerations derive diesel's `AsExpression`/`FromSqlRow` markers (they are stored as their
-//! SCREAMING_CASE names in text columns); their SQL conversions live in `db::enums`.
+//! SCREAMING_CASE names in text columns); their SQL conversions live in `db::enums`. The typed
+//! ids of [`ids`] (`ProductId`, `EngagementId`, …) do the same for integer columns, with their
+//! conversions in `db::ids`: rows hold them directly, and nothing here depends on diesel beyond
+//! those derived markers.
 
 #[macro_use]
 mod enums;

@@ -21,7 +21,11 @@ use tokio::sync::watch;
 
 use crate::{
     db::{Db, DbError},
-    domain::{Role, events::AccessChanged},
+    domain::{
+        Role,
+        events::AccessChanged,
+        ids::{ProductId, UserId},
+    },
 };
 
 /// What a user may see regardless of products.
@@ -62,17 +66,19 @@ pub struct AccessCache {
 struct Cached {
     stamp: u64,
     cleared: u64,
-    user_marks: HashMap<i32, u64>,
-    product_marks: HashMap<i32, u64>,
-    users: HashMap<i32, Option<UserAccess>>,
+    user_marks: HashMap<UserId, u64>,
+    product_marks: HashMap<ProductId, u64>,
+    users: HashMap<UserId, Option<UserAccess>>,
     /// Per user, per product: whether the user holds a role on the product.
-    grants: HashMap<i32, HashMap<i32, bool>>,
+    grants: HashMap<UserId, HashMap<ProductId, bool>>,
 }
 
 impl Cached {
     /// Whether an answer about `user` (and `product`) looked up since `stamp` is still valid.
-    fn valid(&self, stamp: u64, user: i32, product: Option<i32>) -> bool {
-        let mark = |marks: &HashMap<i32, u64>, key| marks.get(&key).copied().unwrap_or(0);
+    fn valid(&self, stamp: u64, user: UserId, product: Option<ProductId>) -> bool {
+        fn mark<K: std::hash::Hash + Eq>(marks: &HashMap<K, u64>, key: K) -> u64 {
+            marks.get(&key).copied().unwrap_or(0)
+        }
         self.cleared <= stamp
             && mark(&self.user_marks, user) <= stamp
             && product.is_none_or(|p| mark(&self.product_marks, p) <= stamp)
@@ -135,13 +141,13 @@ impl AccessCache {
 
     /// Whether an answer about `user` is cached (tests check what a change forgets).
     #[doc(hidden)]
-    pub fn knows_user(&self, user: i32) -> bool {
+    pub fn knows_user(&self, user: UserId) -> bool {
         self.cached().users.contains_key(&user)
     }
 
     /// The cached answer for (`user`, `product`), if any (tests check what a change forgets).
     #[doc(hidden)]
-    pub fn known_grant(&self, user: i32, product: i32) -> Option<bool> {
+    pub fn known_grant(&self, user: UserId, product: ProductId) -> Option<bool> {
         self.cached()
             .grants
             .get(&user)
@@ -150,7 +156,7 @@ impl AccessCache {
     }
 
     /// The user's flags and global role; `None` when the user does not exist.
-    pub(crate) async fn user(&self, user: i32) -> Result<Option<UserAccess>, DbError> {
+    pub(crate) async fn user(&self, user: UserId) -> Result<Option<UserAccess>, DbError> {
         let stamp = {
             let c = self.cached();
             if let Some(found) = c.users.get(&user) {
@@ -198,7 +204,7 @@ impl AccessCache {
     }
 
     /// Whether `user` may read `product` now.
-    pub async fn may_read(&self, user: i32, product: i32) -> Result<bool, DbError> {
+    pub async fn may_read(&self, user: UserId, product: ProductId) -> Result<bool, DbError> {
         let Some(u) = self.user(user).await? else {
             return Ok(false);
         };
@@ -235,12 +241,12 @@ struct GrantBatches {
 
 /// The questions of the batch still collecting them, and where its answer goes.
 struct Batch {
-    keys: HashSet<(i32, i32)>,
+    keys: HashSet<(UserId, ProductId)>,
     answer: watch::Sender<Option<Answer>>,
 }
 
 /// The pairs of a batch that are granted, or why the statement failed.
-type Answer = Result<Arc<HashSet<(i32, i32)>>, String>;
+type Answer = Result<Arc<HashSet<(UserId, ProductId)>>, String>;
 
 /// How long a batch collects questions.
 const BATCH_DELAY: Duration = Duration::from_millis(1);
@@ -255,7 +261,7 @@ impl GrantBatches {
 
     /// Whether `user` holds a role on `product`, answered with the batch of questions asked
     /// around the same time.
-    async fn granted(self: &Arc<Self>, user: i32, product: i32) -> Result<bool, DbError> {
+    async fn granted(self: &Arc<Self>, user: UserId, product: ProductId) -> Result<bool, DbError> {
         let mut answer = {
             let mut open = self.open.lock().expect("grant batches");
             match &mut *open {
@@ -290,7 +296,7 @@ impl GrantBatches {
         let Some(batch) = self.open.lock().expect("grant batches").take() else {
             return;
         };
-        let keys: Vec<(i32, i32)> = batch.keys.into_iter().collect();
+        let keys: Vec<(UserId, ProductId)> = batch.keys.into_iter().collect();
         let answer = grants(&self.db, keys)
             .await
             .map(Arc::new)
@@ -300,15 +306,18 @@ impl GrantBatches {
 }
 
 /// Which of the (user, product) `keys` are granted: one statement.
-async fn grants(db: &Db, keys: Vec<(i32, i32)>) -> Result<HashSet<(i32, i32)>, DbError> {
+async fn grants(
+    db: &Db,
+    keys: Vec<(UserId, ProductId)>,
+) -> Result<HashSet<(UserId, ProductId)>, DbError> {
     #[derive(QueryableByName)]
     struct Pair {
         #[diesel(sql_type = Integer)]
-        user_id: i32,
+        user_id: UserId,
         #[diesel(sql_type = Integer)]
-        product_id: i32,
+        product_id: ProductId,
     }
-    let (users, products): (Vec<i32>, Vec<i32>) = keys.into_iter().unzip();
+    let (users, products): (Vec<UserId>, Vec<ProductId>) = keys.into_iter().unzip();
     let found: Vec<Pair> = db
         .read(async move |mut c| {
             Ok(diesel::sql_query(
@@ -339,13 +348,21 @@ mod tests {
         global: None,
     });
 
+    fn u(id: i32) -> UserId {
+        UserId::new(id)
+    }
+
+    fn p(id: i32) -> ProductId {
+        ProductId::new(id)
+    }
+
     /// A cache knowing users 1 and 2, each granted products 10 and 11.
     fn filled() -> Cached {
         let mut c = Cached::default();
-        for user in [1, 2] {
+        for user in [u(1), u(2)] {
             c.users.insert(user, SOMEONE);
             c.grants
-                .insert(user, HashMap::from([(10, true), (11, true)]));
+                .insert(user, HashMap::from([(p(10), true), (p(11), true)]));
         }
         c
     }
@@ -353,15 +370,15 @@ mod tests {
     #[test]
     fn a_change_forgets_only_what_it_names() {
         let mut c = filled();
-        c.forget(&AccessChanged::roles_of(vec![1]));
-        assert!(!c.users.contains_key(&1) && !c.grants.contains_key(&1));
-        assert!(c.users.contains_key(&2) && c.grants[&2].len() == 2);
+        c.forget(&AccessChanged::roles_of(vec![u(1)]));
+        assert!(!c.users.contains_key(&u(1)) && !c.grants.contains_key(&u(1)));
+        assert!(c.users.contains_key(&u(2)) && c.grants[&u(2)].len() == 2);
 
         let mut c = filled();
-        c.forget(&AccessChanged::product_moved(10));
-        assert!(c.users.contains_key(&1) && c.users.contains_key(&2));
-        assert_eq!(c.grants[&1].keys().collect::<Vec<_>>(), [&11]);
-        assert_eq!(c.grants[&2].keys().collect::<Vec<_>>(), [&11]);
+        c.forget(&AccessChanged::product_moved(p(10)));
+        assert!(c.users.contains_key(&u(1)) && c.users.contains_key(&u(2)));
+        assert_eq!(c.grants[&u(1)].keys().collect::<Vec<_>>(), [&p(11)]);
+        assert_eq!(c.grants[&u(2)].keys().collect::<Vec<_>>(), [&p(11)]);
 
         let mut c = filled();
         c.forget(&AccessChanged::everything());
@@ -372,23 +389,23 @@ mod tests {
     fn answers_looked_up_before_a_change_are_not_cached_after_it() {
         let mut c = Cached::default();
         let before = c.stamp;
-        c.forget(&AccessChanged::roles_of(vec![1]));
+        c.forget(&AccessChanged::roles_of(vec![u(1)]));
         // Looked up before the change: stale for user 1, still good for user 2.
-        assert!(!c.valid(before, 1, Some(10)));
-        assert!(c.valid(before, 2, Some(10)));
+        assert!(!c.valid(before, u(1), Some(p(10))));
+        assert!(c.valid(before, u(2), Some(p(10))));
         // Looked up after it: good.
-        assert!(c.valid(c.stamp, 1, Some(10)));
+        assert!(c.valid(c.stamp, u(1), Some(p(10))));
 
         let before = c.stamp;
-        c.forget(&AccessChanged::product_moved(10));
-        assert!(!c.valid(before, 2, Some(10)));
-        assert!(c.valid(before, 2, Some(11)));
-        assert!(c.valid(before, 2, None));
+        c.forget(&AccessChanged::product_moved(p(10)));
+        assert!(!c.valid(before, u(2), Some(p(10))));
+        assert!(c.valid(before, u(2), Some(p(11))));
+        assert!(c.valid(before, u(2), None));
 
         let before = c.stamp;
         c.forget(&AccessChanged::everything());
-        assert!(!c.valid(before, 3, None));
-        assert!(c.valid(c.stamp, 3, Some(12)));
+        assert!(!c.valid(before, u(3), None));
+        assert!(c.valid(c.stamp, u(3), Some(p(12))));
         assert!(c.user_marks.is_empty() && c.product_marks.is_empty());
     }
 }

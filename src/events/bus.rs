@@ -16,6 +16,7 @@ use super::{Event, access::AccessCache, redis::RedisBus};
 use crate::{
     config::Config,
     db::{self, Db},
+    domain::ids::UserId,
 };
 
 /// The process's event hub: the broadcast every subscription reads, and what feeds it.
@@ -25,7 +26,7 @@ pub struct Bus {
     pub(super) last: AtomicI64,
     /// One channel per user with open websockets, bumped when that user's credentials change
     /// (see [`Bus::watch_credentials`]); an entry goes with the last socket of its user.
-    credentials: std::sync::Mutex<HashMap<i32, watch::Sender<u64>>>,
+    credentials: std::sync::Mutex<HashMap<UserId, watch::Sender<u64>>>,
     /// Counts credential changes handled, whoever they concerned.
     credential_epoch: AtomicU64,
     /// Wakes the fan-out: numbered events may be waiting.
@@ -92,7 +93,7 @@ impl Bus {
     /// changed (or may have: everyone's). `since` is the [`Bus::credential_epoch`] read before
     /// the credential was checked: when any credential changed since, the watch starts out
     /// told, since that change may have concerned `user` before the watch existed.
-    pub(crate) fn watch_credentials(self: &Arc<Self>, user: i32, since: u64) -> CredentialWatch {
+    pub(crate) fn watch_credentials(self: &Arc<Self>, user: UserId, since: u64) -> CredentialWatch {
         let mut watches = self.credentials.lock().expect("credential watches");
         let mut rx = watches
             .entry(user)
@@ -111,7 +112,7 @@ impl Bus {
     }
 
     /// Tells the credential watches of `users` (of everyone when `None`).
-    pub(super) fn credentials_changed(&self, users: Option<&[i32]>) {
+    pub(super) fn credentials_changed(&self, users: Option<&[UserId]>) {
         self.credential_epoch.fetch_add(1, Ordering::SeqCst);
         let watches = self.credentials.lock().expect("credential watches");
         match users {
@@ -164,7 +165,7 @@ impl Bus {
 /// A websocket's watch on its user's credentials (see [`Bus::watch_credentials`]).
 pub(crate) struct CredentialWatch {
     bus: Arc<Bus>,
-    user: i32,
+    user: UserId,
     /// Always `Some` until dropped.
     rx: Option<watch::Receiver<u64>>,
 }

@@ -14,7 +14,10 @@ use crate::{
         authz::{Viewer, Visibility},
         outbox::{self, ReplayFilter},
     },
-    domain::events::EventKind,
+    domain::{
+        events::EventKind,
+        ids::{ProductId, UserId},
+    },
 };
 
 /// The subscriber fell behind the broadcast; `last` is the last event it received (resume
@@ -29,7 +32,7 @@ pub struct Filter {
     /// Only these kinds (every kind a client may receive when empty).
     pub(crate) kinds: Vec<EventKind>,
     /// Only events of these products (all when empty).
-    pub(crate) products: Vec<i32>,
+    pub(crate) products: Vec<ProductId>,
     /// Anything else (engagement, test, minimum severity, notification settings).
     pub(crate) matches: Box<dyn Fn(&Event) -> bool + Send + Sync>,
     /// Sees every internal event (never delivered), e.g. to follow settings changes.
@@ -38,7 +41,7 @@ pub struct Filter {
 
 impl Filter {
     /// Events of `kinds` (all when empty) of `products` (all when empty).
-    pub fn new(kinds: Vec<EventKind>, products: Vec<i32>) -> Self {
+    pub fn new(kinds: Vec<EventKind>, products: Vec<ProductId>) -> Self {
         Self {
             kinds,
             products,
@@ -72,7 +75,7 @@ impl Filter {
 struct State {
     bus: Arc<Bus>,
     rx: Receiver<Arc<Event>>,
-    user: i32,
+    user: UserId,
     filter: Filter,
     /// The last event number delivered (or resumed from): later copies are dropped.
     delivered: Option<i64>,
@@ -86,7 +89,7 @@ struct State {
 /// live.
 pub async fn subscribe(
     bus: Arc<Bus>,
-    user: i32,
+    user: UserId,
     after: Option<i64>,
     filter: Filter,
 ) -> Result<impl Stream<Item = Result<Arc<Event>, Lagged>>, crate::db::DbError> {
@@ -139,7 +142,9 @@ pub async fn subscribe(
             if !st.filter.wants(&event) {
                 continue;
             }
-            let product = event.product_id.unwrap_or_default();
+            let Some(product) = event.product_id else {
+                continue; // not wanted: internal events have no product
+            };
             match st.bus.access.may_read(st.user, product).await {
                 Ok(true) => {}
                 Ok(false) => continue,

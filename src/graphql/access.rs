@@ -26,7 +26,11 @@ use crate::{
         page::ListArgs,
         user as users,
     },
-    domain::{self, ids::NodeKind, rbac},
+    domain::{
+        self,
+        ids::{GroupId, MembershipId, ProductId, ProductTypeId, UserId},
+        rbac,
+    },
     error::{ServiceError, ServiceResult},
     service::access::{self as service, Grant, RoleHolder},
 };
@@ -120,10 +124,10 @@ pub struct Membership(pub rows::Membership);
 #[Object]
 impl Membership {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Membership, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn role(&self) -> Role {
         self.0.role.into()
@@ -181,10 +185,10 @@ pub struct Group(pub groups::Group);
 #[Object]
 impl Group {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Group, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -227,10 +231,10 @@ pub struct GroupMember(pub groups::GroupMember);
 #[Object]
 impl GroupMember {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::GroupMember, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn role(&self) -> Role {
         self.0.role.into()
@@ -432,8 +436,8 @@ pub struct UpdateUserPayload {
 /// Exactly one of a user id and a group id.
 fn member(user: &Option<ID>, group: &Option<ID>) -> ServiceResult<Member> {
     match (user, group) {
-        (Some(u), None) => Ok(Member::User(ids::decode(NodeKind::User, u)?)),
-        (None, Some(g)) => Ok(Member::Group(ids::decode(NodeKind::Group, g)?)),
+        (Some(u), None) => Ok(Member::User(ids::decode::<UserId>(u)?)),
+        (None, Some(g)) => Ok(Member::Group(ids::decode::<GroupId>(g)?)),
         _ => Err(ServiceError::bad_input(
             "give exactly one of userId and groupId",
         )),
@@ -445,7 +449,7 @@ impl TryFrom<AddProductTypeMemberInput> for Grant {
 
     fn try_from(input: AddProductTypeMemberInput) -> ServiceResult<Self> {
         Ok(Grant {
-            on: On::ProductType(ids::decode(NodeKind::ProductType, &input.product_type_id)?),
+            on: On::ProductType(ids::decode::<ProductTypeId>(&input.product_type_id)?),
             member: member(&input.user_id, &input.group_id)?,
             role: input.role.into(),
         })
@@ -457,7 +461,7 @@ impl TryFrom<AddProductMemberInput> for Grant {
 
     fn try_from(input: AddProductMemberInput) -> ServiceResult<Self> {
         Ok(Grant {
-            on: On::Product(ids::decode(NodeKind::Product, &input.product_id)?),
+            on: On::Product(ids::decode::<ProductId>(&input.product_id)?),
             member: member(&input.user_id, &input.group_id)?,
             role: input.role.into(),
         })
@@ -578,7 +582,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: UpdateMemberInput,
     ) -> async_graphql::Result<MembershipPayload> {
-        let id = ids::decode(NodeKind::Membership, &input.id)?;
+        let id = ids::decode::<MembershipId>(&input.id)?;
         let row = service::update_member(db(ctx), principal(ctx)?, id, input.role.into()).await?;
         Ok(MembershipPayload {
             membership: Membership(row),
@@ -593,7 +597,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: node::IdInput,
     ) -> async_graphql::Result<RemoveMemberPayload> {
-        let id = ids::decode(NodeKind::Membership, &input.id)?;
+        let id = ids::decode::<MembershipId>(&input.id)?;
         service::remove_member(db(ctx), principal(ctx)?, id).await?;
         Ok(RemoveMemberPayload {
             removed_id: input.id,
@@ -619,8 +623,8 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: AddGroupMemberInput,
     ) -> async_graphql::Result<GroupMemberPayload> {
-        let group = ids::decode(NodeKind::Group, &input.group_id)?;
-        let user = ids::decode(NodeKind::User, &input.user_id)?;
+        let group = ids::decode::<GroupId>(&input.group_id)?;
+        let user = ids::decode::<UserId>(&input.user_id)?;
         let role = input.role.into();
         let row = service::add_group_member(db(ctx), principal(ctx)?, group, user, role).await?;
         Ok(GroupMemberPayload {
@@ -635,11 +639,11 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: RemoveGroupMemberInput,
     ) -> async_graphql::Result<RemoveGroupMemberPayload> {
-        let group = ids::decode(NodeKind::Group, &input.group_id)?;
-        let user = ids::decode(NodeKind::User, &input.user_id)?;
+        let group = ids::decode::<GroupId>(&input.group_id)?;
+        let user = ids::decode::<UserId>(&input.user_id)?;
         let removed = service::remove_group_member(db(ctx), principal(ctx)?, group, user).await?;
         Ok(RemoveGroupMemberPayload {
-            removed_id: ids::encode(NodeKind::GroupMember, removed.id),
+            removed_id: ids::encode(removed.id),
         })
     }
 
@@ -671,7 +675,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: UpdateUserInput,
     ) -> async_graphql::Result<UpdateUserPayload> {
-        let id = ids::decode(NodeKind::User, &input.id)?;
+        let id = ids::decode::<UserId>(&input.id)?;
         let changes = input.try_into()?;
         let row = service::update_user(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(UpdateUserPayload { user: User(row) })

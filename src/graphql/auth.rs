@@ -13,7 +13,10 @@ use super::{
 };
 use crate::{
     db::api_token as rows,
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{ApiTokenId, UserId},
+    },
     error::{ServiceError, ServiceResult},
     service::access::{self as service, NewToken},
 };
@@ -25,10 +28,10 @@ pub struct ApiToken(pub rows::ApiToken);
 #[Object]
 impl ApiToken {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::ApiToken, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -62,7 +65,7 @@ impl TryFrom<CreateApiTokenInput> for NewToken {
 
     fn try_from(input: CreateApiTokenInput) -> ServiceResult<Self> {
         Ok(NewToken {
-            user_id: ids::decode(NodeKind::User, &input.user_id)?,
+            user_id: ids::decode::<UserId>(&input.user_id)?,
             name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
             expires_at: input.expires_at,
         })
@@ -124,7 +127,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<ApiTokenPayload> {
-        let id = ids::decode(NodeKind::ApiToken, &input.id)?;
+        let id = ids::decode::<ApiTokenId>(&input.id)?;
         let row = service::revoke_api_token(db(ctx), principal(ctx)?, id).await?;
         Ok(ApiTokenPayload {
             api_token: ApiToken(row),

@@ -29,8 +29,8 @@ pub fn viewer(ctx: &Context<'_>) -> Viewer {
     match ctx.data_opt::<Principal>() {
         Some(p) => p.viewer(),
         None => Viewer {
-            products: Visibility::Member(0),
-            groups: Visibility::Member(0),
+            products: Visibility::NOTHING,
+            groups: Visibility::NOTHING,
         },
     }
 }
@@ -40,7 +40,7 @@ pub fn viewer(ctx: &Context<'_>) -> Viewer {
 pub fn private_notes(ctx: &Context<'_>) -> Visibility {
     match ctx.data_opt::<Principal>() {
         Some(p) => p.private_notes(),
-        None => Visibility::Member(0),
+        None => Visibility::NOTHING,
     }
 }
 

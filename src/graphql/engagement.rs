@@ -24,9 +24,14 @@ use crate::{
         attachment::Attachment,
         counts::CountScope,
         engagement::{self as rows, EngagementChanges, NewEngagement},
+        finding::FindingParent,
         page::ListArgs,
+        test::TestParent,
     },
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{DevelopmentEnvironmentId, EngagementId, NodeKind, ProductId, ProductTypeId, UserId},
+    },
     error::{ServiceError, ServiceResult},
     service::lifecycle::engagement as lifecycle,
 };
@@ -38,10 +43,10 @@ pub struct Engagement(pub rows::Engagement);
 #[Object]
 impl Engagement {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Engagement, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -155,7 +160,7 @@ impl Engagement {
             sort: TestOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.engagement_id", args, Test).await
+        pagination::children(ctx, TestParent::Engagement(self.0.id), args, Test).await
     }
 
     /// The findings of all the engagement's tests.
@@ -174,12 +179,12 @@ impl Engagement {
             sort: FindingOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.engagement_id", args, Finding).await
+        pagination::children(ctx, FindingParent::Engagement(self.0.id), args, Finding).await
     }
 
     /// Active findings per severity.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
-        FindingCounts::load(ctx, CountScope::Engagement, self.0.id).await
+        FindingCounts::load(ctx, CountScope::Engagement(self.0.id)).await
     }
     /// Notes, oldest first; private notes only for their author and for those who may edit
     /// notes here.
@@ -228,9 +233,9 @@ impl EngagementFilter {
             name_contains: self.name_contains,
             status: enums::to_domain(self.status),
             engagement_type: self.engagement_type.map(Into::into),
-            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
-            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            lead_id: ids::decode_opt(NodeKind::User, &self.lead_id)?,
+            product_id: ids::decode_opt::<ProductId>(&self.product_id)?,
+            product_type_id: ids::decode_opt::<ProductTypeId>(&self.product_type_id)?,
+            lead_id: ids::decode_opt::<UserId>(&self.lead_id)?,
             active: self.active,
             overdue: self.overdue,
             target_start_before: self.target_start_before.map(|d| d.0),
@@ -357,14 +362,14 @@ impl TryFrom<CreateEngagementInput> for NewEngagement {
         ])?;
         let status: domain::EngagementStatus = input.status.into();
         Ok(NewEngagement {
-            product_id: ids::decode(NodeKind::Product, &input.product_id)?,
+            product_id: ids::decode::<ProductId>(&input.product_id)?,
             name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
             description: input.description,
             version: input.version,
             first_contacted: input.first_contacted.map(|d| d.0),
             target_start: input.target_start.0,
             target_end: input.target_end.0,
-            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
+            lead_id: ids::decode_opt::<UserId>(&input.lead_id)?,
             reason: input.reason,
             tracker: input::url("tracker", input.tracker, rows::TRACKER_MAX, false)?,
             test_strategy: input::url(
@@ -386,10 +391,7 @@ impl TryFrom<CreateEngagementInput> for NewEngagement {
             build_id: input.build_id,
             commit_hash: input.commit_hash,
             branch_tag: input.branch_tag,
-            environment_id: ids::decode_opt(
-                NodeKind::DevelopmentEnvironment,
-                &input.environment_id,
-            )?,
+            environment_id: ids::decode_opt::<DevelopmentEnvironmentId>(&input.environment_id)?,
             deduplication_on_engagement: input.deduplication_on_engagement,
             tags: input::clean_tags(input.tags.unwrap_or_default())?,
         })
@@ -421,7 +423,7 @@ impl TryFrom<UpdateEngagementInput> for EngagementChanges {
             ("branchTag", text(&input.branch_tag), rows::BRANCH_TAG_MAX),
         ])?;
         Ok(EngagementChanges {
-            product_id: ids::decode_opt(NodeKind::Product, &input.product_id)?,
+            product_id: ids::decode_opt::<ProductId>(&input.product_id)?,
             name: input
                 .name
                 .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
@@ -431,7 +433,7 @@ impl TryFrom<UpdateEngagementInput> for EngagementChanges {
             first_contacted: input::maybe(input.first_contacted).map(|d| d.map(|d| d.0)),
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
-            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            lead_id: input::maybe_id::<UserId>(input.lead_id)?,
             reason: input::maybe(input.reason),
             tracker: input::maybe_url("tracker", input.tracker, rows::TRACKER_MAX, false)?,
             test_strategy: input::maybe_url(
@@ -453,10 +455,7 @@ impl TryFrom<UpdateEngagementInput> for EngagementChanges {
             build_id: input::maybe(input.build_id),
             commit_hash: input::maybe(input.commit_hash),
             branch_tag: input::maybe(input.branch_tag),
-            environment_id: input::maybe_id(
-                NodeKind::DevelopmentEnvironment,
-                input.environment_id,
-            )?,
+            environment_id: input::maybe_id::<DevelopmentEnvironmentId>(input.environment_id)?,
             deduplication_on_engagement: input.deduplication_on_engagement,
             tags: input.tags.map(input::clean_tags).transpose()?,
             updated: None,
@@ -522,7 +521,7 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: UpdateEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode::<EngagementId>(&input.id)?;
         let changes = input.try_into()?;
         let row = lifecycle::update(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(row.into())
@@ -544,7 +543,7 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode::<EngagementId>(&input.id)?;
         let row = lifecycle::close(db(ctx), principal(ctx)?, id).await?;
         Ok(row.into())
     }
@@ -555,7 +554,7 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode::<EngagementId>(&input.id)?;
         let row = lifecycle::reopen(db(ctx), principal(ctx)?, id).await?;
         Ok(row.into())
     }
@@ -566,7 +565,7 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: CopyEngagementInput,
     ) -> async_graphql::Result<EngagementPayload> {
-        let id = ids::decode(NodeKind::Engagement, &input.id)?;
+        let id = ids::decode::<EngagementId>(&input.id)?;
         let name = input
             .name
             .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))

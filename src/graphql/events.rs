@@ -19,7 +19,6 @@ use crate::{
     domain::{
         self,
         events::{self as ev, EventKind as Kind},
-        ids::NodeKind,
     },
     events::Event as Row,
 };
@@ -124,7 +123,7 @@ macro_rules! event_object {
             }
             /// The product the event belongs to.
             async fn product_id(&self) -> Option<ID> {
-                self.0.product_id.map(|p| ids::encode(NodeKind::Product, p))
+                self.0.product_id.map(|p| ids::encode(p))
             }
             /// Who made the change (null for jobs).
             async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -197,7 +196,7 @@ event_object!(
     EngagementDeletedEvent {
         /// The deleted engagement's id.
         async fn engagement_id(&self) -> Option<ID> {
-            self.0.engagement_id.map(|e| ids::encode(NodeKind::Engagement, e))
+            self.0.engagement_id.map(ids::encode)
         }
         async fn name(&self) -> async_graphql::Result<String> {
             Ok(payload::<ev::EngagementDeleted>(&self.0)?.name)

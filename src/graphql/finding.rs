@@ -22,10 +22,15 @@ use crate::{
     db::{
         self as store,
         attachment::Attachment,
-        finding::{self as rows, FindingChanges, FindingFields},
+        finding::{self as rows, FindingChanges, FindingFields, FindingParent},
         page::ListArgs,
     },
-    domain::{self, finding_status::StatusChange, ids::NodeKind, sla},
+    domain::{
+        self,
+        finding_status::StatusChange,
+        ids::{EngagementId, FindingId, NodeKind, ProductId, ProductTypeId, TestId, UserId},
+        sla,
+    },
     error::{ServiceError, ServiceResult},
     service::lifecycle::finding::{self as lifecycle, CreateFinding, DuplicateOf, UpdateFinding},
 };
@@ -37,10 +42,10 @@ pub struct Finding(pub rows::Finding);
 #[Object]
 impl Finding {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Finding, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -177,7 +182,7 @@ impl Finding {
             sort: store::page::Sort::default(),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.duplicate_finding_id", args, Finding).await
+        pagination::children(ctx, FindingParent::DuplicatesOf(self.0.id), args, Finding).await
     }
     /// Overrides `date` as the start of the SLA clock.
     async fn sla_start_date(&self) -> Option<Date> {
@@ -287,10 +292,10 @@ impl FindingFilter {
             out_of_scope: self.out_of_scope,
             risk_accepted: self.risk_accepted,
             is_mitigated: self.mitigated,
-            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
-            engagement_id: ids::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
-            test_id: ids::decode_opt(NodeKind::Test, &self.test_id)?,
+            product_type_id: ids::decode_opt::<ProductTypeId>(&self.product_type_id)?,
+            product_id: ids::decode_opt::<ProductId>(&self.product_id)?,
+            engagement_id: ids::decode_opt::<EngagementId>(&self.engagement_id)?,
+            test_id: ids::decode_opt::<TestId>(&self.test_id)?,
             cwe: self.cwe,
             vulnerability_id: self.vulnerability_id,
             component_name: self.component_name,
@@ -474,7 +479,7 @@ impl TryFrom<CreateFindingInput> for CreateFinding {
     fn try_from(input: CreateFindingInput) -> ServiceResult<Self> {
         check_score(input.cvssv3_score)?;
         check_cwe(input.cwe)?;
-        let test_id = ids::decode(NodeKind::Test, &input.test_id)?;
+        let test_id = ids::decode::<TestId>(&input.test_id)?;
         let fields = FindingFields {
             title: domain::clean_name("title", &input.title, rows::TITLE_MAX)?,
             description: input.description,
@@ -499,7 +504,7 @@ impl TryFrom<CreateFindingInput> for CreateFinding {
             hash_code: None,
             service: input.service,
             nb_occurences: None,
-            reporter_id: ids::decode_opt(NodeKind::User, &input.reporter_id)?,
+            reporter_id: ids::decode_opt::<UserId>(&input.reporter_id)?,
             sla_start_date: input.sla_start_date.map(|d| d.0),
             tags: input::clean_tags(input.tags.unwrap_or_default())?,
         };
@@ -515,7 +520,7 @@ impl TryFrom<UpdateFindingInput> for UpdateFinding {
     type Error = ServiceError;
 
     fn try_from(input: UpdateFindingInput) -> ServiceResult<Self> {
-        let id = ids::decode(NodeKind::Finding, &input.id)?;
+        let id = ids::decode::<FindingId>(&input.id)?;
         if let MaybeUndefined::Value(s) = input.cvssv3_score {
             check_score(Some(s))?;
         }
@@ -525,9 +530,7 @@ impl TryFrom<UpdateFindingInput> for UpdateFinding {
         let duplicate_of = match &input.duplicate_of_id {
             MaybeUndefined::Undefined => DuplicateOf::Keep,
             MaybeUndefined::Null => DuplicateOf::Clear,
-            MaybeUndefined::Value(other) => {
-                DuplicateOf::Set(ids::decode(NodeKind::Finding, other)?)
-            }
+            MaybeUndefined::Value(other) => DuplicateOf::Set(ids::decode::<FindingId>(other)?),
         };
         let changes = FindingChanges {
             title: input

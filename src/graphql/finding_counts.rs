@@ -30,13 +30,9 @@ impl From<SeverityCounts> for FindingCounts {
 }
 
 impl FindingCounts {
-    pub async fn load(
-        ctx: &Context<'_>,
-        scope: CountScope,
-        id: i32,
-    ) -> async_graphql::Result<Self> {
+    pub async fn load(ctx: &Context<'_>, scope: CountScope) -> async_graphql::Result<Self> {
         Ok(loader(ctx)
-            .load_one(CountsOf(scope, id))
+            .load_one(CountsOf(scope))
             .await?
             .unwrap_or_default()
             .into())

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::{
-        ids::NodeKind,
+        ids::{EngagementId, ProductId, TestId, UserId},
         import::{self as stats},
     },
     error::ServiceError,
@@ -95,7 +95,7 @@ impl ImportParameters {
     fn options(self) -> Result<ImportOptions, ServiceError> {
         let mut o = ImportOptions::new(self.scan_type.trim());
         o.target = ImportTarget {
-            engagement_id: ids::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
+            engagement_id: ids::decode_opt::<EngagementId>(&self.engagement_id)?,
             test_id: None,
             product_type_name: self.product_type_name,
             product_name: self.product_name,
@@ -127,7 +127,7 @@ impl ImportParameters {
         o.tags = self.tags.unwrap_or_default();
         o.apply_tags_to_findings = self.apply_tags_to_findings.unwrap_or(false);
         o.environment = self.environment;
-        o.lead_id = ids::decode_opt(NodeKind::User, &self.lead_id)?;
+        o.lead_id = ids::decode_opt::<UserId>(&self.lead_id)?;
         Ok(o)
     }
 }
@@ -145,10 +145,13 @@ pub fn target_of(
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     };
-    let id = |k: &str, kind: NodeKind| text(k).map(|s| ids::decode(kind, &ID(s))).transpose();
     let target = ImportTarget {
-        engagement_id: id("engagementId", NodeKind::Engagement)?,
-        test_id: id("testId", NodeKind::Test)?,
+        engagement_id: text("engagementId")
+            .map(|s| ids::decode::<EngagementId>(&ID(s)))
+            .transpose()?,
+        test_id: text("testId")
+            .map(|s| ids::decode::<TestId>(&ID(s)))
+            .transpose()?,
         product_type_name: text("productTypeName"),
         product_name: text("productName"),
         engagement_name: text("engagementName"),
@@ -281,9 +284,9 @@ pub struct ImportScanPayload {
     test: Test,
     statistics: ImportStatistics,
     #[graphql(skip)]
-    engagement_id: i32,
+    engagement_id: EngagementId,
     #[graphql(skip)]
-    product_id: i32,
+    product_id: ProductId,
 }
 
 #[ComplexObject]
@@ -353,7 +356,7 @@ impl ImportMutation {
         input: ReimportScanInput,
     ) -> async_graphql::Result<ImportScanPayload> {
         let mut options = input.parameters.options()?;
-        options.target.test_id = ids::decode_opt(NodeKind::Test, &input.test_id)?;
+        options.target.test_id = ids::decode_opt::<TestId>(&input.test_id)?;
         options.do_not_reactivate = input.do_not_reactivate.unwrap_or(false);
         import::precheck(
             db(ctx),

@@ -6,7 +6,7 @@ use async_graphql::{ID, MaybeUndefined};
 
 use super::ids;
 use crate::{
-    domain::{self, ids::NodeKind},
+    domain::{self, ids::TypedId},
     error::{ServiceError, ServiceResult},
 };
 
@@ -19,12 +19,12 @@ pub fn maybe<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-/// `MaybeUndefined` global id of `kind` as a changeset field (keep / clear / set).
-pub fn maybe_id(kind: NodeKind, v: MaybeUndefined<ID>) -> ServiceResult<Option<Option<i32>>> {
+/// `MaybeUndefined` global id of a `T` as a changeset field (keep / clear / set).
+pub fn maybe_id<T: TypedId>(v: MaybeUndefined<ID>) -> ServiceResult<Option<Option<T>>> {
     Ok(match v {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => Some(Some(ids::decode(kind, &id)?)),
+        MaybeUndefined::Value(id) => Some(Some(ids::decode::<T>(&id)?)),
     })
 }
 

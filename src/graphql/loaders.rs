@@ -6,7 +6,10 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData};
 
 use async_graphql::dataloader::Loader;
 
-use crate::domain::Role;
+use crate::domain::{
+    Role,
+    ids::{ApiTokenId, FileId, GroupId, MembershipId, NoteId, UserId},
+};
 
 use super::context::db_error;
 use crate::db::{
@@ -52,11 +55,11 @@ pub struct PgLoader {
     db: Db,
     viewer: Viewer,
     /// The caller (whose roles [`RolesOn`] loads).
-    user: i32,
+    user: UserId,
 }
 
 impl PgLoader {
-    pub fn new(db: Db, viewer: Viewer, user: i32) -> Self {
+    pub fn new(db: Db, viewer: Viewer, user: UserId) -> Self {
         Self { db, viewer, user }
     }
 }
@@ -67,45 +70,40 @@ fn err(e: crate::db::DbError) -> async_graphql::Error {
     db_error(e, "object").into()
 }
 
-/// A row of `T` by id.
-pub struct RowId<T>(pub i32, PhantomData<fn() -> T>);
+/// A row of `T` by its id.
+pub struct RowId<T: Listed>(pub T::Id, PhantomData<fn() -> T>);
 
-impl<T> RowId<T> {
-    pub fn new(id: i32) -> Self {
+impl<T: Listed> RowId<T> {
+    pub fn new(id: T::Id) -> Self {
         Self(id, PhantomData)
     }
 }
-impl<T> Clone for RowId<T> {
+impl<T: Listed> Clone for RowId<T> {
     fn clone(&self) -> Self {
         Self::new(self.0)
     }
 }
-impl<T> PartialEq for RowId<T> {
+impl<T: Listed> PartialEq for RowId<T> {
     fn eq(&self, o: &Self) -> bool {
         self.0 == o.0
     }
 }
-impl<T> Eq for RowId<T> {}
-impl<T> Hash for RowId<T> {
+impl<T: Listed> Eq for RowId<T> {}
+impl<T: Listed> Hash for RowId<T> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.0.hash(h)
     }
 }
 
-/// Rows that know their own id.
-pub trait HasId {
-    fn row_id(&self) -> i32;
-}
-
 impl<T> Loader<RowId<T>> for PgLoader
 where
-    T: Listed + HasId + Clone + Sync,
+    T: Listed + Clone + Sync,
 {
     type Value = T;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[RowId<T>]) -> LoadResult<RowId<T>, T> {
-        let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+        let ids: Vec<T::Id> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(err)?;
         let rows = page::by_ids::<T>(&mut conn, &ids, self.viewer)
             .await
@@ -117,41 +115,34 @@ where
     }
 }
 
-/// A page of `T` children of one parent; `column` is the SQL expression of the parent id.
+/// A page of `T` children of one parent (of `T`'s parent type: `FindingParent::Test(…)`, …).
 pub struct Children<T: Listed> {
-    pub parent: i32,
-    pub column: &'static str,
+    pub parent: T::Parent,
     pub args: ListArgs<T::Filter, T::Order>,
 }
 
 impl<T: Listed> Children<T> {
-    pub fn new(parent: i32, column: &'static str, args: ListArgs<T::Filter, T::Order>) -> Self {
-        Self {
-            parent,
-            column,
-            args,
-        }
+    pub fn new(parent: T::Parent, args: ListArgs<T::Filter, T::Order>) -> Self {
+        Self { parent, args }
     }
 }
 impl<T: Listed> Clone for Children<T> {
     fn clone(&self) -> Self {
         Self {
             parent: self.parent,
-            column: self.column,
             args: self.args.clone(),
         }
     }
 }
 impl<T: Listed> PartialEq for Children<T> {
     fn eq(&self, o: &Self) -> bool {
-        self.parent == o.parent && self.column == o.column && self.args == o.args
+        self.parent == o.parent && self.args == o.args
     }
 }
 impl<T: Listed> Eq for Children<T> {}
 impl<T: Listed> Hash for Children<T> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.parent.hash(h);
-        self.column.hash(h);
         self.args.hash(h);
     }
 }
@@ -164,26 +155,21 @@ where
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Children<T>]) -> LoadResult<Children<T>, Page<T>> {
-        // Siblings usually share their arguments: one statement per distinct (column, args).
-        type Group<'k, T> = (
-            &'static str,
-            &'k ListArgs<<T as Listed>::Filter, <T as Listed>::Order>,
-        );
-        let mut groups: HashMap<Group<'_, T>, Vec<i32>> = HashMap::new();
+        // Siblings usually share their arguments: one statement per distinct (kind of parent,
+        // args).
+        type Args<T> = ListArgs<<T as Listed>::Filter, <T as Listed>::Order>;
+        let mut groups: HashMap<&Args<T>, Vec<T::Parent>> = HashMap::new();
         for k in keys {
-            groups
-                .entry((k.column, &k.args))
-                .or_default()
-                .push(k.parent);
+            groups.entry(&k.args).or_default().push(k.parent);
         }
         let mut conn = self.db.conn().await.map_err(err)?;
         let mut out = HashMap::new();
-        for ((column, args), parents) in groups {
-            let pages = page::list_for_parents::<T>(&mut conn, column, &parents, args, self.viewer)
+        for (args, parents) in groups {
+            let pages = page::list_for_parents::<T>(&mut conn, &parents, args, self.viewer)
                 .await
                 .map_err(err)?;
             for (parent, page) in pages {
-                out.insert(Children::new(parent, column, args.clone()), page);
+                out.insert(Children::new(parent, args.clone()), page);
             }
         }
         Ok(out)
@@ -192,28 +178,23 @@ where
 
 /// Active-finding counts of one parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CountsOf(pub CountScope, pub i32);
+pub struct CountsOf(pub CountScope);
 
 impl Loader<CountsOf> for PgLoader {
     type Value = SeverityCounts;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[CountsOf]) -> LoadResult<CountsOf, SeverityCounts> {
-        let mut by_scope: HashMap<CountScope, Vec<i32>> = HashMap::new();
-        for k in keys {
-            by_scope.entry(k.0).or_default().push(k.1);
-        }
+        // One statement per kind of parent.
+        let scopes: Vec<CountScope> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(err)?;
-        let mut out = HashMap::new();
-        for (scope, ids) in by_scope {
-            for (id, c) in counts::active_by_severity(&mut conn, scope, &ids, self.viewer)
-                .await
-                .map_err(err)?
-            {
-                out.insert(CountsOf(scope, id), c);
-            }
-        }
-        Ok(out)
+        let counts = counts::active_by_severity(&mut conn, &scopes, self.viewer)
+            .await
+            .map_err(err)?;
+        Ok(counts
+            .into_iter()
+            .map(|(scope, c)| (CountsOf(scope), c))
+            .collect())
     }
 }
 
@@ -293,17 +274,17 @@ macro_rules! rows_by_parent {
 /// Defines a loader key `$key(id)` whose value is the row with that id that the caller may
 /// read, fetched for all keys in one statement by `$fetch(&mut conn, &ids, viewer)`.
 macro_rules! row_by_id {
-    ($(#[$doc:meta])* $key:ident => $row:ty, $fetch:path) => {
+    ($(#[$doc:meta])* $key:ident($id:ty) => $row:ty, $fetch:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $key(pub i32);
+        pub struct $key(pub $id);
 
         impl Loader<$key> for PgLoader {
             type Value = $row;
             type Error = async_graphql::Error;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, $row> {
-                let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
+                let ids: Vec<$id> = keys.iter().map(|k| k.0).collect();
                 let mut conn = self.db.conn().await.map_err(err)?;
                 let rows = $fetch(&mut conn, &ids, self.viewer).await.map_err(err)?;
                 Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
@@ -343,14 +324,14 @@ impl Loader<NotesOf> for PgLoader {
 
 /// A note by id, if the caller may read it (private notes as `.1` allows, as for [`NotesOf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NoteId(pub i32, pub Visibility);
+pub struct NoteById(pub NoteId, pub Visibility);
 
-impl Loader<NoteId> for PgLoader {
+impl Loader<NoteById> for PgLoader {
     type Value = Note;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[NoteId]) -> LoadResult<NoteId, Note> {
-        let mut by_private: HashMap<Visibility, Vec<i32>> = HashMap::new();
+    async fn load(&self, keys: &[NoteById]) -> LoadResult<NoteById, Note> {
+        let mut by_private: HashMap<Visibility, Vec<NoteId>> = HashMap::new();
         for k in keys {
             by_private.entry(k.1).or_default().push(k.0);
         }
@@ -361,7 +342,7 @@ impl Loader<NoteId> for PgLoader {
                 .await
                 .map_err(err)?
             {
-                out.insert(NoteId(n.id, private), n);
+                out.insert(NoteById(n.id, private), n);
             }
         }
         Ok(out)
@@ -378,47 +359,26 @@ rows_by_parent!(
 );
 rows_by_parent!(
     /// The members of one group.
-    GroupMembersOf(i32) => GroupMember, group::members_of
+    GroupMembersOf(GroupId) => GroupMember, group::members_of
 );
 row_by_id!(
     /// A file's metadata by id.
-    FileId => FileMeta, file::by_ids
+    FileById(FileId) => FileMeta, file::by_ids
 );
 row_by_id!(
     /// A membership by id (visible when its product type or product is).
-    MembershipId => Membership, membership::by_ids
+    MembershipById(MembershipId) => Membership, membership::by_ids
 );
 row_by_id!(
     /// An API token by id (visible to its user and superusers: filtered by the resolver).
-    ApiTokenId => crate::db::api_token::ApiToken, api_token_by_ids
+    ApiTokenById(ApiTokenId) => crate::db::api_token::ApiToken, api_token_by_ids
 );
 
 /// API tokens by id (the viewer does not narrow them: tokens belong to users, not products).
 async fn api_token_by_ids(
     conn: &mut diesel_async::AsyncPgConnection,
-    ids: &[i32],
+    ids: &[ApiTokenId],
     _viewer: Viewer,
 ) -> crate::db::QueryResult<Vec<crate::db::api_token::ApiToken>> {
     crate::db::api_token::by_ids(conn, ids).await
 }
-
-macro_rules! has_id {
-    ($($t:ty),+) => {$(
-        impl HasId for $t {
-            fn row_id(&self) -> i32 { self.id }
-        }
-    )+};
-}
-
-has_id!(
-    crate::db::product_type::ProductType,
-    crate::db::product::Product,
-    crate::db::engagement::Engagement,
-    crate::db::test::Test,
-    crate::db::finding::Finding,
-    crate::db::user::User,
-    crate::db::sla_configuration::SlaConfiguration,
-    crate::db::lookup::TestType,
-    crate::db::lookup::DevelopmentEnvironment,
-    crate::db::group::Group
-);

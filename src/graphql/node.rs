@@ -8,7 +8,7 @@ use super::{
     context::{db, loader, map_db, principal, private_notes, viewer},
     engagement::Engagement,
     finding::Finding,
-    loaders::{ApiTokenId, FileId, MembershipId, NoteId, RowId},
+    loaders::{ApiTokenById, FileById, MembershipById, NoteById, RowId},
     note::{File, Note},
     product::Product,
     product_type::ProductType,
@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     db::delete::{DeleteCounts, Root},
-    domain::ids::{self, NodeKind},
+    domain::ids::{self, AnyId, NodeKind},
     error::{ServiceError, ServiceResult},
     service::lifecycle::delete as lifecycle,
 };
@@ -52,68 +52,68 @@ pub enum Node {
 }
 
 async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node>> {
-    let (kind, id) = ids::decode(raw.as_str())
+    let id = ids::decode_any(raw.as_str())
         .map_err(|_| ServiceError::bad_input(format!("{:?} is not a valid id", raw.as_str())))?;
     let l = loader(ctx);
-    Ok(match kind {
-        NodeKind::ProductType => l
+    Ok(match id {
+        AnyId::ProductType(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::ProductType(ProductType(r))),
-        NodeKind::Product => l
+        AnyId::Product(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::Product(Product(r))),
-        NodeKind::Engagement => l
+        AnyId::Engagement(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::Engagement(Engagement(r))),
-        NodeKind::Test => l
+        AnyId::Test(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::Test(Test(r))),
-        NodeKind::Finding => l
+        AnyId::Finding(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::Finding(Finding(r))),
-        NodeKind::User => l
+        AnyId::User(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::User(User(r))),
-        NodeKind::SlaConfiguration => l
+        AnyId::SlaConfiguration(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::SlaConfiguration(SlaConfiguration(r))),
-        NodeKind::TestType => l
+        AnyId::TestType(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::TestType(TestType(r))),
-        NodeKind::DevelopmentEnvironment => l
+        AnyId::DevelopmentEnvironment(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::DevelopmentEnvironment(DevelopmentEnvironment(r))),
-        NodeKind::Note => l
-            .load_one(NoteId(id, private_notes(ctx)))
+        AnyId::Note(id) => l
+            .load_one(NoteById(id, private_notes(ctx)))
             .await?
             .map(|r| Node::Note(Note(r))),
-        NodeKind::File => l.load_one(FileId(id)).await?.map(|r| Node::File(File(r))),
-        NodeKind::ApiToken => {
+        AnyId::File(id) => l.load_one(FileById(id)).await?.map(|r| Node::File(File(r))),
+        AnyId::ApiToken(id) => {
             // A token is visible to its user and to superusers only.
             let p = principal(ctx)?;
-            l.load_one(ApiTokenId(id))
+            l.load_one(ApiTokenById(id))
                 .await?
                 .filter(|t| p.is_superuser || t.user_id == p.user_id)
                 .map(|r| Node::ApiToken(ApiToken(r)))
         }
-        NodeKind::Group => l
+        AnyId::Group(id) => l
             .load_one(RowId::new(id))
             .await?
             .map(|r| Node::Group(Group(r))),
-        NodeKind::Membership => l
-            .load_one(MembershipId(id))
+        AnyId::Membership(id) => l
+            .load_one(MembershipById(id))
             .await?
             .map(|r| Node::Membership(Membership(r))),
-        NodeKind::GroupMember => {
+        AnyId::GroupMember(id) => {
             let viewer = viewer(ctx);
             db(ctx)
                 .read(async move |mut c| crate::db::group::member_by_id(&mut c, id, viewer).await)
@@ -172,13 +172,12 @@ pub fn delete_root(raw: &ID) -> ServiceResult<Root> {
             raw.as_str()
         ))
     };
-    let (kind, id) = ids::decode(raw.as_str()).map_err(|_| bad())?;
-    Ok(match kind {
-        NodeKind::ProductType => Root::ProductType(id),
-        NodeKind::Product => Root::Product(id),
-        NodeKind::Engagement => Root::Engagement(id),
-        NodeKind::Test => Root::Test(id),
-        NodeKind::Finding => Root::Finding(id),
+    Ok(match ids::decode_any(raw.as_str()).map_err(|_| bad())? {
+        AnyId::ProductType(id) => Root::ProductType(id),
+        AnyId::Product(id) => Root::Product(id),
+        AnyId::Engagement(id) => Root::Engagement(id),
+        AnyId::Test(id) => Root::Test(id),
+        AnyId::Finding(id) => Root::Finding(id),
         _ => return Err(bad()),
     })
 }

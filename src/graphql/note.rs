@@ -19,7 +19,10 @@ use crate::{
         file::{self, FileMeta},
         note::{self as rows, NewNote, NoteChanges},
     },
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{AnyId, FileId, NoteId, UserId},
+    },
     error::{ServiceError, ServiceResult},
     service::{
         Check,
@@ -39,19 +42,19 @@ pub struct Note(pub rows::Note);
 
 fn parent_id(a: Option<Attachment>) -> Option<ID> {
     a.map(|a| match a {
-        Attachment::Engagement(id) => ids::encode(NodeKind::Engagement, id),
-        Attachment::Test(id) => ids::encode(NodeKind::Test, id),
-        Attachment::Finding(id) => ids::encode(NodeKind::Finding, id),
+        Attachment::Engagement(id) => ids::encode(id),
+        Attachment::Test(id) => ids::encode(id),
+        Attachment::Finding(id) => ids::encode(id),
     })
 }
 
 #[Object]
 impl Note {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Note, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn entry(&self) -> &str {
         &self.0.entry
@@ -84,10 +87,10 @@ pub struct File(pub FileMeta);
 #[Object]
 impl File {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::File, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -132,10 +135,10 @@ fn attachment(id: &ID) -> ServiceResult<Attachment> {
             id.as_str()
         ))
     };
-    match crate::domain::ids::decode(id.as_str()).map_err(|_| bad())? {
-        (NodeKind::Engagement, n) => Ok(Attachment::Engagement(n)),
-        (NodeKind::Test, n) => Ok(Attachment::Test(n)),
-        (NodeKind::Finding, n) => Ok(Attachment::Finding(n)),
+    match domain::ids::decode_any(id.as_str()).map_err(|_| bad())? {
+        AnyId::Engagement(id) => Ok(Attachment::Engagement(id)),
+        AnyId::Test(id) => Ok(Attachment::Test(id)),
+        AnyId::Finding(id) => Ok(Attachment::Finding(id)),
         _ => Err(bad()),
     }
 }
@@ -196,7 +199,7 @@ impl TryFrom<AddNoteInput> for NewNote {
             on: attachment(&input.parent_id)?,
             entry: entry(&input.entry)?,
             private: input.private,
-            author_id: ids::decode_opt(NodeKind::User, &input.author_id)?,
+            author_id: ids::decode_opt::<UserId>(&input.author_id)?,
         })
     }
 }
@@ -291,7 +294,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: UpdateNoteInput,
     ) -> async_graphql::Result<NotePayload> {
-        let id = ids::decode(NodeKind::Note, &input.id)?;
+        let id = ids::decode::<NoteId>(&input.id)?;
         let changes = input.try_into()?;
         let row = lifecycle::update_note(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(NotePayload { note: Note(row) })
@@ -302,7 +305,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
-        let id = ids::decode(NodeKind::Note, &input.id)?;
+        let id = ids::decode::<NoteId>(&input.id)?;
         lifecycle::delete_note(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,
@@ -332,7 +335,7 @@ impl NoteMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteAttachmentPayload> {
-        let id = ids::decode(NodeKind::File, &input.id)?;
+        let id = ids::decode::<FileId>(&input.id)?;
         lifecycle::delete_file(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteAttachmentPayload {
             deleted_id: input.id,

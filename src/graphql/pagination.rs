@@ -209,12 +209,11 @@ where
     Ok(Connection::from_page(page, wrap))
 }
 
-/// Resolves a nested list through the dataloader: the pages of all siblings come from one
-/// windowed statement.
+/// Resolves a nested list of `parent`'s children through the dataloader: the pages of all
+/// siblings come from one windowed statement.
 pub async fn children<T, G>(
     ctx: &async_graphql::Context<'_>,
-    parent: i32,
-    column: &'static str,
+    parent: T::Parent,
     args: crate::db::page::ListArgs<T::Filter, T::Order>,
     wrap: impl Fn(T) -> G,
 ) -> async_graphql::Result<Connection<G>>
@@ -224,7 +223,7 @@ where
     Edge<G>: OutputType,
 {
     let page = super::context::loader(ctx)
-        .load_one(super::loaders::Children::<T>::new(parent, column, args))
+        .load_one(super::loaders::Children::<T>::new(parent, args))
         .await?
         .unwrap_or_else(Page::empty);
     Ok(Connection::from_page(page, wrap))

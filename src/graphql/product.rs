@@ -21,10 +21,13 @@ use super::{
 };
 use crate::{
     db::{
-        authz::Anchor, counts::CountScope, membership::On, page::ListArgs, product as rows,
-        sla_configuration,
+        authz::Anchor, counts::CountScope, engagement::EngagementParent, finding::FindingParent,
+        membership::On, page::ListArgs, product as rows, sla_configuration, test::TestParent,
     },
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{NodeKind, ProductId, ProductTypeId, SlaConfigurationId, UserId},
+    },
     error::{ServiceError, ServiceResult},
     service::products as service,
 };
@@ -44,10 +47,10 @@ pub struct Technology {
 #[Object]
 impl Product {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Product, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -152,7 +155,7 @@ impl Product {
             sort: EngagementOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Engagement).await
+        pagination::children(ctx, EngagementParent::Product(self.0.id), args, Engagement).await
     }
 
     /// The tests of all the product's engagements.
@@ -171,7 +174,7 @@ impl Product {
             sort: TestOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Test).await
+        pagination::children(ctx, TestParent::Product(self.0.id), args, Test).await
     }
 
     /// The findings of all the product's tests.
@@ -190,12 +193,12 @@ impl Product {
             sort: FindingOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, rows::CHILDREN_COLUMN, args, Finding).await
+        pagination::children(ctx, FindingParent::Product(self.0.id), args, Finding).await
     }
 
     /// Active findings per severity.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
-        FindingCounts::load(ctx, CountScope::Product, self.0.id).await
+        FindingCounts::load(ctx, CountScope::Product(self.0.id)).await
     }
 
     /// Roles granted on this product itself (roles on its product type apply too: see
@@ -236,9 +239,8 @@ impl ProductFilter {
     pub fn into_db(self) -> ServiceResult<rows::ProductFilter> {
         Ok(rows::ProductFilter {
             name_contains: self.name_contains,
-            product_type_id: ids::decode_opt(NodeKind::ProductType, &self.product_type_id)?,
-            sla_configuration_id: ids::decode_opt(
-                NodeKind::SlaConfiguration,
+            product_type_id: ids::decode_opt::<ProductTypeId>(&self.product_type_id)?,
+            sla_configuration_id: ids::decode_opt::<SlaConfigurationId>(
                 &self.sla_configuration_id,
             )?,
             business_criticality: enums::to_domain(self.business_criticality),
@@ -389,15 +391,14 @@ impl TryFrom<CreateProductInput> for rows::NewProduct {
         Ok(Self {
             name: domain::clean_name("name", &input.name, rows::NAME_MAX)?,
             description: input.description,
-            product_type_id: ids::decode(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: ids::decode_opt(
-                NodeKind::SlaConfiguration,
+            product_type_id: ids::decode::<ProductTypeId>(&input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt::<SlaConfigurationId>(
                 &input.sla_configuration_id,
             )?
             .unwrap_or(sla_configuration::DEFAULT_ID),
-            product_manager_id: ids::decode_opt(NodeKind::User, &input.product_manager_id)?,
-            technical_contact_id: ids::decode_opt(NodeKind::User, &input.technical_contact_id)?,
-            team_manager_id: ids::decode_opt(NodeKind::User, &input.team_manager_id)?,
+            product_manager_id: ids::decode_opt::<UserId>(&input.product_manager_id)?,
+            technical_contact_id: ids::decode_opt::<UserId>(&input.technical_contact_id)?,
+            team_manager_id: ids::decode_opt::<UserId>(&input.team_manager_id)?,
             business_criticality: input.business_criticality.map(Into::into),
             platform: input.platform.map(Into::into),
             lifecycle: input.lifecycle.map(Into::into),
@@ -435,14 +436,13 @@ impl TryFrom<UpdateProductInput> for rows::ProductChanges {
                 .map(|n| domain::clean_name("name", &n, rows::NAME_MAX))
                 .transpose()?,
             description: input.description,
-            product_type_id: ids::decode_opt(NodeKind::ProductType, &input.product_type_id)?,
-            sla_configuration_id: ids::decode_opt(
-                NodeKind::SlaConfiguration,
+            product_type_id: ids::decode_opt::<ProductTypeId>(&input.product_type_id)?,
+            sla_configuration_id: ids::decode_opt::<SlaConfigurationId>(
                 &input.sla_configuration_id,
             )?,
-            product_manager_id: input::maybe_id(NodeKind::User, input.product_manager_id)?,
-            technical_contact_id: input::maybe_id(NodeKind::User, input.technical_contact_id)?,
-            team_manager_id: input::maybe_id(NodeKind::User, input.team_manager_id)?,
+            product_manager_id: input::maybe_id::<UserId>(input.product_manager_id)?,
+            technical_contact_id: input::maybe_id::<UserId>(input.technical_contact_id)?,
+            team_manager_id: input::maybe_id::<UserId>(input.team_manager_id)?,
             business_criticality: input::maybe(input.business_criticality)
                 .map(|v| v.map(Into::into)),
             platform: input::maybe(input.platform).map(|v| v.map(Into::into)),
@@ -513,7 +513,7 @@ impl ProductMutation {
         ctx: &Context<'_>,
         input: UpdateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
-        let id = ids::decode(NodeKind::Product, &input.id)?;
+        let id = ids::decode::<ProductId>(&input.id)?;
         let changes = input.try_into()?;
         let row = service::update_product(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(ProductPayload {

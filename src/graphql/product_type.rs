@@ -15,10 +15,13 @@ use super::{
 };
 use crate::{
     db::{
-        authz::Anchor, counts::CountScope, membership::On, page::ListArgs, product as products,
+        authz::Anchor, counts::CountScope, membership::On, page::ListArgs, product::ProductParent,
         product_type as rows,
     },
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{NodeKind, ProductTypeId},
+    },
     error::{ServiceError, ServiceResult},
     service::products as service,
 };
@@ -30,10 +33,10 @@ pub struct ProductType(pub rows::ProductType);
 #[Object]
 impl ProductType {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::ProductType, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -70,12 +73,12 @@ impl ProductType {
             sort: ProductOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, products::PRODUCT_TYPE_COLUMN, args, Product).await
+        pagination::children(ctx, ProductParent::ProductType(self.0.id), args, Product).await
     }
 
     /// Active findings per severity over every product of this type that the caller may read.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
-        FindingCounts::load(ctx, CountScope::ProductType, self.0.id).await
+        FindingCounts::load(ctx, CountScope::ProductType(self.0.id)).await
     }
     /// Roles granted on this product type (they apply to all its products).
     async fn members(
@@ -241,7 +244,7 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: UpdateProductTypeInput,
     ) -> async_graphql::Result<ProductTypePayload> {
-        let id = ids::decode(NodeKind::ProductType, &input.id)?;
+        let id = ids::decode::<ProductTypeId>(&input.id)?;
         let changes = input.try_into()?;
         let row = service::update_product_type(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(ProductTypePayload {

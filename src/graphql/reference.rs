@@ -14,7 +14,7 @@ use crate::{
     db::{
         lookup, page::ListArgs, page::Sort, sla_configuration as sla, sql::NoFilter, user as users,
     },
-    domain::{self, ids::NodeKind},
+    domain::{self, ids::SlaConfigurationId},
     error::{ServiceError, ServiceResult},
     service::{access, reference as service},
 };
@@ -26,10 +26,10 @@ pub struct User(pub users::User);
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::User, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn username(&self) -> &str {
         &self.0.username
@@ -81,10 +81,10 @@ pub struct SlaConfiguration(pub sla::SlaConfiguration);
 #[Object]
 impl SlaConfiguration {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::SlaConfiguration, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -134,10 +134,10 @@ pub struct TestType(pub lookup::TestType);
 #[Object]
 impl TestType {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::TestType, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -163,10 +163,10 @@ pub struct DevelopmentEnvironment(pub lookup::DevelopmentEnvironment);
 #[Object]
 impl DevelopmentEnvironment {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::DevelopmentEnvironment, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -472,7 +472,7 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: UpdateSlaConfigurationInput,
     ) -> async_graphql::Result<SlaConfigurationPayload> {
-        let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
+        let id = ids::decode::<SlaConfigurationId>(&input.id)?;
         let changes = input.try_into()?;
         let row = service::update_sla_configuration(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(SlaConfigurationPayload {
@@ -486,7 +486,7 @@ impl ReferenceMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeleteSlaConfigurationPayload> {
-        let id = ids::decode(NodeKind::SlaConfiguration, &input.id)?;
+        let id = ids::decode::<SlaConfigurationId>(&input.id)?;
         service::delete_sla_configuration(db(ctx), principal(ctx)?, id).await?;
         Ok(DeleteSlaConfigurationPayload {
             deleted_id: input.id,

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     db::system_settings as system,
-    domain::{events::EventKind as Kind, ids::NodeKind},
+    domain::{events::EventKind as Kind, ids::ProductId},
     service::settings as service,
 };
 
@@ -108,7 +108,7 @@ impl SettingsQuery {
         ctx: &Context<'_>,
         product_id: Option<ID>,
     ) -> async_graphql::Result<NotificationSettings> {
-        let product = ids::decode_opt(NodeKind::Product, &product_id)?;
+        let product = ids::decode_opt::<ProductId>(&product_id)?;
         let settings = service::notification_settings(db(ctx), principal(ctx)?, product).await?;
         Ok(NotificationSettings(settings))
     }
@@ -134,7 +134,7 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: UpdateNotificationSettingsInput,
     ) -> async_graphql::Result<NotificationSettingsPayload> {
-        let product = ids::decode_opt(NodeKind::Product, &input.product_id)?;
+        let product = ids::decode_opt::<ProductId>(&input.product_id)?;
         let kinds = input.kinds.map(|k| k.into_iter().map(Kind::from).collect());
         let settings =
             service::update_notification_settings(db(ctx), principal(ctx)?, product, kinds).await?;

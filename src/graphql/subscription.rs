@@ -25,7 +25,7 @@ use crate::{
     domain::{
         self,
         events::{EventKind as Kind, SettingsChanged},
-        ids::NodeKind,
+        ids::{EngagementId, ProductId, TestId, TypedId},
         rbac::Permission,
     },
     error::ServiceError,
@@ -64,22 +64,39 @@ async fn open<T: Send + 'static>(
         .boxed())
 }
 
-/// Decodes ids of `kind` and checks the caller may see each (NOT_FOUND otherwise, like a
+/// An id a subscription can be narrowed to, with the check that the caller may see it.
+trait Narrowing: TypedId {
+    fn view(self) -> crate::service::Check;
+}
+
+impl Narrowing for ProductId {
+    fn view(self) -> crate::service::Check {
+        (Target::Product(self), Permission::ProductView)
+    }
+}
+
+impl Narrowing for EngagementId {
+    fn view(self) -> crate::service::Check {
+        (Target::Engagement(self), Permission::EngagementView)
+    }
+}
+
+impl Narrowing for TestId {
+    fn view(self) -> crate::service::Check {
+        (Target::Test(self), Permission::TestView)
+    }
+}
+
+/// Decodes ids of a `T` and checks the caller may see each (NOT_FOUND otherwise, like a
 /// missing id: subscribing reveals nothing about other tenants).
-async fn visible(
+async fn visible<T: Narrowing>(
     ctx: &Context<'_>,
-    kind: NodeKind,
     ids: Option<Vec<ID>>,
-) -> async_graphql::Result<Vec<i32>> {
+) -> async_graphql::Result<Vec<T>> {
     let mut out = Vec::new();
     for id in ids.unwrap_or_default() {
-        let n = ids::decode(kind, &id)?;
-        let (target, view) = match kind {
-            NodeKind::Product => (Target::Product(n), Permission::ProductView),
-            NodeKind::Engagement => (Target::Engagement(n), Permission::EngagementView),
-            _ => (Target::Test(n), Permission::TestView),
-        };
-        crate::service::check(db(ctx), principal(ctx)?, kind.type_name(), (target, view)).await?;
+        let n = ids::decode::<T>(&id)?;
+        crate::service::check(db(ctx), principal(ctx)?, T::KIND.type_name(), n.view()).await?;
         out.push(n);
     }
     Ok(out)
@@ -104,7 +121,7 @@ impl SubscriptionRoot {
                 .into_iter()
                 .map(Kind::from)
                 .collect(),
-            visible(ctx, NodeKind::Product, product_ids).await?,
+            visible::<ProductId>(ctx, product_ids).await?,
         );
         open(ctx, after, filter, EventNode::of).await
     }
@@ -117,9 +134,8 @@ impl SubscriptionRoot {
         engagement_id: Option<ID>,
         after: Option<ID>,
     ) -> async_graphql::Result<Events<EngagementStatusChangedEvent>> {
-        let products = visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?;
-        let engagements =
-            visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
+        let products = visible::<ProductId>(ctx, product_id.map(|p| vec![p])).await?;
+        let engagements = visible::<EngagementId>(ctx, engagement_id.map(|e| vec![e])).await?;
         let filter =
             Filter::new(vec![Kind::EngagementStatusChanged], products).matching(move |e| {
                 engagements.is_empty() || e.engagement_id.is_some_and(|x| engagements.contains(&x))
@@ -141,10 +157,9 @@ impl SubscriptionRoot {
         min_severity: Option<Severity>,
         after: Option<ID>,
     ) -> async_graphql::Result<Events<FindingChangedEvent>> {
-        let products = visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?;
-        let engagements =
-            visible(ctx, NodeKind::Engagement, engagement_id.map(|e| vec![e])).await?;
-        let tests = visible(ctx, NodeKind::Test, test_id.map(|t| vec![t])).await?;
+        let products = visible::<ProductId>(ctx, product_id.map(|p| vec![p])).await?;
+        let engagements = visible::<EngagementId>(ctx, engagement_id.map(|e| vec![e])).await?;
+        let tests = visible::<TestId>(ctx, test_id.map(|t| vec![t])).await?;
         let min: Option<domain::Severity> = min_severity.map(Into::into);
         let filter = Filter::new(vec![Kind::FindingChanged], products).matching(move |e| {
             (engagements.is_empty() || e.engagement_id.is_some_and(|x| engagements.contains(&x)))
@@ -208,7 +223,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<Events<FindingsImportedEvent>> {
         let filter = Filter::new(
             vec![Kind::FindingsImported],
-            visible(ctx, NodeKind::Product, product_id.map(|p| vec![p])).await?,
+            visible::<ProductId>(ctx, product_id.map(|p| vec![p])).await?,
         );
         open(ctx, after, filter, |e| Some(FindingsImportedEvent(e))).await
     }

@@ -22,11 +22,17 @@ use crate::{
     db::{
         attachment::Attachment,
         counts::CountScope,
+        finding::FindingParent,
         lookup::TEST_TYPE_NAME_MAX,
         page::ListArgs,
         test::{self as rows, NewTest, TestChanges},
     },
-    domain::{self, ids::NodeKind},
+    domain::{
+        self,
+        ids::{
+            DevelopmentEnvironmentId, EngagementId, NodeKind, ProductId, TestId, TestTypeId, UserId,
+        },
+    },
     error::{ServiceError, ServiceResult},
     service::lifecycle::test::{self as lifecycle, CreateTest},
 };
@@ -38,10 +44,10 @@ pub struct Test(pub rows::Test);
 #[Object]
 impl Test {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeKind::Test, self.0.id)
+        ids::encode(self.0.id)
     }
     async fn database_id(&self) -> i32 {
-        self.0.id
+        self.0.id.get()
     }
     async fn title(&self) -> Option<&str> {
         self.0.title.as_deref()
@@ -128,12 +134,12 @@ impl Test {
             sort: FindingOrder::sort(order_by),
             window: pagination::window(first, after, last, before)?,
         };
-        pagination::children(ctx, self.0.id, "t.test_id", args, Finding).await
+        pagination::children(ctx, FindingParent::Test(self.0.id), args, Finding).await
     }
 
     /// Active findings per severity.
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
-        FindingCounts::load(ctx, CountScope::Test, self.0.id).await
+        FindingCounts::load(ctx, CountScope::Test(self.0.id)).await
     }
     /// Notes, oldest first; private notes only for their author and for those who may edit
     /// notes here.
@@ -171,10 +177,10 @@ impl TestFilter {
     pub fn into_db(self) -> ServiceResult<rows::TestFilter> {
         Ok(rows::TestFilter {
             title_contains: self.title_contains,
-            engagement_id: ids::decode_opt(NodeKind::Engagement, &self.engagement_id)?,
-            product_id: ids::decode_opt(NodeKind::Product, &self.product_id)?,
-            test_type_id: ids::decode_opt(NodeKind::TestType, &self.test_type_id)?,
-            lead_id: ids::decode_opt(NodeKind::User, &self.lead_id)?,
+            engagement_id: ids::decode_opt::<EngagementId>(&self.engagement_id)?,
+            product_id: ids::decode_opt::<ProductId>(&self.product_id)?,
+            test_type_id: ids::decode_opt::<TestTypeId>(&self.test_type_id)?,
+            lead_id: ids::decode_opt::<UserId>(&self.lead_id)?,
             tags: input::clean_tags(self.tags.unwrap_or_default())?,
         })
     }
@@ -277,10 +283,11 @@ impl TryFrom<CreateTestInput> for CreateTest {
         ])?;
         let test_type = domain::clean_name("testType", &input.test_type, TEST_TYPE_NAME_MAX)?;
         let test = NewTest {
-            engagement_id: ids::decode(NodeKind::Engagement, &input.engagement_id)?,
-            product_id: 0,
-            test_type_id: 0,
-            lead_id: ids::decode_opt(NodeKind::User, &input.lead_id)?,
+            engagement_id: ids::decode::<EngagementId>(&input.engagement_id)?,
+            // Filled in by the service (the engagement's product; the type named).
+            product_id: ProductId::new(0),
+            test_type_id: TestTypeId::new(0),
+            lead_id: ids::decode_opt::<UserId>(&input.lead_id)?,
             scan_type: None,
             title: input
                 .title
@@ -290,10 +297,7 @@ impl TryFrom<CreateTestInput> for CreateTest {
             target_start: input.target_start.0,
             target_end: input.target_end.0,
             percent_complete: input.percent_complete,
-            environment_id: ids::decode_opt(
-                NodeKind::DevelopmentEnvironment,
-                &input.environment_id,
-            )?,
+            environment_id: ids::decode_opt::<DevelopmentEnvironmentId>(&input.environment_id)?,
             version: input.version,
             build_id: input.build_id,
             commit_hash: input.commit_hash,
@@ -326,10 +330,10 @@ impl TryFrom<UpdateTestInput> for TestChanges {
             ("branchTag", text(&input.branch_tag), rows::BRANCH_TAG_MAX),
         ])?;
         Ok(TestChanges {
-            engagement_id: ids::decode_opt(NodeKind::Engagement, &input.engagement_id)?,
+            engagement_id: ids::decode_opt::<EngagementId>(&input.engagement_id)?,
             product_id: None,
-            test_type_id: ids::decode_opt(NodeKind::TestType, &input.test_type_id)?,
-            lead_id: input::maybe_id(NodeKind::User, input.lead_id)?,
+            test_type_id: ids::decode_opt::<TestTypeId>(&input.test_type_id)?,
+            lead_id: input::maybe_id::<UserId>(input.lead_id)?,
             title: match input::maybe(input.title) {
                 Some(Some(t)) => Some(Some(domain::clean_name("title", &t, rows::TITLE_MAX)?)),
                 other => other,
@@ -338,10 +342,7 @@ impl TryFrom<UpdateTestInput> for TestChanges {
             target_start: input.target_start.map(|d| d.0),
             target_end: input.target_end.map(|d| d.0),
             percent_complete: input::maybe(input.percent_complete),
-            environment_id: input::maybe_id(
-                NodeKind::DevelopmentEnvironment,
-                input.environment_id,
-            )?,
+            environment_id: input::maybe_id::<DevelopmentEnvironmentId>(input.environment_id)?,
             version: input::maybe(input.version),
             build_id: input::maybe(input.build_id),
             commit_hash: input::maybe(input.commit_hash),
@@ -410,7 +411,7 @@ impl TestMutation {
         ctx: &Context<'_>,
         input: UpdateTestInput,
     ) -> async_graphql::Result<TestPayload> {
-        let id = ids::decode(NodeKind::Test, &input.id)?;
+        let id = ids::decode::<TestId>(&input.id)?;
         let changes = input.try_into()?;
         let row = lifecycle::update(db(ctx), principal(ctx)?, id, changes).await?;
         Ok(row.into())

@@ -27,7 +27,12 @@ use crate::{
         outbox,
         user::{self, NewUser, User, UserChanges},
     },
-    domain::{Role, events::AccessChanged, rbac::Permission as P},
+    domain::{
+        Role,
+        events::AccessChanged,
+        ids::{ApiTokenId, GroupId, MembershipId, ProductId, UserId},
+        rbac::Permission as P,
+    },
 };
 
 /// Whose access a change touched: what its `ACCESS_CHANGED` event names.
@@ -37,9 +42,9 @@ pub enum AccessChange {
     RolesOf(Member),
     /// The credentials of these users (a token revoked, a user deactivated or (un)made
     /// superuser), and with them possibly their roles.
-    CredentialsOf(Vec<i32>),
+    CredentialsOf(Vec<UserId>),
     /// A product moved to another product type: who inherits a role on it changed.
-    ProductMoved(i32),
+    ProductMoved(ProductId),
 }
 
 /// Records the `ACCESS_CHANGED` event of `change` in the caller's transaction, after the rows it
@@ -106,7 +111,7 @@ fn manage_checks(on: On, owner: bool) -> Vec<Check> {
 async fn require_manage(
     c: &mut AsyncPgConnection,
     p: &Principal,
-    id: i32,
+    id: MembershipId,
     on: On,
     owner: bool,
 ) -> QueryResult<()> {
@@ -167,11 +172,11 @@ async fn keep_an_owner(c: &mut AsyncPgConnection, m: &Membership) -> QueryResult
 
 /// Changes the role of membership `id`. Giving or taking away OWNER needs the add-owner
 /// permission; demoting the last OWNER is a `CONFLICT`.
-#[tracing::instrument(skip_all, fields(membership = id))]
+#[tracing::instrument(skip_all, fields(membership = %id))]
 pub async fn update_member(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: MembershipId,
     role: Role,
 ) -> ServiceResult<Membership> {
     write(db, principal, "Membership", vec![], move |c, p| {
@@ -196,8 +201,12 @@ pub async fn update_member(
 /// Removes membership `id`; returns it. Needs `*_MEMBER_DELETE` (anyone may remove their own
 /// membership); removing an OWNER needs the add-owner permission; removing the last OWNER is a
 /// `CONFLICT`. A membership the caller may not see is `NOT_FOUND`.
-#[tracing::instrument(skip_all, fields(membership = id))]
-pub async fn remove_member(db: &Db, principal: &Principal, id: i32) -> ServiceResult<Membership> {
+#[tracing::instrument(skip_all, fields(membership = %id))]
+pub async fn remove_member(
+    db: &Db,
+    principal: &Principal,
+    id: MembershipId,
+) -> ServiceResult<Membership> {
     write(db, principal, "Membership", vec![], move |c, p| {
         Box::pin(async move {
             let current = membership::get(c, id).await?;
@@ -250,8 +259,8 @@ pub async fn create_group(db: &Db, principal: &Principal, new: NewGroup) -> Serv
 /// records the `ACCESS_CHANGED` of the user: the group's roles now apply to it.
 async fn join_group(
     c: &mut AsyncPgConnection,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
     role: Role,
 ) -> QueryResult<GroupMember> {
     let added = group::insert_member(c, group, user, role)
@@ -268,12 +277,12 @@ async fn join_group(
 
 /// Adds `user` to `group`. Needs GROUP_MANAGE_MEMBERS (a MAINTAINER of the group); adding an
 /// OWNER needs GROUP_ADD_OWNER.
-#[tracing::instrument(skip_all, fields(group = group, user = user))]
+#[tracing::instrument(skip_all, fields(group = %group, user = %user))]
 pub async fn add_group_member(
     db: &Db,
     principal: &Principal,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
     role: Role,
 ) -> ServiceResult<GroupMember> {
     let mut checks = vec![(Target::Group(group), P::GroupManageMembers)];
@@ -289,12 +298,12 @@ pub async fn add_group_member(
 /// Removes `user` from `group`; returns the removed membership. Needs GROUP_MEMBER_DELETE
 /// (anyone may leave a group); removing an OWNER needs GROUP_ADD_OWNER; the last OWNER cannot
 /// leave (`CONFLICT`); a user who is no member is `NOT_FOUND`.
-#[tracing::instrument(skip_all, fields(group = group, user = user))]
+#[tracing::instrument(skip_all, fields(group = %group, user = %user))]
 pub async fn remove_group_member(
     db: &Db,
     principal: &Principal,
-    group: i32,
-    user: i32,
+    group: GroupId,
+    user: UserId,
 ) -> ServiceResult<GroupMember> {
     write(
         db,
@@ -343,11 +352,11 @@ pub async fn create_user(db: &Db, principal: &Principal, new: NewUser) -> Servic
 /// users, and the active and superuser flags. Only a change of a flag records `ACCESS_CHANGED`
 /// (credentials of this user): names and emails grant nothing, and a rename must cost the other
 /// replicas and sockets nothing.
-#[tracing::instrument(skip_all, fields(user = id))]
+#[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn update_user(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: UserId,
     changes: UserChanges,
 ) -> ServiceResult<User> {
     if !principal.is_superuser {
@@ -415,7 +424,7 @@ pub async fn set_global_role(
 /// A token to create.
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    pub user_id: i32,
+    pub user_id: UserId,
     /// What the token is for (already cleaned).
     pub name: String,
     /// `None`: the expiry of the caller's own token (none if it has none).
@@ -430,7 +439,7 @@ pub struct CreatedToken {
 }
 
 /// Refuses to act on another user's credentials unless the caller is a superuser.
-fn check_self_or_superuser(principal: &Principal, user_id: i32) -> ServiceResult<()> {
+fn check_self_or_superuser(principal: &Principal, user_id: UserId) -> ServiceResult<()> {
     if principal.user_id != user_id && !principal.is_superuser {
         return Err(ServiceError::Forbidden(
             "only the user or a superuser may manage these tokens".into(),
@@ -443,7 +452,7 @@ fn check_self_or_superuser(principal: &Principal, user_id: i32) -> ServiceResult
 /// caller's token as its parent: it never outlives it (see `Principal::child_token_expiry`: a
 /// later expiry is refused) and is revoked with it; a parent revoked meanwhile refuses
 /// (`FORBIDDEN`).
-#[tracing::instrument(skip_all, fields(user = new.user_id))]
+#[tracing::instrument(skip_all, fields(user = %new.user_id))]
 pub async fn create_api_token(
     db: &Db,
     principal: &Principal,
@@ -491,8 +500,12 @@ async fn store_token(c: &mut AsyncPgConnection, new: NewApiToken) -> QueryResult
 
 /// Revokes token `id` at once, with every token created through it (transitively); returns it.
 /// Another user's token is `NOT_FOUND` unless the caller is a superuser (no id probing).
-#[tracing::instrument(skip_all, fields(token = id))]
-pub async fn revoke_api_token(db: &Db, principal: &Principal, id: i32) -> ServiceResult<ApiToken> {
+#[tracing::instrument(skip_all, fields(token = %id))]
+pub async fn revoke_api_token(
+    db: &Db,
+    principal: &Principal,
+    id: ApiTokenId,
+) -> ServiceResult<ApiToken> {
     write(db, principal, "ApiToken", vec![], move |c, p| {
         Box::pin(async move {
             api_token::by_ids(c, &[id])
@@ -516,10 +529,10 @@ pub async fn revoke_api_token(db: &Db, principal: &Principal, id: i32) -> Servic
 /// tokens); revoking again records nothing.
 pub async fn revoke_tokens_as_system(
     c: &mut AsyncPgConnection,
-    roots: &[i32],
+    roots: &[ApiTokenId],
 ) -> QueryResult<Vec<ApiToken>> {
     let rows = api_token::revoke_all(c, roots).await?;
-    let mut users: Vec<i32> = rows
+    let mut users: Vec<UserId> = rows
         .iter()
         .filter(|r| r.fresh)
         .map(|r| r.token.user_id)

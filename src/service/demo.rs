@@ -19,7 +19,14 @@ use crate::{
         test::NewTest,
         user,
     },
-    domain::{EngagementStatus, EngagementType, Severity, finding_status::StatusChange},
+    domain::{
+        EngagementStatus, EngagementType, Severity,
+        finding_status::StatusChange,
+        ids::{
+            ApiTokenId, DevelopmentEnvironmentId, ProductId, ProductTypeId, SlaConfigurationId,
+            TestTypeId, UserId,
+        },
+    },
     service::lifecycle::{
         attachment,
         engagement::{self, create_in as create_engagement},
@@ -232,7 +239,7 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                 name: name.into(),
                 description: description.into(),
                 product_type_id: type_ids[type_index],
-                sla_configuration_id: 1,
+                sla_configuration_id: SlaConfigurationId::new(1),
                 product_manager_id: Some(people[p % 3]),
                 technical_contact_id: Some(people[(p + 1) % 3]),
                 team_manager_id: None,
@@ -296,7 +303,9 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                         .then(|| format!("build-{}", 100 + engagement_no)),
                     commit_hash: None,
                     branch_tag: (kind == EngagementType::CiCd).then(|| "main".to_string()),
-                    environment_id: Some(1 + (engagement_no % 3) as i32),
+                    environment_id: Some(DevelopmentEnvironmentId::new(
+                        1 + (engagement_no % 3) as i32,
+                    )),
                     deduplication_on_engagement: false,
                     tags: Vec::new(),
                 },
@@ -314,8 +323,8 @@ async fn seed(c: &mut diesel_async::AsyncPgConnection) -> Result<(), DbError> {
                     CreateTest {
                         test: NewTest {
                             engagement_id: eng.id,
-                            product_id: 0,
-                            test_type_id: 0,
+                            product_id: ProductId::new(0),
+                            test_type_id: TestTypeId::new(0),
                             lead_id: Some(people[(engagement_no + t) % 3]),
                             scan_type: None,
                             title: Some(format!("{test_type} #{}", t + 1)),
@@ -461,7 +470,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
     let logins = db
         .write(move |c| {
             Box::pin(async move {
-                let web: Option<i32> = pt::table
+                let web: Option<ProductTypeId> = pt::table
                     .filter(pt::name.eq("Web Applications"))
                     .select(pt::id)
                     .first(c)
@@ -469,7 +478,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                     .optional()?;
                 let mut out = Vec::new();
                 for ((name, role), token) in accounts.into_iter().zip(issued) {
-                    let existing: Option<i32> = users::table
+                    let existing: Option<UserId> = users::table
                         .filter(users::username.eq(name))
                         .select(users::id)
                         .first(c)
@@ -499,7 +508,7 @@ pub async fn logins(db: &Db) -> anyhow::Result<Vec<DemoLogin>> {
                         }
                     };
                     // The previous demo token goes, with every token created through it.
-                    let previous: Vec<i32> = api_tokens::table
+                    let previous: Vec<ApiTokenId> = api_tokens::table
                         .filter(api_tokens::user_id.eq(id))
                         .filter(api_tokens::name.eq(TOKEN_NAME))
                         .filter(api_tokens::revoked_at.is_null())

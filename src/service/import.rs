@@ -33,6 +33,7 @@ use crate::{
         EngagementStatus, EngagementType, Role, Severity,
         dedup::{self, Candidate, DedupAlgorithm, DedupRule},
         events::{EventKind, NewEvent},
+        ids::{EngagementId, FindingId, ProductId, ProductTypeId, TestId, UserId},
         import::{
             self as rules, Delta, FindingFlags, ImportAction, ImportKind, ImportStatistics,
             Outcome, ReportStatus, SeverityStatistics, StoredStatus,
@@ -47,8 +48,8 @@ use crate::{
 /// be combined only when they agree.
 #[derive(Debug, Clone, Default)]
 pub struct ImportTarget {
-    pub engagement_id: Option<i32>,
-    pub test_id: Option<i32>,
+    pub engagement_id: Option<EngagementId>,
+    pub test_id: Option<TestId>,
     pub product_type_name: Option<String>,
     pub product_name: Option<String>,
     pub engagement_name: Option<String>,
@@ -82,7 +83,7 @@ pub struct ImportOptions {
     pub tags: Vec<String>,
     pub apply_tags_to_findings: bool,
     pub environment: Option<String>,
-    pub lead_id: Option<i32>,
+    pub lead_id: Option<UserId>,
 }
 
 impl ImportOptions {
@@ -120,9 +121,9 @@ impl ImportOptions {
 pub struct ImportResult {
     pub kind: ImportKind,
     pub test: Test,
-    pub engagement_id: i32,
-    pub product_id: i32,
-    pub product_type_id: i32,
+    pub engagement_id: EngagementId,
+    pub product_id: ProductId,
+    pub product_type_id: ProductTypeId,
     pub statistics: ImportStatistics,
     pub import: rows::TestImport,
 }
@@ -301,7 +302,7 @@ async fn parse(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Report>
 /// The target of an import once resolved: engagement (locked), product, product type.
 struct Resolved {
     engagement: Engagement,
-    product_type_id: i32,
+    product_type_id: ProductTypeId,
 }
 
 fn conflict_with_ids() -> DbError {
@@ -414,7 +415,7 @@ async fn check_names(
     c: &mut AsyncPgConnection,
     t: &ImportTarget,
     engagement: &Engagement,
-) -> QueryResult<i32> {
+) -> QueryResult<ProductTypeId> {
     let (product_id, product_type_id) = product_of(c, engagement.product_id).await?;
     if let Some(name) = &t.engagement_name
         && !name.eq(&engagement.name)
@@ -436,7 +437,10 @@ async fn check_names(
     Ok(product_type_id)
 }
 
-async fn product_of(c: &mut AsyncPgConnection, product: i32) -> QueryResult<(i32, i32)> {
+async fn product_of(
+    c: &mut AsyncPgConnection,
+    product: ProductId,
+) -> QueryResult<(ProductId, ProductTypeId)> {
     Ok((product, rows::product_type_of(c, product).await?))
 }
 
@@ -446,7 +450,7 @@ async fn resolve_product(
     p: &Principal,
     options: &ImportOptions,
     name: &str,
-) -> QueryResult<(i32, i32)> {
+) -> QueryResult<(ProductId, ProductTypeId)> {
     rows::lock_name(c, "product", name).await?;
     if let Some((id, product_type_id)) = rows::product_named(c, name).await? {
         // Seeing the product is needed before anything about it is said.
@@ -556,7 +560,7 @@ fn new_row(
     hash: &str,
     test: &Test,
     options: &ImportOptions,
-    user: i32,
+    user: UserId,
     now: DateTime<Utc>,
 ) -> ImportedFinding {
     let false_p = f.false_p.unwrap_or(false);
@@ -657,10 +661,10 @@ async fn create_findings(
     c: &mut AsyncPgConnection,
     test: &Test,
     options: &ImportOptions,
-    user: i32,
+    user: UserId,
     findings: &[&ParsedFinding],
     hashes: &[&str],
-) -> QueryResult<Vec<i32>> {
+) -> QueryResult<Vec<FindingId>> {
     let now = Utc::now();
     let rows_to_insert: Vec<ImportedFinding> = findings
         .iter()
@@ -712,8 +716,8 @@ async fn create_findings(
 
 fn candidate(row: &MatchRow) -> Candidate {
     Candidate {
-        id: i64::from(row.id),
-        engagement_id: row.engagement_id,
+        id: i64::from(row.id.get()),
+        engagement_id: row.engagement_id.get(),
         dedup_on_engagement: row.dedup_on_engagement,
         same_test_type: row.same_test_type,
         hash_code: row.hash_code.clone(),
@@ -746,10 +750,10 @@ async fn deduplicate(
     test: &Test,
     engagement_only: bool,
     rule: &DedupRule,
-    new_ids: &[i32],
+    new_ids: &[FindingId],
     findings: &[&ParsedFinding],
     hashes: &[&str],
-) -> QueryResult<Vec<(i32, i32)>> {
+) -> QueryResult<Vec<(FindingId, FindingId)>> {
     if new_ids.is_empty() || !rows::dedup_enabled(c).await? {
         return Ok(Vec::new());
     }
@@ -806,7 +810,7 @@ async fn deduplicate(
         &cwes,
     )
     .await?;
-    let by_id: HashMap<i32, Candidate> = pool.iter().map(|r| (r.id, candidate(r))).collect();
+    let by_id: HashMap<FindingId, Candidate> = pool.iter().map(|r| (r.id, candidate(r))).collect();
     // Candidates per key, in ascending id (the pool is ordered).
     let mut by_hash: HashMap<&str, Vec<&Candidate>> = HashMap::new();
     let mut by_uid: HashMap<&str, Vec<&Candidate>> = HashMap::new();
@@ -844,7 +848,7 @@ async fn deduplicate(
         pool.sort_by_key(|c| c.id);
         pool.dedup_by_key(|c| c.id);
         if let Some(original) = dedup::find_original(new, pool, algorithm) {
-            pairs.push((*id, original as i32));
+            pairs.push((*id, FindingId::new(original as i32)));
         }
     }
     rows::mark_duplicates(c, &pairs).await?;
@@ -867,7 +871,7 @@ async fn create_test(
     let test = NewTest {
         engagement_id: engagement.id,
         product_id: engagement.product_id,
-        test_type_id: 0,
+        test_type_id: crate::domain::ids::TestTypeId::new(0),
         lead_id: Some(options.lead_id.unwrap_or(p.user_id)),
         scan_type: Some(options.scan_type.clone()),
         title: options.target.test_title.clone(),
@@ -894,7 +898,7 @@ async fn create_test(
 }
 
 /// The statistics of findings `ids` as they are now.
-async fn stats_of(c: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<SeverityStatistics> {
+async fn stats_of(c: &mut AsyncPgConnection, ids: &[FindingId]) -> QueryResult<SeverityStatistics> {
     if ids.is_empty() {
         return Ok(SeverityStatistics::default());
     }
@@ -911,11 +915,11 @@ async fn finish(
     options: &ImportOptions,
     kind: ImportKind,
     test: Test,
-    product_type_id: i32,
+    product_type_id: ProductTypeId,
     before: Option<SeverityStatistics>,
-    actions: Vec<(i32, ImportAction)>,
+    actions: Vec<(FindingId, ImportAction)>,
 ) -> QueryResult<ImportResult> {
-    let ids_of = |a: ImportAction| -> Vec<i32> {
+    let ids_of = |a: ImportAction| -> Vec<FindingId> {
         actions
             .iter()
             .filter(|(_, x)| *x == a)
@@ -994,7 +998,7 @@ async fn import_in(
         &hashes,
     )
     .await?;
-    let mut actions: Vec<(i32, ImportAction)> =
+    let mut actions: Vec<(FindingId, ImportAction)> =
         ids.iter().map(|id| (*id, ImportAction::Created)).collect();
     if options.close_old_findings == Some(true) {
         let open: Vec<usize> = findings
@@ -1170,12 +1174,12 @@ async fn reimport_in(
             ))
     });
 
-    let mut untouched: Vec<i32> = Vec::new();
-    let mut reactivated: Vec<i32> = Vec::new();
-    let mut kept_closed: Vec<i32> = Vec::new();
-    let mut closed_by_report: Vec<(i32, Option<DateTime<Utc>>)> = Vec::new();
+    let mut untouched: Vec<FindingId> = Vec::new();
+    let mut reactivated: Vec<FindingId> = Vec::new();
+    let mut kept_closed: Vec<FindingId> = Vec::new();
+    let mut closed_by_report: Vec<(FindingId, Option<DateTime<Utc>>)> = Vec::new();
     let mut refresh: Vec<rows::Refresh> = Vec::new();
-    let mut endpoint_updates: Vec<(i32, &ParsedFinding)> = Vec::new();
+    let mut endpoint_updates: Vec<(FindingId, &ParsedFinding)> = Vec::new();
     let mut to_create: Vec<usize> = Vec::new();
     // Report findings new to the test (indexes); a later identical report finding matches one of
     // them rather than creating another.
@@ -1319,15 +1323,15 @@ async fn reimport_in(
     // Closed: fixed according to the report, and (with close_old_findings, the default) every
     // finding of the test the report no longer has.
     let at = scan_time(options);
-    let mut closed: Vec<i32> = Vec::new();
+    let mut closed: Vec<FindingId> = Vec::new();
     for (id, when) in &closed_by_report {
         rows::close(c, &[*id], when.unwrap_or(at), p.user_id).await?;
         closed.push(*id);
     }
     if options.close_old_findings.unwrap_or(true) {
-        let keep: HashSet<i32> = untouched.iter().chain(&reactivated).copied().collect();
+        let keep: HashSet<FindingId> = untouched.iter().chain(&reactivated).copied().collect();
         let service = options.service.as_deref().filter(|s| !s.is_empty());
-        let to_close: Vec<i32> = stored
+        let to_close: Vec<FindingId> = stored
             .iter()
             .filter(|s| !keep.contains(&s.id))
             .filter(|s| s.service.as_deref() == service || service.is_none())
@@ -1364,7 +1368,7 @@ async fn reimport_in(
         rows::extend_engagement(c, test.engagement_id, d).await?;
     }
     let test = crate::db::test::get_for_update(c, test.id).await?;
-    let mut actions: Vec<(i32, ImportAction)> = Vec::new();
+    let mut actions: Vec<(FindingId, ImportAction)> = Vec::new();
     actions.extend(created.iter().map(|id| (*id, ImportAction::Created)));
     actions.extend(closed.iter().map(|id| (*id, ImportAction::Closed)));
     actions.extend(

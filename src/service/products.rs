@@ -17,7 +17,11 @@ use crate::{
         product::{self, NewProduct, Product, ProductChanges},
         product_type::{self, NewProductType, ProductType, ProductTypeChanges},
     },
-    domain::{Role, rbac::Permission},
+    domain::{
+        Role,
+        ids::{ProductId, ProductTypeId},
+        rbac::Permission,
+    },
 };
 
 /// Creates a product type; the creator becomes its OWNER (a superuser needs no membership).
@@ -51,11 +55,11 @@ pub async fn create_product_type(
 }
 
 /// Changes product type `id` (PRODUCT_TYPE_EDIT).
-#[tracing::instrument(skip_all, fields(product_type = id))]
+#[tracing::instrument(skip_all, fields(product_type = %id))]
 pub async fn update_product_type(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: ProductTypeId,
     changes: ProductTypeChanges,
 ) -> ServiceResult<ProductType> {
     write(
@@ -69,7 +73,7 @@ pub async fn update_product_type(
 }
 
 /// Creates a product in a product type (PRODUCT_TYPE_ADD_PRODUCT there).
-#[tracing::instrument(skip_all, fields(product_type = new.product_type_id))]
+#[tracing::instrument(skip_all, fields(product_type = %new.product_type_id))]
 pub async fn create_product(
     db: &Db,
     principal: &Principal,
@@ -91,11 +95,11 @@ pub async fn create_product(
 /// Changes product `id` (PRODUCT_EDIT). Moving it to another product type needs the right to
 /// add products there too, and changes who inherits roles on it (`ACCESS_CHANGED`); another SLA
 /// configuration recomputes its findings' SLA deadlines, in the same transaction.
-#[tracing::instrument(skip_all, fields(product = id))]
+#[tracing::instrument(skip_all, fields(product = %id))]
 pub async fn update_product(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: ProductId,
     changes: ProductChanges,
 ) -> ServiceResult<Product> {
     let mut checks = vec![(Target::Product(id), Permission::ProductEdit)];

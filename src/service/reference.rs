@@ -16,6 +16,7 @@ use crate::{
             self as sla, NewSlaConfiguration, SlaConfiguration, SlaConfigurationChanges,
         },
     },
+    domain::ids::SlaConfigurationId,
 };
 
 /// Creates an SLA configuration (superusers only).
@@ -34,11 +35,11 @@ pub async fn create_sla_configuration(
 
 /// Changes SLA configuration `id` (superusers only) and recomputes the SLA deadlines of every
 /// finding in the products that use it, in the same transaction.
-#[tracing::instrument(skip_all, fields(sla_configuration = id))]
+#[tracing::instrument(skip_all, fields(sla_configuration = %id))]
 pub async fn update_sla_configuration(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: SlaConfigurationId,
     changes: SlaConfigurationChanges,
 ) -> ServiceResult<SlaConfiguration> {
     superuser(principal, "change SLA configurations")?;
@@ -54,11 +55,11 @@ pub async fn update_sla_configuration(
 
 /// Deletes SLA configuration `id` (superusers only). The default one is refused
 /// (`BAD_USER_INPUT`), one that products use is a `CONFLICT`.
-#[tracing::instrument(skip_all, fields(sla_configuration = id))]
+#[tracing::instrument(skip_all, fields(sla_configuration = %id))]
 pub async fn delete_sla_configuration(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: SlaConfigurationId,
 ) -> ServiceResult<()> {
     superuser(principal, "delete SLA configurations")?;
     write(db, principal, "SlaConfiguration", vec![], move |c, _| {

@@ -13,6 +13,7 @@ use crate::{
     },
     domain::{
         events::{DEFAULT_NOTIFICATIONS, EventKind, NewEvent, SettingsChanged},
+        ids::ProductId,
         rbac::Permission,
     },
 };
@@ -24,7 +25,7 @@ pub const AUTO_CLOSE_DAYS_MAX: i32 = 3650;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationSettings {
     /// The product; `None` for the user's default.
-    pub product: Option<i32>,
+    pub product: Option<ProductId>,
     pub kinds: Vec<EventKind>,
     /// Nothing was chosen at this level: the kinds come from the user's default or the
     /// server's.
@@ -32,7 +33,7 @@ pub struct NotificationSettings {
 }
 
 /// The permission to choose notifications for `product`: reading it (NOT_FOUND otherwise).
-fn readable(product: Option<i32>) -> Option<Check> {
+fn readable(product: Option<ProductId>) -> Option<Check> {
     product.map(|p| (Target::Product(p), Permission::ProductView))
 }
 
@@ -41,7 +42,7 @@ fn readable(product: Option<i32>) -> Option<Check> {
 pub async fn notification_settings(
     db: &Db,
     principal: &Principal,
-    product: Option<i32>,
+    product: Option<ProductId>,
 ) -> ServiceResult<NotificationSettings> {
     if let Some(c) = readable(product) {
         check(db, principal, "Product", c).await?;
@@ -56,7 +57,7 @@ pub async fn notification_settings(
 pub async fn update_notification_settings(
     db: &Db,
     principal: &Principal,
-    product: Option<i32>,
+    product: Option<ProductId>,
     kinds: Option<Vec<EventKind>>,
 ) -> ServiceResult<NotificationSettings> {
     let kinds = kinds.map(|mut v| {
@@ -84,7 +85,7 @@ pub async fn update_notification_settings(
 async fn effective(
     db: &Db,
     principal: &Principal,
-    product: Option<i32>,
+    product: Option<ProductId>,
 ) -> ServiceResult<NotificationSettings> {
     let user = principal.user_id;
     let all = db

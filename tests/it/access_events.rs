@@ -140,7 +140,7 @@ async fn renaming_oneself_costs_no_socket_and_no_cache_entry_anything() {
     watch_status(&mut subscriber, &bus).await;
     app.ok(CLOSE, json!({ "e": h.engagement })).await;
     assert_eq!(next_status(&mut subscriber).await, "E");
-    let (o, p) = (other.principal.user_id, db_id(&h.product));
+    let (o, p) = (other.principal.user_id, db_id(&h.product).into());
     assert_eq!(bus.access.known_grant(o, p), Some(true));
     // 200 sockets: 20 of the renaming user, 20 of each of 9 others.
     let renamer = app.user("renamer").await;
@@ -322,7 +322,11 @@ async fn a_group_role_change_reaches_its_members_and_spares_the_others() {
     app.ok(CLOSE, json!({ "e": ep })).await;
     assert_eq!(next_status(&mut member_ws).await, "EP");
     assert_eq!(next_status(&mut other_ws).await, "EP");
-    let (m, o, p_id) = (member.principal.user_id, other.principal.user_id, db_id(&p));
+    let (m, o, p_id) = (
+        member.principal.user_id,
+        other.principal.user_id,
+        db_id(&p).into(),
+    );
     assert_eq!(bus.access.known_grant(m, p_id), Some(true));
     assert_eq!(bus.access.known_grant(o, p_id), Some(true));
 
@@ -446,7 +450,8 @@ async fn concurrent_grant_lookups_for_distinct_pairs_cost_one_statement() {
         }
         users.push(user.principal.user_id);
     }
-    let products: Vec<i32> = products.iter().map(|p| db_id(p)).collect();
+    let products: Vec<dojoql::domain::ids::ProductId> =
+        products.iter().map(|p| db_id(p).into()).collect();
     // Every user known to the cache (with one grant each), so only grants are looked up next.
     for user in &users {
         bus.access.may_read(*user, products[0]).await.unwrap();

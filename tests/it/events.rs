@@ -95,7 +95,7 @@ async fn mutations_record_their_events_in_their_transaction() {
     #[derive(QueryableByName)]
     struct Actor {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
-        actor_id: Option<i32>,
+        actor_id: Option<dojoql::domain::ids::UserId>,
     }
     let actors: Vec<Actor> = diesel::sql_query("SELECT actor_id FROM event_outbox")
         .load(&mut c)

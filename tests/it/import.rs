@@ -118,7 +118,12 @@ async fn zap_reimport_variants_match_defectdojo() {
 }
 
 /// Duplicates among the findings of `test` (a test id) or, with `product`, of the product.
-async fn duplicates(app: &TestApp, test: Option<i32>, product: Option<i32>) -> i64 {
+async fn duplicates(
+    app: &TestApp,
+    test: Option<dojoql::domain::ids::TestId>,
+    product: Option<dojoql::domain::ids::ProductId>,
+) -> i64 {
+    let (test, product) = (test.map(|t| t.get()), product.map(|p| p.get()));
     use diesel::{QueryableByName, sql_types::BigInt};
     use diesel_async::RunQueryDsl;
     #[derive(QueryableByName)]

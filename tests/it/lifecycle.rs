@@ -129,7 +129,7 @@ async fn sla_deadlines_in_sql_match_the_rust_rule() {
                 }
             }
         }
-        recompute_sla(&mut c, SlaScope::Product(product))
+        recompute_sla(&mut c, SlaScope::Product(product.into()))
             .await
             .unwrap();
     }

@@ -51,7 +51,7 @@ async fn a_product_type_created_through_the_service_has_its_creator_as_last_owne
     let app = TestApp::new().await;
     let db = &app.state.db;
     let alice = app.user("alice").await;
-    let uid = db_id(&alice.id);
+    let uid = dojoql::domain::ids::UserId::new(db_id(&alice.id));
 
     // Without a global MAINTAINER role: refused before anything is written.
     let refused = products::create_product_type(db, &alice.principal, new_type("Web")).await;

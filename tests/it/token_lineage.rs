@@ -79,7 +79,7 @@ async fn a_child_of_an_expiring_token_inherits_its_expiry_and_expires_with_it() 
         .unwrap();
     assert_eq!(e, Some(expiry));
     let through_parent = login(&app, &parent).await.unwrap();
-    assert_eq!(through_parent.token_id, Some(db_id(&parent_id)));
+    assert_eq!(through_parent.token_id, Some(db_id(&parent_id).into()));
 
     // Without expiresAt the child (and its own child) get the parent's expiry, not none.
     let (child, child_id, e) = create_as(&app, &through_parent, &alice.id, None)
@@ -154,7 +154,7 @@ async fn a_later_expiry_than_the_parents_is_refused_and_nothing_is_written() {
 
     // A superuser acting through an expiring token is bound the same way, also when it makes
     // a token for another user.
-    let tester = encode(NodeKind::User, app.root.user_id);
+    let tester = encode(NodeKind::User, app.root.user_id.get());
     let (root_token, _, _) = create_as(&app, &app.root, &tester, Some(expiry))
         .await
         .unwrap();
@@ -193,7 +193,7 @@ async fn revoking_a_token_revokes_everything_created_through_it() {
         .await
         .unwrap();
     let (b2, _, _) = create_as(&app, &through_a, &alice.id, None).await.unwrap();
-    let tester = encode(NodeKind::User, app.root.user_id);
+    let tester = encode(NodeKind::User, app.root.user_id.get());
     let (s, s_id, _) = create_as(&app, &app.root, &tester, None).await.unwrap();
     let (bobs, _, _) = create_as(&app, &login(&app, &s).await.unwrap(), &bob.id, None)
         .await

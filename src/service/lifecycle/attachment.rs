@@ -15,7 +15,10 @@ use crate::{
         file::{self, FileMeta, NewFile},
         note::{self, NewNote, Note, NoteChanges},
     },
-    domain::rbac::Permission,
+    domain::{
+        ids::{FileId, NoteId},
+        rbac::Permission,
+    },
     service::{self, Check, ServiceError, ServiceResult, write},
 };
 
@@ -76,11 +79,11 @@ pub(crate) async fn add_note_in(conn: &mut AsyncPgConnection, new: NewNote) -> Q
 }
 
 /// Edits a note (NOTE_EDIT), marking it edited.
-#[tracing::instrument(skip_all, fields(note_id = id))]
+#[tracing::instrument(skip_all, fields(note_id = %id))]
 pub async fn update_note(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: NoteId,
     changes: NoteChanges,
 ) -> ServiceResult<Note> {
     let checks = vec![(Target::Note(id), Permission::NoteEdit)];
@@ -91,8 +94,8 @@ pub async fn update_note(
 }
 
 /// Deletes a note (NOTE_DELETE); returns it.
-#[tracing::instrument(skip_all, fields(note_id = id))]
-pub async fn delete_note(db: &Db, principal: &Principal, id: i32) -> ServiceResult<Note> {
+#[tracing::instrument(skip_all, fields(note_id = %id))]
+pub async fn delete_note(db: &Db, principal: &Principal, id: NoteId) -> ServiceResult<Note> {
     let checks = vec![(Target::Note(id), Permission::NoteDelete)];
     write(db, principal, "Note", checks, move |c, _| {
         Box::pin(note::delete(c, id))
@@ -146,8 +149,8 @@ pub async fn upload_file(
 }
 
 /// Deletes a file (the edit permission of what it is attached to); returns its metadata.
-#[tracing::instrument(skip_all, fields(file_id = id))]
-pub async fn delete_file(db: &Db, principal: &Principal, id: i32) -> ServiceResult<FileMeta> {
+#[tracing::instrument(skip_all, fields(file_id = %id))]
+pub async fn delete_file(db: &Db, principal: &Principal, id: FileId) -> ServiceResult<FileMeta> {
     write(db, principal, "File", vec![], move |c, p| {
         Box::pin(async move {
             let on = file::parent(c, id).await?;

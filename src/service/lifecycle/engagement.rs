@@ -21,13 +21,14 @@ use crate::{
         self, EngagementStatus,
         engagement::{accepts_children, numbered_copy},
         events::{self, EventKind, NewEvent, StatusChangeReason, StatusChanged},
+        ids::{EngagementId, ProductId},
         rbac::Permission,
     },
     service::{ServiceResult, write},
 };
 
 /// Creates an engagement in its product (ENGAGEMENT_ADD there).
-#[tracing::instrument(skip_all, fields(product_id = new.product_id))]
+#[tracing::instrument(skip_all, fields(product_id = %new.product_id))]
 pub async fn create(
     db: &Db,
     principal: &Principal,
@@ -56,11 +57,11 @@ pub(crate) async fn create_in(
 /// there, and re-computes the moved findings' SLA deadlines under the new product's SLA
 /// configuration). The resulting target dates must still be in order. A status change records
 /// `ENGAGEMENT_STATUS_CHANGED` (reason MANUAL).
-#[tracing::instrument(skip_all, fields(engagement_id = id))]
+#[tracing::instrument(skip_all, fields(engagement_id = %id))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: EngagementId,
     changes: EngagementChanges,
 ) -> ServiceResult<Engagement> {
     let mut checks = vec![(Target::Engagement(id), Permission::EngagementEdit)];
@@ -76,7 +77,7 @@ pub async fn update(
 /// [`update`] inside the caller's transaction, unchecked.
 pub(crate) async fn update_in(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: EngagementId,
     mut changes: EngagementChanges,
 ) -> QueryResult<Engagement> {
     let current = rows::get_for_update(conn, id).await?;
@@ -99,21 +100,21 @@ pub(crate) async fn update_in(
 
 /// Closes an engagement: COMPLETED and inactive (ENGAGEMENT_EDIT). Its findings keep their
 /// status; it receives no tests or findings until reopened.
-#[tracing::instrument(skip_all, fields(engagement_id = id))]
-pub async fn close(db: &Db, principal: &Principal, id: i32) -> ServiceResult<Engagement> {
+#[tracing::instrument(skip_all, fields(engagement_id = %id))]
+pub async fn close(db: &Db, principal: &Principal, id: EngagementId) -> ServiceResult<Engagement> {
     set_open(db, principal, id, false).await
 }
 
 /// Reopens an engagement: IN_PROGRESS and active (ENGAGEMENT_EDIT).
-#[tracing::instrument(skip_all, fields(engagement_id = id))]
-pub async fn reopen(db: &Db, principal: &Principal, id: i32) -> ServiceResult<Engagement> {
+#[tracing::instrument(skip_all, fields(engagement_id = %id))]
+pub async fn reopen(db: &Db, principal: &Principal, id: EngagementId) -> ServiceResult<Engagement> {
     set_open(db, principal, id, true).await
 }
 
 async fn set_open(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: EngagementId,
     open: bool,
 ) -> ServiceResult<Engagement> {
     let checks = vec![(Target::Engagement(id), Permission::EngagementEdit)];
@@ -127,7 +128,7 @@ async fn set_open(
 /// `ENGAGEMENT_STATUS_CHANGED` (reason CLOSED or REOPENED) when the status changes.
 pub(crate) async fn set_open_in(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: EngagementId,
     open: bool,
 ) -> QueryResult<Engagement> {
     let status = if open {
@@ -144,7 +145,10 @@ pub(crate) async fn set_open_in(
 /// The product of an engagement that may receive new tests or findings: it must exist
 /// (`ParentNotFound`) and accept children (`EngagementCompleted`). Share-locks it, so a
 /// concurrent close or delete waits for the caller's transaction.
-pub(crate) async fn open_for_children(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<i32> {
+pub(crate) async fn open_for_children(
+    conn: &mut AsyncPgConnection,
+    id: EngagementId,
+) -> QueryResult<ProductId> {
     let (product_id, status) = rows::status_for_share(conn, id).await?;
     if !accepts_children(status) {
         return Err(DbError::EngagementCompleted(id));
@@ -156,11 +160,11 @@ pub(crate) async fn open_for_children(conn: &mut AsyncPgConnection, id: i32) -> 
 /// there): the engagement under `name` (default "<name> (copy N)", the first free N), its tests,
 /// their findings, and every note and file of the three. Duplicate links between copied
 /// findings point at the copies. Records `ENGAGEMENT_CREATED` for the copy.
-#[tracing::instrument(skip_all, fields(engagement_id = id))]
+#[tracing::instrument(skip_all, fields(engagement_id = %id))]
 pub async fn copy(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: EngagementId,
     name: Option<String>,
 ) -> ServiceResult<Engagement> {
     let checks = vec![(Target::Engagement(id), Permission::EngagementAdd)];
@@ -172,7 +176,7 @@ pub async fn copy(
 
 async fn copy_in(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: EngagementId,
     name: Option<String>,
 ) -> QueryResult<Engagement> {
     let source = rows::get_for_update(conn, id).await?;

@@ -23,6 +23,7 @@ use crate::{
         Severity,
         events::{self, EventKind, FindingCreated, FindingField, NewEvent},
         finding_status::{self, Status, StatusChange},
+        ids::{EngagementId, FindingId, ProductId, TestId},
         rbac::Permission,
     },
     service::{ServiceResult, write},
@@ -32,7 +33,7 @@ use crate::{
 /// (active) by the status rules.
 #[derive(Debug, Clone)]
 pub struct CreateFinding {
-    pub test_id: i32,
+    pub test_id: TestId,
     pub fields: FindingFields,
     pub status: StatusChange,
 }
@@ -42,14 +43,14 @@ pub struct CreateFinding {
 pub enum DuplicateOf {
     Keep,
     Clear,
-    Set(i32),
+    Set(FindingId),
 }
 
 /// A change to finding `id`: descriptive `changes`, then `status` through the status rules,
 /// then the duplicate link.
 #[derive(Debug)]
 pub struct UpdateFinding {
-    pub id: i32,
+    pub id: FindingId,
     pub changes: FindingChanges,
     pub status: StatusChange,
     pub duplicate_of: DuplicateOf,
@@ -57,7 +58,7 @@ pub struct UpdateFinding {
 
 /// Creates a finding in a test whose engagement is not COMPLETED (FINDING_ADD there); the
 /// reporter is the caller unless named.
-#[tracing::instrument(skip_all, fields(test_id = new.test_id))]
+#[tracing::instrument(skip_all, fields(test_id = %new.test_id))]
 pub async fn create(db: &Db, principal: &Principal, new: CreateFinding) -> ServiceResult<Finding> {
     let checks = vec![(Target::Test(new.test_id), Permission::FindingAdd)];
     write(db, principal, "Test", checks, move |c, p| {
@@ -76,7 +77,7 @@ pub async fn create(db: &Db, principal: &Principal, new: CreateFinding) -> Servi
 /// findings; the SLA deadline is computed in the same transaction; records `FINDING_CREATED`.
 pub(crate) async fn create_in(
     conn: &mut AsyncPgConnection,
-    test_id: i32,
+    test_id: TestId,
     fields: FindingFields,
     status: StatusChange,
 ) -> QueryResult<Finding> {
@@ -109,9 +110,9 @@ pub(crate) async fn create_in(
 /// The row of a new finding: severity Info unless given, discovered today unless dated, static
 /// when it names a file and dynamic otherwise.
 fn new_finding(
-    test_id: i32,
-    engagement_id: i32,
-    product_id: i32,
+    test_id: TestId,
+    engagement_id: EngagementId,
+    product_id: ProductId,
     fields: FindingFields,
     s: Status,
     now: DateTime<Utc>,
@@ -167,7 +168,7 @@ fn new_finding(
 /// the caller too). A finding can only duplicate an original (non-duplicate) finding of the same
 /// product; findings that pointed at it are re-pointed to its original (chains stay one deep).
 /// Records `FINDING_CHANGED` when anything a subscriber sees changed.
-#[tracing::instrument(skip_all, fields(finding_id = input.id))]
+#[tracing::instrument(skip_all, fields(finding_id = %input.id))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
@@ -261,7 +262,7 @@ async fn duplicate_link(
     current: &Finding,
     duplicate_of: DuplicateOf,
     status: &mut StatusChange,
-) -> QueryResult<Option<i32>> {
+) -> QueryResult<Option<FindingId>> {
     let target = match duplicate_of {
         DuplicateOf::Keep => return Ok(current.duplicate_finding_id),
         DuplicateOf::Clear => {

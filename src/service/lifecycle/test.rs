@@ -17,6 +17,7 @@ use crate::{
     domain::{
         self,
         events::{EventKind, NewEvent},
+        ids::{EngagementId, ProductId, TestId},
         rbac::Permission,
     },
     service::{ServiceResult, write},
@@ -32,7 +33,7 @@ pub struct CreateTest {
 /// Creates a test under an engagement that is not COMPLETED (TEST_ADD there). `test_type` names
 /// an existing test type; test types are shared by every tenant, so only a superuser may name a
 /// new one, which is then created.
-#[tracing::instrument(skip_all, fields(engagement_id = new.test.engagement_id))]
+#[tracing::instrument(skip_all, fields(engagement_id = %new.test.engagement_id))]
 pub async fn create(db: &Db, principal: &Principal, new: CreateTest) -> ServiceResult<Test> {
     let checks = vec![(
         Target::Engagement(new.test.engagement_id),
@@ -75,11 +76,11 @@ pub(crate) async fn create_in(
 /// Applies `changes` (TEST_EDIT). A move to another engagement needs TEST_ADD there, and that
 /// engagement must not be COMPLETED; findings moved to another product get their SLA deadlines
 /// re-computed. The resulting target dates must still be in order.
-#[tracing::instrument(skip_all, fields(test_id = id))]
+#[tracing::instrument(skip_all, fields(test_id = %id))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
-    id: i32,
+    id: TestId,
     changes: TestChanges,
 ) -> ServiceResult<Test> {
     let mut checks = vec![(Target::Test(id), Permission::TestEdit)];
@@ -94,7 +95,7 @@ pub async fn update(
 
 async fn update_in(
     conn: &mut AsyncPgConnection,
-    id: i32,
+    id: TestId,
     mut changes: TestChanges,
 ) -> QueryResult<Test> {
     let current = rows::get_for_update(conn, id).await?;
@@ -123,8 +124,8 @@ async fn update_in(
 /// (`ParentNotFound`) and its engagement accept children (see [`open_for_children`]).
 pub(crate) async fn open_for_findings(
     conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<(i32, i32)> {
+    id: TestId,
+) -> QueryResult<(EngagementId, ProductId)> {
     let engagement_id = rows::engagement_of(conn, id).await?;
     let product_id = open_for_children(conn, engagement_id).await?;
     Ok((engagement_id, product_id))

@@ -95,7 +95,7 @@ impl TestApp {
             // A test of a broken database configuration: no tester exists there.
             Err(_) => (
                 Principal {
-                    user_id: 0,
+                    user_id: 0.into(),
                     username: "tester".into(),
                     is_superuser: true,
                     global_role: None,

@@ -10,15 +10,14 @@ use super::{
     context::{db, loader, map_db, principal},
     enums::OrderDirection,
     ids, input, load,
-    loaders::{GroupMembersOf, MembersOf, RolesOn},
-    node,
+    loaders::GroupMembersOf,
     pagination::{self, Connection},
+    permissions::{MyPermissions, my_permissions},
     product::Product,
     product_type::ProductType,
     reference::User,
 };
 use crate::{
-    auth::access,
     db::{
         authz::Anchor,
         group as groups,
@@ -66,56 +65,6 @@ macro_rules! api_permission_enum {
 
 crate::with_permissions!(api_permission_enum);
 
-/// What the caller may do on one object, so that a client can hide what it may not use.
-#[derive(SimpleObject)]
-pub struct MyPermissions {
-    /// The highest role that applies here (global roles included); null without one.
-    role: Option<Role>,
-    /// Superusers may do everything, with or without a role.
-    is_superuser: bool,
-    permissions: Vec<Permission>,
-}
-
-/// The caller's permissions on `anchor` (one batched statement per kind of anchor).
-pub async fn my_permissions(
-    ctx: &Context<'_>,
-    anchor: Anchor,
-) -> async_graphql::Result<MyPermissions> {
-    let p = principal(ctx)?;
-    let roles = loader(ctx)
-        .load_one(RolesOn(anchor))
-        .await?
-        .unwrap_or_default();
-    let a = access::Access {
-        superuser: p.is_superuser,
-        global: p.global_role,
-        roles,
-        visible: true,
-    };
-    let candidates: Vec<rbac::Permission> = rbac::Permission::ALL
-        .iter()
-        .copied()
-        .filter(|perm| match anchor {
-            Anchor::ProductType(_) => perm.on_product_type(),
-            Anchor::Product(_) => !perm.on_product_type() && !perm.on_group(),
-            Anchor::Group(_) => perm.on_group(),
-        })
-        .collect();
-    Ok(MyPermissions {
-        role: match anchor {
-            Anchor::Group(_) => a.roles.iter().copied().max(),
-            _ => a.highest(),
-        }
-        .map(Into::into),
-        is_superuser: p.is_superuser,
-        permissions: a
-            .permissions(&candidates)
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    })
-}
-
 /// A role on a product type (and so on all its products) or on a product, held by a user or a
 /// group.
 #[derive(Clone)]
@@ -158,24 +107,6 @@ impl Membership {
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
     }
-}
-
-/// The memberships held on one product type or product.
-/// The first `first` memberships held on one product type or product (see
-/// [`pagination::take_first`]).
-pub async fn members(
-    ctx: &Context<'_>,
-    on: On,
-    first: Option<i32>,
-) -> async_graphql::Result<Vec<Membership>> {
-    let rows = loader(ctx)
-        .load_one(MembersOf(on))
-        .await?
-        .unwrap_or_default();
-    Ok(pagination::take_first(rows, first)?
-        .into_iter()
-        .map(Membership)
-        .collect())
 }
 
 /// A group of users. Roles granted to a group apply to all its members.
@@ -595,7 +526,7 @@ impl AccessMutation {
     async fn remove_member(
         &self,
         ctx: &Context<'_>,
-        input: node::IdInput,
+        input: input::IdInput,
     ) -> async_graphql::Result<RemoveMemberPayload> {
         let id = ids::decode::<MembershipId>(&input.id)?;
         service::remove_member(db(ctx), principal(ctx)?, id).await?;

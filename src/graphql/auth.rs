@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, principal},
-    ids, load,
-    node::IdInput,
+    ids,
+    input::IdInput,
+    load,
     reference::User,
 };
 use crate::{

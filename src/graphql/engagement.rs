@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, loader, principal},
+    deletes::{self, DeletePayload},
     enums::{self, EngagementStatus, EngagementType, OrderDirection},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    ids, input, load,
+    ids, input,
+    input::IdInput,
+    load,
     loaders::RowId,
-    node::{self, DeletePayload, IdInput},
-    note::{self, File, Note},
+    note::{File, Note},
     pagination::{self, Connection},
     product::Product,
     reference::{DevelopmentEnvironment, User},
@@ -193,7 +195,7 @@ impl Engagement {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Note>> {
-        note::notes_of(ctx, Attachment::Engagement(self.0.id), first).await
+        load::notes_of(ctx, Attachment::Engagement(self.0.id), first).await
     }
     /// Attached files, oldest first.
     async fn files(
@@ -201,7 +203,7 @@ impl Engagement {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<File>> {
-        note::files_of(ctx, Attachment::Engagement(self.0.id), first).await
+        load::files_of(ctx, Attachment::Engagement(self.0.id), first).await
     }
 }
 
@@ -533,7 +535,7 @@ impl EngagementMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeletePayload> {
-        node::delete(ctx, NodeKind::Engagement, &input.id).await
+        deletes::delete(ctx, NodeKind::Engagement, &input.id).await
     }
 
     /// Status COMPLETED, inactive. Findings keep their own status; adding tests or findings fails

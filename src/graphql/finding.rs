@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, loader, principal},
+    deletes::{self, DeletePayload},
     engagement::Engagement,
     enums::{self, OrderDirection, Severity},
-    ids, input, load,
+    ids, input,
+    input::IdInput,
+    load,
     loaders::RowId,
-    node::{self, DeletePayload, IdInput},
-    note::{self, File, Note},
+    note::{File, Note},
     pagination::{self, Connection},
     product::Product,
     reference::User,
@@ -236,7 +238,7 @@ impl Finding {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Note>> {
-        note::notes_of(ctx, Attachment::Finding(self.0.id), first).await
+        load::notes_of(ctx, Attachment::Finding(self.0.id), first).await
     }
     /// Attached files, oldest first.
     async fn files(
@@ -244,7 +246,7 @@ impl Finding {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<File>> {
-        note::files_of(ctx, Attachment::Finding(self.0.id), first).await
+        load::files_of(ctx, Attachment::Finding(self.0.id), first).await
     }
 }
 
@@ -628,6 +630,6 @@ impl FindingMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeletePayload> {
-        node::delete(ctx, NodeKind::Finding, &input.id).await
+        deletes::delete(ctx, NodeKind::Finding, &input.id).await
     }
 }

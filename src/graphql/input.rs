@@ -91,3 +91,13 @@ pub fn maybe_url(
         other => other,
     })
 }
+
+/// Input naming one object.
+#[derive(async_graphql::InputObject, Debug, Clone)]
+pub struct IdInput {
+    pub id: ID,
+}
+
+/// The largest accepted upload, in bytes (schema data).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);

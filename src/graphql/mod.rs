@@ -8,6 +8,7 @@
 pub mod access;
 pub mod auth;
 pub mod context;
+pub mod deletes;
 pub mod engagement;
 pub mod enums;
 pub mod events;
@@ -22,6 +23,7 @@ pub mod loaders;
 pub mod node;
 pub mod note;
 pub mod pagination;
+pub mod permissions;
 pub mod product;
 pub mod product_type;
 pub mod reference;
@@ -112,7 +114,7 @@ pub fn build(
     .limit_depth(options.max_depth)
     .limit_recursive_depth(32)
     .limit_directives(16)
-    .data(note::UploadLimit(options.max_upload_bytes));
+    .data(input::UploadLimit(options.max_upload_bytes));
     if !options.introspection {
         builder = builder.disable_introspection();
     }

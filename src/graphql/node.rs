@@ -6,6 +6,7 @@ use super::{
     access::{Group, GroupMember, Membership},
     auth::ApiToken,
     context::{db, loader, map_db, principal, private_notes, viewer},
+    deletes::delete_root,
     engagement::Engagement,
     finding::Finding,
     loaders::{ApiTokenById, FileById, MembershipById, NoteById, RowId},
@@ -16,9 +17,9 @@ use super::{
     test::Test,
 };
 use crate::{
-    db::delete::{DeleteCounts, Root},
-    domain::ids::{self, AnyId, NodeKind},
-    error::{ServiceError, ServiceResult},
+    db::delete::DeleteCounts,
+    domain::ids::{self, AnyId},
+    error::ServiceError,
     service::lifecycle::delete as lifecycle,
 };
 
@@ -162,61 +163,6 @@ impl From<DeleteCounts> for DeletePreview {
             counts,
         }
     }
-}
-
-/// The deletable root a global id names.
-pub fn delete_root(raw: &ID) -> ServiceResult<Root> {
-    let bad = || {
-        ServiceError::bad_input(format!(
-            "{:?} is not the id of a product type, product, engagement, test or finding",
-            raw.as_str()
-        ))
-    };
-    Ok(match ids::decode_any(raw.as_str()).map_err(|_| bad())? {
-        AnyId::ProductType(id) => Root::ProductType(id),
-        AnyId::Product(id) => Root::Product(id),
-        AnyId::Engagement(id) => Root::Engagement(id),
-        AnyId::Test(id) => Root::Test(id),
-        AnyId::Finding(id) => Root::Finding(id),
-        _ => return Err(bad()),
-    })
-}
-
-/// Input naming one object.
-#[derive(async_graphql::InputObject, Debug, Clone)]
-pub struct IdInput {
-    pub id: ID,
-}
-
-/// Deletes a hierarchy object (one transaction) and returns what was removed.
-pub async fn delete(
-    ctx: &Context<'_>,
-    kind: NodeKind,
-    raw: &ID,
-) -> async_graphql::Result<DeletePayload> {
-    let root = delete_root(raw)?;
-    if ids::decode(raw.as_str()).map(|(k, _)| k) != Ok(kind) {
-        return Err(ServiceError::bad_input(format!(
-            "{:?} is not a valid {} id",
-            raw.as_str(),
-            kind.type_name()
-        ))
-        .into());
-    }
-    let counts = lifecycle::delete(db(ctx), principal(ctx)?, root).await?;
-    Ok(DeletePayload {
-        deleted_id: raw.clone(),
-        deleted: counts.into(),
-    })
-}
-
-/// Payload of every delete mutation.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct DeletePayload {
-    /// The global id of the deleted object.
-    pub deleted_id: ID,
-    /// Everything the delete removed.
-    pub deleted: DeletePreview,
 }
 
 #[derive(Default)]

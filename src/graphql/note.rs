@@ -6,11 +6,10 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use super::{
-    context::{db, loader, principal, private_notes},
-    ids, load,
-    loaders::{FilesOf, NotesOf},
-    node::IdInput,
-    pagination,
+    context::{db, principal},
+    ids,
+    input::{IdInput, UploadLimit},
+    load,
     reference::User,
 };
 use crate::{
@@ -29,10 +28,6 @@ use crate::{
         lifecycle::attachment::{self as lifecycle, Upload as NewUpload},
     },
 };
-
-/// The largest accepted upload, in bytes (schema data).
-#[derive(Debug, Clone, Copy)]
-pub struct UploadLimit(pub usize);
 
 /// A comment on an engagement, test or finding. A private note is shown only to its author, to
 /// superusers and to those who may edit notes on its product (WRITER and above); to everyone
@@ -341,34 +336,4 @@ impl NoteMutation {
             deleted_id: input.id,
         })
     }
-}
-
-/// The first `first` notes on `on` the caller may read (see [`pagination::take_first`]):
-/// private notes only for their author and for those who may edit notes there.
-pub async fn notes_of(
-    ctx: &Context<'_>,
-    on: Attachment,
-    first: Option<i32>,
-) -> async_graphql::Result<Vec<Note>> {
-    let rows = loader(ctx)
-        .load_one(NotesOf(on, private_notes(ctx)))
-        .await?
-        .unwrap_or_default();
-    Ok(pagination::take_first(rows, first)?
-        .into_iter()
-        .map(Note)
-        .collect())
-}
-
-/// The first `first` files attached to `on` (see [`pagination::take_first`]).
-pub async fn files_of(
-    ctx: &Context<'_>,
-    on: Attachment,
-    first: Option<i32>,
-) -> async_graphql::Result<Vec<File>> {
-    let rows = loader(ctx).load_one(FilesOf(on)).await?.unwrap_or_default();
-    Ok(pagination::take_first(rows, first)?
-        .into_iter()
-        .map(File)
-        .collect())
 }

@@ -5,16 +5,19 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 
 use super::{
-    access::{self, Membership, MyPermissions},
+    access::Membership,
     context::{db, loader, principal},
+    deletes::{self, DeletePayload},
     engagement::{Engagement, EngagementFilter, EngagementOrder},
     enums::{self, BusinessCriticality, Lifecycle, OrderDirection, Origin, Platform},
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    ids, input, load,
+    ids, input,
+    input::IdInput,
+    load,
     loaders::RowId,
-    node::{self, DeletePayload, IdInput},
     pagination::{self, Connection},
+    permissions::{self, MyPermissions},
     product_type::ProductType,
     reference::{SlaConfiguration, User},
     test::{Test, TestFilter, TestOrder},
@@ -208,12 +211,12 @@ impl Product {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Membership>> {
-        access::members(ctx, On::Product(self.0.id), first).await
+        load::members(ctx, On::Product(self.0.id), first).await
     }
 
     /// What the caller may do on this product and everything in it.
     async fn my_permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<MyPermissions> {
-        access::my_permissions(ctx, Anchor::Product(self.0.id)).await
+        permissions::my_permissions(ctx, Anchor::Product(self.0.id)).await
     }
 }
 
@@ -527,6 +530,6 @@ impl ProductMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeletePayload> {
-        node::delete(ctx, NodeKind::Product, &input.id).await
+        deletes::delete(ctx, NodeKind::Product, &input.id).await
     }
 }

@@ -4,13 +4,16 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::{
-    access::{self, Membership, MyPermissions},
+    access::Membership,
     context::{db, principal},
+    deletes::{self, DeletePayload},
     enums::OrderDirection,
     finding_counts::FindingCounts,
     ids, input,
-    node::{self, DeletePayload, IdInput},
+    input::IdInput,
+    load,
     pagination::{self, Connection},
+    permissions::{self, MyPermissions},
     product::{Product, ProductFilter, ProductOrder},
 };
 use crate::{
@@ -86,12 +89,12 @@ impl ProductType {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Membership>> {
-        access::members(ctx, On::ProductType(self.0.id), first).await
+        load::members(ctx, On::ProductType(self.0.id), first).await
     }
 
     /// What the caller may do on this product type itself.
     async fn my_permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<MyPermissions> {
-        access::my_permissions(ctx, Anchor::ProductType(self.0.id)).await
+        permissions::my_permissions(ctx, Anchor::ProductType(self.0.id)).await
     }
 }
 
@@ -258,6 +261,6 @@ impl ProductTypeMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeletePayload> {
-        node::delete(ctx, NodeKind::ProductType, &input.id).await
+        deletes::delete(ctx, NodeKind::ProductType, &input.id).await
     }
 }

@@ -7,7 +7,7 @@ use super::{
     context::{db, principal},
     enums::OrderDirection,
     ids, input,
-    node::IdInput,
+    input::IdInput,
     pagination::{self, Connection},
 };
 use crate::{

@@ -6,14 +6,16 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::{db, loader, principal},
+    deletes::{self, DeletePayload},
     engagement::Engagement,
     enums::OrderDirection,
     finding::{Finding, FindingFilter, FindingOrder},
     finding_counts::FindingCounts,
-    ids, input, load,
+    ids, input,
+    input::IdInput,
+    load,
     loaders::RowId,
-    node::{self, DeletePayload, IdInput},
-    note::{self, File, Note},
+    note::{File, Note},
     pagination::{self, Connection},
     reference::{DevelopmentEnvironment, TestType, User},
     scalars::Date,
@@ -148,7 +150,7 @@ impl Test {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Note>> {
-        note::notes_of(ctx, Attachment::Test(self.0.id), first).await
+        load::notes_of(ctx, Attachment::Test(self.0.id), first).await
     }
     /// Attached files, oldest first.
     async fn files(
@@ -156,7 +158,7 @@ impl Test {
         ctx: &Context<'_>,
         #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
     ) -> async_graphql::Result<Vec<File>> {
-        note::files_of(ctx, Attachment::Test(self.0.id), first).await
+        load::files_of(ctx, Attachment::Test(self.0.id), first).await
     }
 }
 
@@ -423,6 +425,6 @@ impl TestMutation {
         ctx: &Context<'_>,
         input: IdInput,
     ) -> async_graphql::Result<DeletePayload> {
-        node::delete(ctx, NodeKind::Test, &input.id).await
+        deletes::delete(ctx, NodeKind::Test, &input.id).await
     }
 }

@@ -74,6 +74,18 @@ pub struct Finding {
     pub tags: Vec<Option<String>>,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    pub param: Option<String>,
+    pub payload: Option<String>,
+    pub cwes: Vec<Option<i32>>,
+    pub cvssv4: Option<String>,
+    pub cvssv4_score: Option<f64>,
+    pub scanner_confidence: Option<i32>,
+    pub fix_available: Option<bool>,
+    pub fix_version: Option<String>,
+    pub epss_score: Option<f64>,
+    pub epss_percentile: Option<f64>,
+    pub known_exploited: bool,
+    pub publish_date: Option<NaiveDate>,
 }
 
 impl Finding {

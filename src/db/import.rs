@@ -951,3 +951,44 @@ pub async fn product_type_of(
         .get_result(conn)
         .await?)
 }
+
+/// The endpoints of findings `ids`, per finding.
+pub async fn endpoints_for(
+    conn: &mut AsyncPgConnection,
+    ids: &[FindingId],
+) -> QueryResult<std::collections::HashMap<FindingId, Vec<EndpointOfFinding>>> {
+    let mut out: std::collections::HashMap<FindingId, Vec<EndpointOfFinding>> =
+        std::collections::HashMap::new();
+    for e in endpoints_of(conn, ids).await? {
+        out.entry(e.finding_id).or_default().push(e);
+    }
+    Ok(out)
+}
+
+/// The imports of tests `ids`, newest first, per test.
+pub async fn imports_for(
+    conn: &mut AsyncPgConnection,
+    ids: &[TestId],
+) -> QueryResult<std::collections::HashMap<TestId, Vec<TestImport>>> {
+    let mut out: std::collections::HashMap<TestId, Vec<TestImport>> =
+        std::collections::HashMap::new();
+    for i in imports_of(conn, ids).await? {
+        out.entry(i.test_id).or_default().push(i);
+    }
+    Ok(out)
+}
+
+/// What imports `ids` did, per import: (finding, action), in finding order.
+pub async fn actions_for(
+    conn: &mut AsyncPgConnection,
+    ids: &[i32],
+) -> QueryResult<std::collections::HashMap<i32, Vec<(FindingId, ImportAction)>>> {
+    let mut out: std::collections::HashMap<i32, Vec<(FindingId, ImportAction)>> =
+        std::collections::HashMap::new();
+    for (import, finding, action) in import_actions(conn, ids).await? {
+        if let Ok(a) = action.parse() {
+            out.entry(import).or_default().push((finding, a));
+        }
+    }
+    Ok(out)
+}

@@ -2,7 +2,7 @@
 //! finding does to the finding it matches, the per-severity statistics an import reports, and the
 //! notes DefectDojo writes on the findings an import changes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Severity, UnknownVariant};
 
@@ -123,7 +123,7 @@ pub fn import_closed_note(test_title: &str) -> String {
 }
 
 /// Counts of findings by status, as DefectDojo's import statistics give them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCounts {
     pub active: i64,
     pub verified: i64,
@@ -163,7 +163,7 @@ pub struct FindingFlags {
 
 /// Status counts per severity and in total (DefectDojo's `{info, low, medium, high, critical,
 /// total}`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeverityStatistics {
     pub info: StatusCounts,
     pub low: StatusCounts,
@@ -198,7 +198,7 @@ impl SeverityStatistics {
 }
 
 /// What one import changed, per action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delta {
     pub created: SeverityStatistics,
     pub closed: SeverityStatistics,
@@ -207,9 +207,10 @@ pub struct Delta {
 }
 
 /// An import's statistics: the test before (re-import only), what changed, and after.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ImportStatistics {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<SeverityStatistics>,
     pub delta: Delta,
     pub after: SeverityStatistics,

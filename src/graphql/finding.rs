@@ -127,6 +127,72 @@ impl Finding {
     async fn service(&self) -> Option<&str> {
         self.0.service.as_deref()
     }
+    /// The request parameter a web scanner attacked.
+    async fn param(&self) -> Option<&str> {
+        self.0.param.as_deref()
+    }
+    /// The attack payload a web scanner sent.
+    async fn payload(&self) -> Option<&str> {
+        self.0.payload.as_deref()
+    }
+    /// Every CWE the report names (`cwe` is the primary one).
+    async fn cwes(&self) -> Vec<i32> {
+        self.0.cwes.iter().flatten().copied().collect()
+    }
+    async fn cvssv4(&self) -> Option<&str> {
+        self.0.cvssv4.as_deref()
+    }
+    async fn cvssv4_score(&self) -> Option<f64> {
+        self.0.cvssv4_score
+    }
+    /// The scanner's confidence on DefectDojo's scale (≤ 2 Certain, 3–5 Firm, else Tentative).
+    async fn scanner_confidence(&self) -> Option<i32> {
+        self.0.scanner_confidence
+    }
+    /// `scannerConfidence` in words: Certain, Firm or Tentative.
+    async fn scanner_confidence_text(&self) -> Option<&'static str> {
+        self.0
+            .scanner_confidence
+            .map(crate::domain::report::confidence_text)
+    }
+    async fn fix_available(&self) -> Option<bool> {
+        self.0.fix_available
+    }
+    /// The component version that fixes it.
+    async fn fix_version(&self) -> Option<&str> {
+        self.0.fix_version.as_deref()
+    }
+    /// EPSS probability of exploitation in the next 30 days (0–1).
+    async fn epss_score(&self) -> Option<f64> {
+        self.0.epss_score
+    }
+    async fn epss_percentile(&self) -> Option<f64> {
+        self.0.epss_percentile
+    }
+    /// Listed as exploited in the wild (e.g. CISA KEV).
+    async fn known_exploited(&self) -> bool {
+        self.0.known_exploited
+    }
+    /// When the vulnerability was published.
+    async fn publish_date(&self) -> Option<Date> {
+        self.0.publish_date.map(Date)
+    }
+    /// Where it was seen, with the finding's status on each (mitigated when a later scan no
+    /// longer saw it there).
+    async fn endpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::import::FindingEndpoint>> {
+        let rows = super::context::loader(ctx)
+            .load_one(super::loaders::EndpointsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(pagination::take_first(rows, first)?
+            .into_iter()
+            .map(super::import::FindingEndpoint)
+            .collect())
+    }
     async fn nb_occurences(&self) -> Option<i32> {
         self.0.nb_occurences
     }

@@ -372,3 +372,150 @@ impl ImportMutation {
         Ok(r.into())
     }
 }
+
+/// A place a finding was seen (DefectDojo's endpoint), with the finding's status there.
+pub struct FindingEndpoint(pub crate::db::import::EndpointOfFinding);
+
+#[Object]
+impl FindingEndpoint {
+    async fn protocol(&self) -> Option<&str> {
+        self.0.protocol.as_deref()
+    }
+    async fn userinfo(&self) -> Option<&str> {
+        self.0.userinfo.as_deref()
+    }
+    async fn host(&self) -> Option<&str> {
+        self.0.host.as_deref()
+    }
+    /// The port (the protocol's default when the report named none).
+    async fn port(&self) -> Option<i32> {
+        self.0.port
+    }
+    /// Without a leading `/`.
+    async fn path(&self) -> Option<&str> {
+        self.0.path.as_deref()
+    }
+    /// Without the `?`.
+    async fn query(&self) -> Option<&str> {
+        self.0.query.as_deref()
+    }
+    /// Without the `#`.
+    async fn fragment(&self) -> Option<&str> {
+        self.0.fragment.as_deref()
+    }
+    /// The whole URL, normalized (the protocol's default port left out).
+    async fn url(&self) -> String {
+        crate::domain::report::Endpoint {
+            protocol: self.0.protocol.clone(),
+            userinfo: self.0.userinfo.clone(),
+            host: self.0.host.clone(),
+            port: self.0.port,
+            path: self.0.path.clone(),
+            query: self.0.query.clone(),
+            fragment: self.0.fragment.clone(),
+        }
+        .url()
+    }
+    /// Whether the finding is fixed here (a later scan no longer saw it).
+    async fn mitigated(&self) -> bool {
+        self.0.mitigated
+    }
+}
+
+/// What an import did to one finding.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::import::ImportAction")]
+pub enum ImportAction {
+    Created,
+    Closed,
+    Reactivated,
+    Untouched,
+}
+
+/// A first import or a re-import.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::import::ImportKind")]
+pub enum ImportKind {
+    Import,
+    Reimport,
+}
+
+/// One finding and what an import did to it.
+#[derive(SimpleObject)]
+pub struct ImportedFinding {
+    action: ImportAction,
+    /// Null when the finding has been deleted since.
+    finding: Option<super::finding::Finding>,
+}
+
+/// One import or re-import into a test (DefectDojo's import history).
+pub struct TestImport(pub crate::db::import::TestImport);
+
+#[Object]
+impl TestImport {
+    async fn kind(&self) -> ImportKind {
+        self.0.kind.into()
+    }
+    async fn scan_type(&self) -> &str {
+        &self.0.scan_type
+    }
+    async fn file_name(&self) -> Option<&str> {
+        self.0.file_name.as_deref()
+    }
+    async fn created(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created
+    }
+    /// Who imported.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::reference::User>> {
+        load::user(ctx, self.0.user_id).await
+    }
+    async fn version(&self) -> Option<&str> {
+        self.0.version.as_deref()
+    }
+    async fn build_id(&self) -> Option<&str> {
+        self.0.build_id.as_deref()
+    }
+    async fn commit_hash(&self) -> Option<&str> {
+        self.0.commit_hash.as_deref()
+    }
+    async fn branch_tag(&self) -> Option<&str> {
+        self.0.branch_tag.as_deref()
+    }
+    async fn statistics(&self) -> ImportStatistics {
+        serde_json::from_value::<stats::ImportStatistics>(self.0.statistics.clone())
+            .unwrap_or_default()
+            .into()
+    }
+    /// The findings the import created, closed, reactivated or left untouched (all, or those
+    /// of `action`), in finding order.
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        action: Option<ImportAction>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<ImportedFinding>> {
+        let all = super::context::loader(ctx)
+            .load_one(super::loaders::ActionsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let wanted: Vec<_> = all
+            .into_iter()
+            .filter(|(_, a)| action.is_none_or(|w| stats::ImportAction::from(w) == *a))
+            .collect();
+        let wanted = super::pagination::take_first(wanted, first)?;
+        let findings =
+            futures_util::future::join_all(wanted.iter().map(|(id, _)| load::finding(ctx, *id)))
+                .await;
+        let mut out = Vec::with_capacity(wanted.len());
+        for ((_, a), f) in wanted.into_iter().zip(findings) {
+            out.push(ImportedFinding {
+                action: a.into(),
+                finding: f?,
+            });
+        }
+        Ok(out)
+    }
+}

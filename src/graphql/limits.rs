@@ -82,6 +82,9 @@ pub const PLAIN_LISTS: &[(&str, &str, Bound)] = &[
     ("ProductType", "members", FIRST),
     ("Group", "members", FIRST),
     ("Me", "roles", FIRST),
+    ("Finding", "endpoints", FIRST),
+    ("Test", "imports", FIRST),
+    ("TestImport", "findings", FIRST),
     ("Me", "groups", FIRST),
     // Writes cap a product's technologies (see `domain::MAX_LIST_ITEMS`).
     (

@@ -354,6 +354,21 @@ rows_by_parent!(
     FilesOf(Attachment) => FileMeta, file::for_parents
 );
 rows_by_parent!(
+    /// The endpoints of one finding, with the finding's status on each.
+    EndpointsOf(crate::domain::ids::FindingId) => crate::db::import::EndpointOfFinding,
+    crate::db::import::endpoints_for
+);
+rows_by_parent!(
+    /// The imports into one test, newest first.
+    ImportsOf(crate::domain::ids::TestId) => crate::db::import::TestImport,
+    crate::db::import::imports_for
+);
+rows_by_parent!(
+    /// What one import did to each finding.
+    ActionsOf(i32) => (crate::domain::ids::FindingId, crate::domain::import::ImportAction),
+    crate::db::import::actions_for
+);
+rows_by_parent!(
     /// The memberships held on one product type or product.
     MembersOf(On) => Membership, membership::of_targets
 );

@@ -143,6 +143,21 @@ impl Test {
     async fn finding_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<FindingCounts> {
         FindingCounts::load(ctx, CountScope::Test(self.0.id)).await
     }
+    /// Every import and re-import into this test, newest first, with what each did.
+    async fn imports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 1000; 100 when absent.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<super::import::TestImport>> {
+        let rows = super::context::loader(ctx)
+            .load_one(super::loaders::ImportsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(pagination::take_first(rows, first)?
+            .into_iter()
+            .map(super::import::TestImport)
+            .collect())
+    }
     /// Notes, oldest first; private notes only for their author and for those who may edit
     /// notes here.
     async fn notes(

@@ -801,3 +801,59 @@ mod graphql {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_findings_show_their_fields_endpoints_and_history() {
+    use serde_json::json;
+    let app = TestApp::new().await;
+    let first = import(
+        &app,
+        options(ZAP, "zap/0_zap_sample.xml", "hist", "ci"),
+        "zap/0_zap_sample.xml",
+    )
+    .await;
+    reimport(
+        &app,
+        options(ZAP, "zap/0_zap_sample.xml", "hist", "ci"),
+        "zap/1_zap_sample_0_and_new_absent.xml",
+    )
+    .await;
+    let test = dojoql::graphql::ids::encode(first.test.id);
+    let d = app
+        .ok(
+            "query($t: ID!) { node(id: $t) { ... on Test {
+                findings(first: 10, orderBy: {field: ID}) { nodes { title severity cwe scannerConfidence scannerConfidenceText
+                  endpoints { protocol host port path url mitigated } } }
+                imports { kind scanType fileName user { username }
+                  statistics { before { total { total } } delta { created { total { total } } closed { total { total } } untouched { total { total } } } after { total { total active } } }
+                  created: findings(action: CREATED) { action finding { title } }
+                  all: findings { action } } } } }",
+            json!({ "t": test.0 }),
+        )
+        .await;
+    let t = &d["node"];
+    let findings = t["findings"]["nodes"].as_array().unwrap();
+    assert_eq!(findings.len(), 5);
+    let endpoints = findings[0]["endpoints"].as_array().unwrap();
+    assert!(!endpoints.is_empty(), "{:#}", findings[0]);
+    assert!(endpoints[0]["host"].is_string() && endpoints[0]["url"].is_string());
+    let imports = t["imports"].as_array().unwrap();
+    assert_eq!(imports.len(), 2, "{t:#}");
+    assert_eq!(imports[0]["kind"], "REIMPORT");
+    assert_eq!(imports[1]["kind"], "IMPORT");
+    assert_eq!(imports[0]["fileName"], "0_zap_sample.xml");
+    assert_eq!(imports[0]["user"]["username"], "tester");
+    let s = &imports[0]["statistics"];
+    assert_eq!(s["before"]["total"]["total"], 4);
+    assert_eq!(s["delta"]["created"]["total"]["total"], 1);
+    assert_eq!(s["delta"]["closed"]["total"]["total"], 1);
+    assert_eq!(s["delta"]["untouched"]["total"]["total"], 3);
+    assert_eq!(s["after"]["total"], json!({ "total": 5, "active": 4 }));
+    assert_eq!(imports[0]["created"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        imports[0]["all"].as_array().unwrap().len(),
+        5,
+        "1 created + 1 closed + 3 untouched"
+    );
+    assert_eq!(imports[1]["created"].as_array().unwrap().len(), 4);
+}

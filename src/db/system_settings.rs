@@ -12,6 +12,7 @@ pub struct SystemSettings {
     pub engagement_auto_close: bool,
     pub engagement_auto_close_days: i32,
     pub updated: DateTime<Utc>,
+    pub enable_deduplication: bool,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -20,6 +21,7 @@ pub struct SystemSettingsChanges {
     pub engagement_auto_close: Option<bool>,
     pub engagement_auto_close_days: Option<i32>,
     pub updated: Option<DateTime<Utc>>,
+    pub enable_deduplication: Option<bool>,
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

@@ -44,13 +44,15 @@ impl NotificationSettings {
     }
 }
 
-/// The engagement jobs' settings.
+/// System-wide settings: the engagement jobs and deduplication.
 #[derive(SimpleObject)]
 pub struct SystemSettings {
     /// Close IN_PROGRESS engagements automatically once their target end is
     /// `engagementAutoCloseDays` days past (off by default).
     engagement_auto_close: bool,
     engagement_auto_close_days: i32,
+    /// Deduplicate imported findings against their product (on by default).
+    enable_deduplication: bool,
 }
 
 impl From<system::SystemSettings> for SystemSettings {
@@ -58,6 +60,7 @@ impl From<system::SystemSettings> for SystemSettings {
         Self {
             engagement_auto_close: s.engagement_auto_close,
             engagement_auto_close_days: s.engagement_auto_close_days,
+            enable_deduplication: s.enable_deduplication,
         }
     }
 }
@@ -79,6 +82,7 @@ pub struct NotificationSettingsPayload {
 pub struct UpdateSystemSettingsInput {
     engagement_auto_close: Option<bool>,
     engagement_auto_close_days: Option<i32>,
+    enable_deduplication: Option<bool>,
 }
 
 #[derive(SimpleObject)]
@@ -92,6 +96,7 @@ impl From<UpdateSystemSettingsInput> for system::SystemSettingsChanges {
             engagement_auto_close: input.engagement_auto_close,
             engagement_auto_close_days: input.engagement_auto_close_days,
             updated: None,
+            enable_deduplication: input.enable_deduplication,
         }
     }
 }

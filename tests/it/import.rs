@@ -857,3 +857,25 @@ async fn imported_findings_show_their_fields_endpoints_and_history() {
     );
     assert_eq!(imports[1]["created"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deduplication_can_be_switched_off() {
+    use serde_json::json;
+    let app = TestApp::new().await;
+    let d = app
+        .ok("{ systemSettings { enableDeduplication } }", json!({}))
+        .await;
+    assert_eq!(
+        d["systemSettings"]["enableDeduplication"], true,
+        "on by default"
+    );
+    app.ok(
+        "mutation { updateSystemSettings(input: {enableDeduplication: false}) { systemSettings { enableDeduplication } } }",
+        json!({}),
+    )
+    .await;
+    let file = "zap/dvwa_baseline_dojo.xml";
+    let one = import(&app, options(ZAP, file, "p", "e1"), file).await;
+    import(&app, options(ZAP, file, "p", "e2"), file).await;
+    assert_eq!(duplicates(&app, None, Some(one.product_id)).await, 0);
+}

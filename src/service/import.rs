@@ -1069,24 +1069,32 @@ fn scan_time(options: &ImportOptions) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// Whether a stored finding matches a report finding in re-import (§4.3: inside the test; the
-/// test's algorithm; legacy = same title regardless of case and same severity).
-fn reimport_match(
+/// A re-import matching key (§4.3: the test's algorithm; legacy = same title regardless of case
+/// and same severity).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum MatchKey {
+    Hash(String),
+    Uid(String),
+    Legacy(String, String),
+}
+
+/// The keys a finding matches by under `algorithm` (a finding matches another when they share
+/// one).
+fn match_keys(
     algorithm: DedupAlgorithm,
-    stored: &MatchRow,
-    f: &ParsedFinding,
-    hash: &str,
-) -> bool {
-    let by_hash = stored.hash_code.as_deref() == Some(hash);
-    let by_uid = f.unique_id_from_tool.is_some()
-        && stored.unique_id_from_tool.as_deref() == f.unique_id_from_tool.as_deref();
+    hash: Option<&str>,
+    uid: Option<&str>,
+    title: &str,
+    severity: &str,
+) -> Vec<MatchKey> {
+    let by_hash = hash.map(|h| MatchKey::Hash(h.to_string()));
+    let by_uid = uid.map(|u| MatchKey::Uid(u.to_string()));
     match algorithm {
-        DedupAlgorithm::HashCode => by_hash,
-        DedupAlgorithm::UniqueIdFromTool => by_uid,
-        DedupAlgorithm::UniqueIdFromToolOrHashCode => by_hash || by_uid,
+        DedupAlgorithm::HashCode => by_hash.into_iter().collect(),
+        DedupAlgorithm::UniqueIdFromTool => by_uid.into_iter().collect(),
+        DedupAlgorithm::UniqueIdFromToolOrHashCode => by_hash.into_iter().chain(by_uid).collect(),
         DedupAlgorithm::Legacy => {
-            stored.title.to_lowercase() == f.title.to_lowercase()
-                && stored.severity == f.severity.as_str()
+            vec![MatchKey::Legacy(title.to_lowercase(), severity.to_string())]
         }
     }
 }
@@ -1152,6 +1160,22 @@ async fn reimport_in(
     let rule = dedup::rule(&options.scan_type);
     let algorithm = rule.algorithm;
     let stored = rows::test_findings(c, test.test_type_id, test.id).await?;
+    // The first (lowest id) stored finding per matching key: a report finding matches the first
+    // stored finding sharing any of its keys, in one lookup per key.
+    let by_id: HashMap<FindingId, &MatchRow> = stored.iter().map(|s| (s.id, s)).collect();
+    let mut first_by_key: HashMap<MatchKey, FindingId> = HashMap::new();
+    for s in &stored {
+        for key in match_keys(
+            algorithm,
+            s.hash_code.as_deref(),
+            s.unique_id_from_tool.as_deref(),
+            &s.title,
+            &s.severity,
+        ) {
+            first_by_key.entry(key).or_insert(s.id);
+        }
+    }
+    let mut new_keys: HashSet<MatchKey> = HashSet::new();
 
     // DefectDojo's re-importer walks the report sorted, so that which of two identical report
     // findings matches is reproducible.
@@ -1186,10 +1210,19 @@ async fn reimport_in(
     for i in order {
         let f = &report.findings[i];
         let hash = report.hashes[i].as_str();
-        if let Some(existing) = stored
+        let keys = match_keys(
+            algorithm,
+            Some(hash),
+            f.unique_id_from_tool.as_deref(),
+            &f.title,
+            f.severity.as_str(),
+        );
+        let matched = keys
             .iter()
-            .find(|s| reimport_match(algorithm, s, f, hash))
-        {
+            .filter_map(|k| first_by_key.get(k))
+            .min()
+            .and_then(|id| by_id.get(id).copied());
+        if let Some(existing) = matched {
             refresh.push(rows::Refresh {
                 id: existing.id,
                 fix_available: f.fix_available,
@@ -1232,27 +1265,10 @@ async fn reimport_in(
                     untouched.push(existing.id);
                 }
             }
-        } else if to_create.iter().any(|j| {
-            let other = &report.findings[*j];
-            match algorithm {
-                DedupAlgorithm::HashCode => report.hashes[*j] == hash,
-                DedupAlgorithm::UniqueIdFromTool => {
-                    f.unique_id_from_tool.is_some()
-                        && other.unique_id_from_tool == f.unique_id_from_tool
-                }
-                DedupAlgorithm::UniqueIdFromToolOrHashCode => {
-                    report.hashes[*j] == hash
-                        || (f.unique_id_from_tool.is_some()
-                            && other.unique_id_from_tool == f.unique_id_from_tool)
-                }
-                DedupAlgorithm::Legacy => {
-                    other.title.to_lowercase() == f.title.to_lowercase()
-                        && other.severity == f.severity
-                }
-            }
-        }) {
+        } else if keys.iter().any(|k| new_keys.contains(k)) {
             // Matches a finding new in this report: nothing more to create.
         } else {
+            new_keys.extend(keys);
             to_create.push(i);
         }
     }
@@ -1308,7 +1324,7 @@ async fn reimport_in(
             .filter_map(|e| by_url.get(&e.url()).copied())
             .collect();
         link.extend(wanted.iter().map(|e| (*id, *e)));
-        if let Some(s) = stored.iter().find(|s| s.id == *id) {
+        if let Some(s) = by_id.get(id) {
             unlink.extend(
                 s.endpoint_ids
                     .iter()
@@ -1324,9 +1340,11 @@ async fn reimport_in(
     // finding of the test the report no longer has.
     let at = scan_time(options);
     let mut closed: Vec<FindingId> = Vec::new();
+    let mut closed_set: HashSet<FindingId> = HashSet::new();
     for (id, when) in &closed_by_report {
         rows::close(c, &[*id], when.unwrap_or(at), p.user_id).await?;
         closed.push(*id);
+        closed_set.insert(*id);
     }
     if options.close_old_findings.unwrap_or(true) {
         let keep: HashSet<FindingId> = untouched.iter().chain(&reactivated).copied().collect();
@@ -1336,7 +1354,7 @@ async fn reimport_in(
             .filter(|s| !keep.contains(&s.id))
             .filter(|s| s.service.as_deref() == service || service.is_none())
             .filter(|s| !(s.is_mitigated || s.false_p || s.out_of_scope))
-            .filter(|s| !closed.contains(&s.id))
+            .filter(|s| !closed_set.contains(&s.id))
             .map(|s| s.id)
             .collect();
         rows::close(c, &to_close, at, p.user_id).await?;

@@ -80,6 +80,7 @@ pub struct ImportedFinding {
     pub mitigated_by_id: Option<UserId>,
     pub reporter_id: Option<UserId>,
     pub tags: Vec<String>,
+    pub sla_expiration_date: Option<NaiveDate>,
 }
 
 /// Inserts `rows` in chunks; returns their ids in the same order.

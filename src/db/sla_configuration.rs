@@ -155,6 +155,21 @@ pub async fn lock_for_delete(
     Ok(())
 }
 
+/// The configuration of product `id`.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn of_product(
+    conn: &mut AsyncPgConnection,
+    id: crate::domain::ids::ProductId,
+) -> QueryResult<SlaConfiguration> {
+    use super::schema::products;
+    Ok(products::table
+        .inner_join(sla_configurations::table)
+        .filter(products::id.eq(id))
+        .select(SlaConfiguration::as_select())
+        .get_result(conn)
+        .await?)
+}
+
 /// How many products use configuration `id`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn product_count(

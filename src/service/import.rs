@@ -20,7 +20,6 @@ use crate::{
         Db, DbError, QueryResult,
         authz::Target as AuthTarget,
         engagement::{Engagement, NewEngagement},
-        finding::SlaScope,
         import::{self as rows, ImportedFinding, MatchRow},
         lookup,
         membership::{Member, On},
@@ -40,6 +39,7 @@ use crate::{
         },
         rbac::Permission,
         report::{Endpoint, ParsedFinding},
+        sla::SlaPolicy,
     },
     import::parsers,
 };
@@ -562,6 +562,7 @@ fn new_row(
     options: &ImportOptions,
     user: UserId,
     now: DateTime<Utc>,
+    sla: &SlaPolicy,
 ) -> ImportedFinding {
     let false_p = f.false_p.unwrap_or(false);
     let is_mitigated = f.is_mitigated.unwrap_or(false) || false_p;
@@ -652,6 +653,7 @@ fn new_row(
         mitigated_by_id: is_mitigated.then_some(user),
         reporter_id: Some(user),
         tags: f.tags.clone(),
+        sla_expiration_date: sla.expiration(f.severity, date, None),
     }
 }
 
@@ -666,10 +668,13 @@ async fn create_findings(
     hashes: &[&str],
 ) -> QueryResult<Vec<FindingId>> {
     let now = Utc::now();
+    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
+        .await?
+        .policy();
     let rows_to_insert: Vec<ImportedFinding> = findings
         .iter()
         .zip(hashes)
-        .map(|(f, h)| new_row(f, h, test, options, user, now))
+        .map(|(f, h)| new_row(f, h, test, options, user, now, &sla))
         .collect();
     let ids = rows::insert_findings(c, &rows_to_insert).await?;
     let endpoints: Vec<&Endpoint> = findings.iter().flat_map(|f| f.endpoints.iter()).collect();
@@ -710,7 +715,6 @@ async fn create_findings(
                 .await?;
         }
     }
-    crate::db::finding::recompute_sla(c, SlaScope::Findings(ids.clone())).await?;
     Ok(ids)
 }
 

@@ -879,3 +879,36 @@ async fn deduplication_can_be_switched_off() {
     import(&app, options(ZAP, file, "p", "e2"), file).await;
     assert_eq!(duplicates(&app, None, Some(one.product_id)).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_findings_get_their_product_sla_deadline() {
+    let app = TestApp::new().await;
+    let r = import(
+        &app,
+        options(ZAP, "zap/0_zap_sample.xml", "sla", "ci"),
+        "zap/0_zap_sample.xml",
+    )
+    .await;
+    let rows = "SELECT f.id, f.severity, f.sla_expiration_date - f.date AS days \
+                FROM findings f";
+    let at_import = app.dump(rows).await;
+    // The default configuration: 7/30/90/120 days, info has none.
+    let days: Vec<serde_json::Value> = serde_json::from_str(&at_import).unwrap();
+    assert!(!days.is_empty());
+    for d in &days {
+        let want = match d["severity"].as_str().unwrap() {
+            "CRITICAL" => serde_json::json!(7),
+            "HIGH" => serde_json::json!(30),
+            "MEDIUM" => serde_json::json!(90),
+            "LOW" => serde_json::json!(120),
+            _ => serde_json::Value::Null,
+        };
+        assert_eq!(d["days"], want, "{d}");
+    }
+    // The bulk SQL form of the rule agrees with the deadlines computed at import.
+    let mut c = app.sql().await;
+    dojoql::db::finding::recompute_sla(&mut c, dojoql::db::finding::SlaScope::Test(r.test.id))
+        .await
+        .unwrap();
+    assert_eq!(app.dump(rows).await, at_import);
+}

@@ -80,7 +80,12 @@ fn main() {
     for n in [10_000, 100_000] {
         for (name, scan_type, file, bytes) in [
             ("SARIF", "SARIF", "r.sarif", sarif(n)),
-            ("Generic JSON", "Generic Findings Import", "r.json", generic(n)),
+            (
+                "Generic JSON",
+                "Generic Findings Import",
+                "r.json",
+                generic(n),
+            ),
         ] {
             let parser = parsers::by_scan_type(scan_type).unwrap();
             let size = bytes.len();

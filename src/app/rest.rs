@@ -87,6 +87,9 @@ fn number(field: &str, raw: &str) -> Result<i32, String> {
         .map_err(|_| format!("{field} must be a whole number, not {raw:?}"))
 }
 
+/// A check of the fields before the file is read.
+type Check = std::pin::Pin<Box<dyn Future<Output = Result<(), Response>> + Send>>;
+
 /// The form of one request: text fields (a field given twice keeps every value: `tags`) and the
 /// report.
 struct Form {
@@ -105,12 +108,14 @@ impl Form {
 }
 
 /// Reads a `multipart/form-data` body: fields up to `max_field` bytes, the file up to
-/// `max_file`.
+/// `max_file`. `before_file` sees the fields sent before the file, before a byte of it is read,
+/// and may refuse the request.
 async fn read_form(
     body: Body,
     content_type: &str,
     max_field: usize,
     max_file: usize,
+    before_file: impl Fn(&Form) -> Option<Check>,
 ) -> Result<Form, Response> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| bad("multipart/form-data needs a boundary parameter"))?;
@@ -136,6 +141,12 @@ async fn read_form(
     while let Some(mut field) = multipart.next_field().await.map_err(read_error)? {
         let name = field.name().unwrap_or("").to_string();
         let is_file = name == "file";
+        if is_file
+            && form.file.is_none()
+            && let Some(check) = before_file(&form)
+        {
+            check.await?;
+        }
         let max = if is_file { max_file } else { max_field };
         let file_name = field.file_name().map(str::to_string);
         let mut data = Vec::new();
@@ -221,6 +232,7 @@ fn options(form: &Form, reimport: bool) -> Result<ImportOptions, String> {
     o.branch_tag = s("branch_tag");
     o.service = s("service");
     o.environment = s("environment");
+    o.source_code_management_uri = s("source_code_management_uri");
     o.lead_id = form
         .one("lead")
         .map(|v| number("lead", v).map(UserId::new))
@@ -257,6 +269,7 @@ fn answer(o: &ImportOptions, r: &ImportResult) -> Value {
         "product_name": o.target.product_name,
         "engagement_name": o.target.engagement_name,
         "engagement_end_date": o.engagement_end_date,
+        "source_code_management_uri": o.source_code_management_uri,
         "test_title": o.target.test_title,
         "auto_create_context": o.auto_create_context,
         "deduplication_on_engagement": o.deduplication_on_engagement,
@@ -305,7 +318,19 @@ async fn run(state: AppState, headers: HeaderMap, body: Body, reimport: bool) ->
     let c = state.config.clone();
     let limit = c.max_body_bytes.saturating_add(c.max_upload_bytes);
     let body = Body::new(http_body_util::Limited::new(body, limit));
-    let form = match read_form(body, &content_type, 64 * 1024, c.max_upload_bytes).await {
+    // When the target fields come before the file (as `dojoql import` sends them), the right to
+    // import there is checked before the report is read.
+    // (An incomplete form so far is judged once it is all read.)
+    let precheck = |fields: &Form| -> Option<Check> {
+        let o = options(fields, reimport).ok()?;
+        let (db, p) = (state.db.clone(), principal.clone());
+        Some(Box::pin(async move {
+            import::precheck(&db, &p, &o.target, o.auto_create_context)
+                .await
+                .map_err(service_failure)
+        }))
+    };
+    let form = match read_form(body, &content_type, 64 * 1024, c.max_upload_bytes, precheck).await {
         Ok(f) => f,
         Err(refusal) => return refusal,
     };

@@ -24,7 +24,7 @@ use crate::domain::{
 };
 
 /// Rows per multi-row INSERT (Postgres takes at most 65,535 bound values per statement).
-const CHUNK: usize = 1000;
+pub const CHUNK: usize = 1000;
 
 /// A finding of a report, ready to insert.
 #[derive(Debug, Clone, Insertable)]

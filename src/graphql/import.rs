@@ -43,6 +43,8 @@ pub struct ImportParameters {
     engagement_end_date: Option<Date>,
     /// For an engagement created here: deduplicate only inside it.
     deduplication_on_engagement: Option<bool>,
+    /// For an engagement created here: a link to the source code (http(s) or an SCM address).
+    source_code_management_uri: Option<String>,
     /// Findings below this severity are left out (default INFO: none).
     minimum_severity: Option<Severity>,
     /// Set every finding active / verified (absent: as the report says).
@@ -106,6 +108,7 @@ impl ImportParameters {
         o.auto_create_context = self.auto_create_context.unwrap_or(false);
         o.engagement_end_date = self.engagement_end_date.map(|d| d.0);
         o.deduplication_on_engagement = self.deduplication_on_engagement;
+        o.source_code_management_uri = self.source_code_management_uri;
         o.minimum_severity = self
             .minimum_severity
             .map(Into::into)

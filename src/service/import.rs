@@ -84,6 +84,8 @@ pub struct ImportOptions {
     pub apply_tags_to_findings: bool,
     pub environment: Option<String>,
     pub lead_id: Option<UserId>,
+    /// A link to the source code (http(s) or an SCM address), for an engagement created here.
+    pub source_code_management_uri: Option<String>,
 }
 
 impl ImportOptions {
@@ -112,6 +114,7 @@ impl ImportOptions {
             apply_tags_to_findings: false,
             environment: None,
             lead_id: None,
+            source_code_management_uri: None,
         }
     }
 }
@@ -141,11 +144,26 @@ pub async fn import_scan(
     options: ImportOptions,
     bytes: Vec<u8>,
 ) -> ServiceResult<ImportResult> {
-    let report = parse(&options, bytes).await?;
-    write(db, principal, "Engagement", vec![], move |c, p| {
-        Box::pin(async move { import_in(c, &p, &options, report).await })
+    let options = checked(options)?;
+    let parser = parser_of(&options)?;
+    let prepare = Prepare::new(&options)?;
+    // The parser reads on a blocking thread and hands over chunks while the transaction stores
+    // the previous ones: the report's findings are never all in memory at once.
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let name = options.file_name.clone();
+    let reading =
+        tokio::task::spawn_blocking(move || stream(parser, &bytes, name.as_deref(), &prepare, &tx));
+    let imported = write(db, principal, "Engagement", vec![], move |c, p| {
+        Box::pin(async move { import_in(c, &p, &options, Source::Stream(rx)).await })
     })
-    .await
+    .await;
+    match reading.await.map_err(ServiceError::internal)? {
+        Err(e) => Err(ServiceError::ParseError(format!(
+            "{}: {e}",
+            parser.scan_type()
+        ))),
+        Ok(()) => imported,
+    }
 }
 
 /// Re-imports a report into an existing test (§4.3): the test named by id, or the latest test of
@@ -157,6 +175,7 @@ pub async fn reimport_scan(
     options: ImportOptions,
     bytes: Vec<u8>,
 ) -> ServiceResult<ImportResult> {
+    let options = checked(options)?;
     let report = parse(&options, bytes).await?;
     write(db, principal, "Test", vec![], move |c, p| {
         Box::pin(async move { reimport_in(c, &p, &options, report).await })
@@ -250,53 +269,180 @@ pub async fn precheck(
     .map_err(|e| super::db_error(e, "Engagement"))
 }
 
-/// The report's findings after the minimum severity and the overrides, with hash codes.
+/// Findings after the minimum severity and the overrides, with their hash codes: a whole report
+/// or a chunk of one.
+#[derive(Default)]
 struct Report {
     findings: Vec<ParsedFinding>,
     hashes: Vec<String>,
 }
 
-/// Parses on a blocking thread (CPU-bound; the runtime's workers stay free).
-async fn parse(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Report> {
-    let parser = parsers::by_scan_type(&options.scan_type).ok_or_else(|| {
+/// The options with their links checked (a blank link is none).
+fn checked(mut options: ImportOptions) -> ServiceResult<ImportOptions> {
+    options.source_code_management_uri = options
+        .source_code_management_uri
+        .take()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| {
+            crate::domain::check_url(
+                "source_code_management_uri",
+                &u,
+                crate::db::engagement::SOURCE_CODE_MANAGEMENT_URI_MAX,
+                true,
+            )
+        })
+        .transpose()
+        .map_err(ServiceError::from)?;
+    Ok(options)
+}
+
+/// The parser of the import's scan type.
+fn parser_of(options: &ImportOptions) -> ServiceResult<&'static dyn parsers::Parser> {
+    parsers::by_scan_type(&options.scan_type).ok_or_else(|| {
         ServiceError::bad_input(format!(
             "unknown scan type {:?} (the scanTypes query lists them)",
             options.scan_type
         ))
-    })?;
-    let name = options.file_name.clone();
-    let parsed = tokio::task::spawn_blocking(move || parser.parse(&bytes, name.as_deref()))
-        .await
-        .map_err(ServiceError::internal)?
-        .map_err(|e| ServiceError::ParseError(format!("{}: {e}", parser.scan_type())))?;
-    let rule = dedup::rule(&options.scan_type);
-    let mut findings: Vec<ParsedFinding> = parsed
-        .findings
-        .into_iter()
-        .filter(|f| f.severity <= options.minimum_severity)
-        .collect();
-    let test_tags = crate::domain::clean_tags(&options.tags).map_err(ServiceError::from)?;
-    for f in &mut findings {
-        if let Some(date) = options.scan_date {
+    })
+}
+
+/// What an import does to each parsed finding before it is stored: the minimum severity, the
+/// date, service and tag overrides, the hash code.
+struct Prepare {
+    rule: DedupRule,
+    minimum: Severity,
+    scan_date: Option<NaiveDate>,
+    service: Option<String>,
+    /// The test's tags, when they also go on every finding.
+    tags: Vec<String>,
+}
+
+impl Prepare {
+    fn new(options: &ImportOptions) -> ServiceResult<Self> {
+        let test_tags = crate::domain::clean_tags(&options.tags).map_err(ServiceError::from)?;
+        Ok(Prepare {
+            rule: dedup::rule(&options.scan_type),
+            minimum: options.minimum_severity,
+            scan_date: options.scan_date,
+            service: options.service.clone().filter(|s| !s.is_empty()),
+            tags: if options.apply_tags_to_findings {
+                test_tags
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Adds `f` to `report` unless it is below the minimum severity.
+    fn add(&self, mut f: ParsedFinding, report: &mut Report) {
+        if f.severity > self.minimum {
+            return;
+        }
+        if let Some(date) = self.scan_date {
             f.date = Some(date);
         }
-        if let Some(service) = options.service.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(service) = &self.service {
             f.service = Some(service.clone());
         }
-        if options.apply_tags_to_findings {
-            f.tags.extend(test_tags.iter().cloned());
-        }
+        f.tags.extend(self.tags.iter().cloned());
         f.tags = crate::domain::clean_tags(&f.tags)
             .unwrap_or_default()
             .into_iter()
             .take(crate::domain::MAX_LIST_ITEMS)
             .collect();
+        report
+            .hashes
+            .push(dedup::hash_code(&f, &self.rule, f.service.as_deref()));
+        report.findings.push(f);
     }
-    let hashes = findings
-        .iter()
-        .map(|f| dedup::hash_code(f, &rule, f.service.as_deref()))
-        .collect();
-    Ok(Report { findings, hashes })
+}
+
+/// Parses a whole report on a blocking thread (CPU-bound; the runtime's workers stay free).
+async fn parse(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Report> {
+    let parser = parser_of(options)?;
+    let prepare = Prepare::new(options)?;
+    let name = options.file_name.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut report = Report::default();
+        parser.parse_each(&bytes, name.as_deref(), &mut |f| {
+            prepare.add(f, &mut report);
+            Ok(())
+        })?;
+        Ok(report)
+    })
+    .await
+    .map_err(ServiceError::internal)?
+    .map_err(|e: parsers::ParseError| {
+        ServiceError::ParseError(format!("{}: {e}", parser.scan_type()))
+    })
+}
+
+/// Findings an import reads, as they come from a parser on another thread.
+enum Piece {
+    Findings(Report),
+    /// The report has been read to its end.
+    End,
+    /// The report could not be read (the parser returns why).
+    Failed,
+}
+
+/// Parses `bytes` into chunks of prepared findings sent to `tx` (on a blocking thread). An
+/// error is the report's; a consumer that has gone away ends the parse quietly (its own error
+/// is the one to report).
+fn stream(
+    parser: &dyn parsers::Parser,
+    bytes: &[u8],
+    file_name: Option<&str>,
+    prepare: &Prepare,
+    tx: &tokio::sync::mpsc::Sender<Piece>,
+) -> Result<(), parsers::ParseError> {
+    let mut chunk = Report::default();
+    let parsed = parser.parse_each(bytes, file_name, &mut |f| {
+        prepare.add(f, &mut chunk);
+        if chunk.findings.len() >= rows::CHUNK {
+            tx.blocking_send(Piece::Findings(std::mem::take(&mut chunk)))
+                .map_err(|_| parsers::ParseError::new("the import stopped"))?;
+        }
+        Ok(())
+    });
+    match parsed {
+        Ok(_) => {
+            if !chunk.findings.is_empty() {
+                let _ = tx.blocking_send(Piece::Findings(chunk));
+            }
+            let _ = tx.blocking_send(Piece::End);
+            Ok(())
+        }
+        Err(_) if tx.is_closed() => Ok(()),
+        Err(e) => {
+            let _ = tx.blocking_send(Piece::Failed);
+            Err(e)
+        }
+    }
+}
+
+/// Where an import's findings come from: a report read whole (re-import falling back to an
+/// import), or the chunks of a parser that is still reading.
+enum Source {
+    Whole(Option<Report>),
+    Stream(tokio::sync::mpsc::Receiver<Piece>),
+}
+
+impl Source {
+    /// The next findings; `None` once the report has been read to its end. A report that could
+    /// not be read is an error, so that nothing of it is committed.
+    async fn next(&mut self) -> QueryResult<Option<Report>> {
+        match self {
+            Source::Whole(report) => Ok(report.take()),
+            Source::Stream(rx) => match rx.recv().await {
+                Some(Piece::Findings(chunk)) => Ok(Some(chunk)),
+                Some(Piece::End) => Ok(None),
+                Some(Piece::Failed) | None => {
+                    Err(DbError::Rule("the report could not be read".into()))
+                }
+            },
+        }
+    }
 }
 
 /// The target of an import once resolved: engagement (locked), product, product type.
@@ -387,7 +533,7 @@ async fn resolve_engagement(
                 reason: None,
                 tracker: None,
                 test_strategy: None,
-                source_code_management_uri: None,
+                source_code_management_uri: options.source_code_management_uri.clone(),
                 engagement_type: EngagementType::CiCd,
                 status: EngagementStatus::InProgress,
                 active: true,
@@ -664,19 +810,21 @@ async fn create_findings(
     test: &Test,
     options: &ImportOptions,
     user: UserId,
+    sla: &SlaPolicy,
     findings: &[&ParsedFinding],
     hashes: &[&str],
 ) -> QueryResult<Vec<FindingId>> {
     let now = Utc::now();
-    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
-        .await?
-        .policy();
-    let rows_to_insert: Vec<ImportedFinding> = findings
-        .iter()
-        .zip(hashes)
-        .map(|(f, h)| new_row(f, h, test, options, user, now, &sla))
-        .collect();
-    let ids = rows::insert_findings(c, &rows_to_insert).await?;
+    let mut ids = Vec::with_capacity(findings.len());
+    // Rows are built a statement's worth at a time: they copy the findings' text.
+    for (findings, hashes) in findings.chunks(rows::CHUNK).zip(hashes.chunks(rows::CHUNK)) {
+        let rows_to_insert: Vec<ImportedFinding> = findings
+            .iter()
+            .zip(hashes)
+            .map(|(f, h)| new_row(f, h, test, options, user, now, sla))
+            .collect();
+        ids.extend(rows::insert_findings(c, &rows_to_insert).await?);
+    }
     let endpoints: Vec<&Endpoint> = findings.iter().flat_map(|f| f.endpoints.iter()).collect();
     if !endpoints.is_empty() {
         let by_url = rows::upsert_endpoints(c, test.product_id, &endpoints).await?;
@@ -758,7 +906,7 @@ async fn deduplicate(
     findings: &[&ParsedFinding],
     hashes: &[&str],
 ) -> QueryResult<Vec<(FindingId, FindingId)>> {
-    if new_ids.is_empty() || !rows::dedup_enabled(c).await? {
+    if new_ids.is_empty() {
         return Ok(Vec::new());
     }
     let algorithm = rule.algorithm;
@@ -975,12 +1123,14 @@ async fn finish(
     })
 }
 
-/// The import in the caller's transaction (re-import without a test falls back to it).
+/// The import in the caller's transaction: the findings are stored chunk by chunk as `source`
+/// yields them, each chunk deduplicated against the product (earlier chunks included) before the
+/// next is read.
 async fn import_in(
     c: &mut AsyncPgConnection,
     p: &Principal,
     options: &ImportOptions,
-    report: Report,
+    mut source: Source,
 ) -> QueryResult<ImportResult> {
     let Resolved {
         engagement,
@@ -988,44 +1138,52 @@ async fn import_in(
     } = resolve_engagement(c, p, options).await?;
     lifecycle::engagement::open_for_children(c, engagement.id).await?;
     let test = create_test(c, p, options, &engagement).await?;
-    let findings: Vec<&ParsedFinding> = report.findings.iter().collect();
-    let hashes: Vec<&str> = report.hashes.iter().map(String::as_str).collect();
-    let ids = create_findings(c, &test, options, p.user_id, &findings, &hashes).await?;
     let rule = dedup::rule(&options.scan_type);
-    deduplicate(
-        c,
-        &test,
-        engagement.deduplication_on_engagement,
-        &rule,
-        &ids,
-        &findings,
-        &hashes,
-    )
-    .await?;
-    let mut actions: Vec<(FindingId, ImportAction)> =
-        ids.iter().map(|id| (*id, ImportAction::Created)).collect();
-    if options.close_old_findings == Some(true) {
-        let open: Vec<usize> = findings
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !f.is_mitigated.unwrap_or(false))
-            .map(|(i, _)| i)
-            .collect();
-        let keep_hashes: Vec<String> = if rule.algorithm != DedupAlgorithm::UniqueIdFromTool {
-            open.iter().map(|i| hashes[*i].to_string()).collect()
-        } else {
-            Vec::new()
-        };
-        let keep_uids: Vec<String> = if matches!(
-            rule.algorithm,
-            DedupAlgorithm::UniqueIdFromTool | DedupAlgorithm::UniqueIdFromToolOrHashCode
-        ) {
-            open.iter()
-                .filter_map(|i| findings[*i].unique_id_from_tool.clone())
-                .collect()
-        } else {
-            Vec::new()
-        };
+    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
+        .await?
+        .policy();
+    let deduplicating = rows::dedup_enabled(c).await?;
+    let closing = options.close_old_findings == Some(true);
+    let by_hash = rule.algorithm != DedupAlgorithm::UniqueIdFromTool;
+    let by_uid = matches!(
+        rule.algorithm,
+        DedupAlgorithm::UniqueIdFromTool | DedupAlgorithm::UniqueIdFromToolOrHashCode
+    );
+    // What the open findings of the report are known by, for closing the old ones.
+    let (mut keep_hashes, mut keep_uids) = (Vec::new(), Vec::new());
+    let mut actions: Vec<(FindingId, ImportAction)> = Vec::new();
+    while let Some(chunk) = source.next().await? {
+        let findings: Vec<&ParsedFinding> = chunk.findings.iter().collect();
+        let hashes: Vec<&str> = chunk.hashes.iter().map(String::as_str).collect();
+        let ids = create_findings(c, &test, options, p.user_id, &sla, &findings, &hashes).await?;
+        if deduplicating {
+            deduplicate(
+                c,
+                &test,
+                engagement.deduplication_on_engagement,
+                &rule,
+                &ids,
+                &findings,
+                &hashes,
+            )
+            .await?;
+        }
+        actions.extend(ids.iter().map(|id| (*id, ImportAction::Created)));
+        if closing {
+            for (f, hash) in chunk.findings.iter().zip(&chunk.hashes) {
+                if f.is_mitigated.unwrap_or(false) {
+                    continue;
+                }
+                if by_hash {
+                    keep_hashes.push(hash.clone());
+                }
+                if let Some(uid) = f.unique_id_from_tool.as_ref().filter(|_| by_uid) {
+                    keep_uids.push(uid.clone());
+                }
+            }
+        }
+    }
+    if closing {
         let old = rows::old_findings(
             c,
             test.id,
@@ -1145,7 +1303,7 @@ async fn reimport_in(
         if options.auto_create_context {
             let mut fallback = options.clone();
             fallback.close_old_findings = Some(false);
-            return import_in(c, p, &fallback, report).await;
+            return import_in(c, p, &fallback, Source::Whole(Some(report))).await;
         }
         return Err(DbError::NotFound);
     };
@@ -1283,18 +1441,24 @@ async fn reimport_in(
         .iter()
         .map(|i| report.hashes[*i].as_str())
         .collect();
-    let created = create_findings(c, &test, options, p.user_id, &create, &create_hashes).await?;
+    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
+        .await?
+        .policy();
+    let created =
+        create_findings(c, &test, options, p.user_id, &sla, &create, &create_hashes).await?;
     let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
-    deduplicate(
-        c,
-        &test,
-        engagement.deduplication_on_engagement,
-        &rule,
-        &created,
-        &create,
-        &create_hashes,
-    )
-    .await?;
+    if rows::dedup_enabled(c).await? {
+        deduplicate(
+            c,
+            &test,
+            engagement.deduplication_on_engagement,
+            &rule,
+            &created,
+            &create,
+            &create_hashes,
+        )
+        .await?;
+    }
 
     rows::refresh(c, &refresh).await?;
     rows::reactivate(c, &reactivated, options.verified).await?;

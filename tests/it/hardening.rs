@@ -342,7 +342,7 @@ fn partial_upload(token: Option<&str>, parent: &str, size: usize) -> (Vec<u8>, u
 }
 
 /// Sends a request's first bytes only and reads the answer the server gives without the rest.
-async fn answer_without_body(addr: std::net::SocketAddr, head: &[u8]) -> (u16, String) {
+pub(crate) async fn answer_without_body(addr: std::net::SocketAddr, head: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(head).await.unwrap();
     let mut out = Vec::new();

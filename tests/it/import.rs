@@ -254,7 +254,7 @@ mod rest {
     use super::sample;
     use crate::helpers::TestApp;
 
-    const B: &str = "curlBoundary1234";
+    pub const B: &str = "curlBoundary1234";
 
     /// A multipart body of `fields` and the report `file`.
     pub fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
@@ -353,6 +353,37 @@ mod rest {
         );
         assert_eq!(again["statistics"]["delta"]["created"]["total"]["total"], 0);
         assert_eq!(again["statistics"]["before"]["total"]["total"], 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_engagement_created_by_an_import_keeps_its_source_code_link() {
+        let app = TestApp::new().await;
+        let file = sample(TRIVY);
+        let with_scm = async |uri: &str| {
+            let mut f = fields("scm");
+            f.push(("source_code_management_uri", uri));
+            post(
+                &app,
+                "/api/v2/import-scan/",
+                Some(&app.root_token),
+                form(&f, Some(("r.json", &file))),
+            )
+            .await
+        };
+        let (status, r) = with_scm("javascript:alert(1)").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+        assert_eq!(r["code"], "BAD_USER_INPUT", "{r}");
+        let (status, r) = with_scm("https://git.example.com/shop").await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(
+            r["source_code_management_uri"],
+            "https://git.example.com/shop"
+        );
+        assert_eq!(
+            app.dump("SELECT id, name, source_code_management_uri AS scm FROM engagements")
+                .await,
+            r#"[{"id":1,"name":"ci","scm":"https://git.example.com/shop"}]"#
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,6 +510,68 @@ mod rights_and_races {
         let (status, r) = import_as(&app, &importer.token, &new_type).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
         assert_eq!(app.count("products").await, 1);
+    }
+
+    /// The head of an import request whose target fields come before a `size`-byte report of
+    /// which only 64 KiB are sent.
+    fn partial_import(token: &str, fields: &[(&str, &str)], size: usize) -> Vec<u8> {
+        let b = rest::B;
+        let mut body = rest::form(fields, None);
+        body.truncate(body.len() - format!("--{b}--\r\n").len());
+        body.extend_from_slice(
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.json\"\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let total = body.len() + size + format!("\r\n--{b}--\r\n").len();
+        body.extend(std::iter::repeat_n(b' ', 64 * 1024));
+        let mut req = format!(
+            "POST /api/v2/import-scan/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Token {token}\r\nContent-Type: multipart/form-data; boundary={b}\r\n\
+             Content-Length: {total}\r\n\r\n"
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        req
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_report_is_refused_before_it_is_read_when_its_target_is_not_yours() {
+        let app = TestApp::new().await;
+        let h = app.hierarchy().await;
+        let engagement = crate::helpers::db_id(&h.engagement).to_string();
+        let reader = app.user("reader").await;
+        let outsider = app.user("outsider").await;
+        app.grant_product(&h.product, &reader.id, "READER").await;
+        let addr = app.serve().await;
+        let by_id = [
+            ("scan_type", "ZAP Scan"),
+            ("engagement", engagement.as_str()),
+        ];
+        let size = 50 * 1024 * 1024;
+        let answer = |token: String, fields: Vec<(&'static str, String)>| async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::hardening::answer_without_body(addr, &partial_import(&token, &fields, size))
+                .await
+        };
+        let owned = |f: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            f.iter().map(|(k, v)| (*k, v.to_string())).collect()
+        };
+        let (status, body) = answer(reader.token.clone(), owned(&by_id)).await;
+        assert_eq!(status, 403, "{body}");
+        let (status, body) = answer(outsider.token.clone(), owned(&by_id)).await;
+        assert_eq!(status, 404, "{body}");
+        // By names: a product the outsider cannot see is as missing as one that does not exist.
+        let by_name = [
+            ("scan_type", "ZAP Scan"),
+            ("product_name", "P"),
+            ("engagement_name", "ci"),
+            ("auto_create_context", "true"),
+        ];
+        let (status, body) = answer(outsider.token.clone(), owned(&by_name)).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(app.count("tests").await, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -911,4 +1004,66 @@ async fn imported_findings_get_their_product_sla_deadline() {
         .await
         .unwrap();
     assert_eq!(app.dump(rows).await, at_import);
+}
+
+/// A Generic Findings Import JSON report of `n` distinct findings, then `extra` ones.
+fn generic_report(n: usize, extra: &[serde_json::Value]) -> Vec<u8> {
+    let mut findings: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"title": format!("Finding {i}"), "severity": "Medium",
+                "description": format!("Issue number {i}"), "file_path": format!("src/f{}.rs", i % 7),
+                "line": i + 1})
+        })
+        .collect();
+    findings.extend(extra.iter().cloned());
+    serde_json::to_vec(&serde_json::json!({"findings": findings})).unwrap()
+}
+
+/// Reports are stored chunk by chunk while the parser reads on (a chunk is 1,000 findings):
+/// a finding in a later chunk is a duplicate of one in the first, and a report that breaks
+/// after several chunks have been stored leaves nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_read_in_chunks_deduplicates_across_them_and_a_late_error_writes_nothing() {
+    const GENERIC: &str = "Generic Findings Import";
+    let app = TestApp::new().await;
+    let mut o = options(GENERIC, "big.json", "chunks", "ci");
+    o.file_name = Some("big.json".into());
+    let again = serde_json::json!({"title": "Finding 3", "severity": "Medium",
+        "description": "Issue number 3", "file_path": "src/f3.rs", "line": 4});
+    let r = import::import_scan(&app.state.db, &app.root, o, generic_report(2_500, &[again]))
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message()));
+    assert_eq!(delta(&r), (2_501, 0, 0, 0));
+    assert_eq!(duplicates(&app, Some(r.test.id), None).await, 1);
+    let pairs = app
+        .dump(
+            "SELECT d.id, d.title AS duplicate, o.title AS original, d.id > o.id AS later \
+             FROM findings d JOIN findings o ON o.id = d.duplicate_finding_id",
+        )
+        .await;
+    let pairs: Vec<serde_json::Value> = serde_json::from_str(&pairs).unwrap();
+    assert_eq!(pairs.len(), 1, "{pairs:?}");
+    assert_eq!(pairs[0]["duplicate"], "Finding 3");
+    assert_eq!(pairs[0]["original"], "Finding 3");
+    assert_eq!(pairs[0]["later"], true);
+
+    let before = app.snapshot().await;
+    let broken = serde_json::json!({"title": "Broken", "severity": "High", "cwe": "not a number"});
+    let mut o = options(GENERIC, "big.json", "never created", "ci");
+    o.file_name = Some("big.json".into());
+    let e = import::import_scan(
+        &app.state.db,
+        &app.root,
+        o,
+        generic_report(2_500, &[broken]),
+    )
+    .await
+    .expect_err("a broken report is refused");
+    assert_eq!(e.code(), "PARSE_ERROR", "{}", e.message());
+    assert!(e.message().contains("findings[2500]"), "{}", e.message());
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "nothing of the broken report is written"
+    );
 }

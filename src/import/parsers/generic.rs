@@ -15,14 +15,15 @@
 //!   Info in CSV (as DefectDojo).
 
 use base64::Engine;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::{Map, Value, value::RawValue};
 
 use super::common::{
     convert_bool, cwe_number, loose_bool, non_blank, parse_cwes, parse_date, parse_datetime,
     push_unique,
 };
 use super::cvss::{find_cvss3, find_cvss4};
-use super::{ParseError, Parser};
+use super::{ParseError, Parser, Sink};
 use crate::domain::Severity;
 use crate::domain::report::{Endpoint, ParsedFinding, ParsedReport, ReportFile};
 
@@ -33,15 +34,20 @@ impl Parser for GenericParser {
         "Generic Findings Import"
     }
 
-    fn parse(&self, bytes: &[u8], file_name: Option<&str>) -> Result<ParsedReport, ParseError> {
+    fn parse_each(
+        &self,
+        bytes: &[u8],
+        file_name: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<String>, ParseError> {
         let text = super::text(bytes)?;
         let first = text.trim_start().chars().next();
         let name = file_name.unwrap_or("").to_ascii_lowercase();
         match first {
-            Some('{' | '[') => parse_json(text),
-            Some(_) => parse_csv(text),
+            Some('{' | '[') => parse_json(text, sink),
+            Some(_) => super::emit(parse_csv(text)?, sink),
             None if name.ends_with(".json") => Err(ParseError::new("the JSON file is empty")),
-            None => Ok(ParsedReport::default()),
+            None => Ok(None),
         }
     }
 }
@@ -113,33 +119,44 @@ fn py_list(items: &[&str]) -> String {
     format!("[{}]", inner.join(", "))
 }
 
-fn parse_json(text: &str) -> Result<ParsedReport, ParseError> {
-    let data: Value = serde_json::from_str(text)?;
-    let Value::Object(data) = data else {
-        return Err(ParseError::new(
-            "a Generic Findings Import JSON file is an object with a \"findings\" list",
-        ));
+/// The top level of a Generic Findings Import JSON file; each finding stays an unparsed slice of
+/// the input until it is read, turned into a finding and dropped.
+#[derive(Deserialize)]
+struct JsonReport<'a> {
+    #[serde(borrow, default)]
+    findings: Option<&'a RawValue>,
+    #[serde(default)]
+    version: Option<Value>,
+}
+
+fn parse_json(text: &str, sink: &mut Sink<'_>) -> Result<Option<String>, ParseError> {
+    let not_an_object = || {
+        ParseError::new("a Generic Findings Import JSON file is an object with a \"findings\" list")
     };
-    let findings = match data.get("findings") {
-        None | Some(Value::Null) => &Vec::new(),
-        Some(Value::Array(items)) => items,
+    if !text.trim_start().starts_with('{') {
+        // Still a JSON error first when the text is not JSON at all.
+        serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+        return Err(not_an_object());
+    }
+    let data: JsonReport<'_> = serde_json::from_str(text)?;
+    let tool_version = data.version.as_ref().and_then(scalar_string);
+    let findings: Vec<&RawValue> = match data.findings.map(RawValue::get) {
+        None | Some("null") => Vec::new(),
+        Some(list) if list.starts_with('[') => serde_json::from_str(list)?,
         Some(_) => return Err(ParseError::new("\"findings\" must be a list").at("findings")),
-    };
-    let mut report = ParsedReport {
-        findings: Vec::with_capacity(findings.len()),
-        tool_version: data.get("version").and_then(scalar_string),
     };
     for (i, item) in findings.iter().enumerate() {
         let at = format!("findings[{i}]");
-        let Value::Object(item) = item else {
+        if !item.get().starts_with('{') {
             return Err(ParseError::new("a finding must be an object").at(at));
-        };
-        report.findings.push(json_finding(item).map_err(|e| {
+        }
+        let item: Map<String, Value> = serde_json::from_str(item.get())?;
+        sink(json_finding(&item).map_err(|e| {
             let inner = prefix_at(&at, e.at.as_deref());
             e.at(inner)
-        })?);
+        })?)?;
     }
-    Ok(report)
+    Ok(tool_version)
 }
 
 fn prefix_at(base: &str, inner: Option<&str>) -> String {

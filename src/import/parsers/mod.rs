@@ -10,7 +10,7 @@
 //! through quick-xml with no DTD processing and no entity expansion beyond XML's five, CSV
 //! through the csv crate. Input size is capped before a parser sees it (the upload limit).
 
-use crate::domain::report::ParsedReport;
+use crate::domain::report::{ParsedFinding, ParsedReport};
 
 pub mod common;
 pub mod cvss;
@@ -68,14 +68,53 @@ impl From<serde_json::Error> for ParseError {
     }
 }
 
+/// Where a parser hands each finding as soon as it has read it. An error stops the parse and is
+/// returned from it (the consumer has gone away).
+pub type Sink<'a> = dyn FnMut(ParsedFinding) -> Result<(), ParseError> + 'a;
+
 /// A scanner format.
 pub trait Parser: Sync {
     /// DefectDojo's scan type name (`"Trivy Scan"`).
     fn scan_type(&self) -> &'static str;
 
-    /// Parses a whole report. `file_name` is a hint for formats with several encodings (Generic
-    /// Findings Import: JSON or CSV); content decides where it can.
-    fn parse(&self, bytes: &[u8], file_name: Option<&str>) -> Result<ParsedReport, ParseError>;
+    /// Parses a report, handing its findings to `sink` one by one in report order as they are
+    /// read, and returns the tool's version when the report names it. `file_name` is a hint for
+    /// formats with several encodings (Generic Findings Import: JSON or CSV); content decides
+    /// where it can. On an error the sink may already have had some findings: a consumer that
+    /// stores them as they come must undo that (the import runs in one transaction).
+    ///
+    /// A parser implements this one (it streams) or [`Parser::parse`] (it reads the whole report
+    /// first; the default here then emits what `parse` returns), never neither.
+    fn parse_each(
+        &self,
+        bytes: &[u8],
+        file_name: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<String>, ParseError> {
+        emit(self.parse(bytes, file_name)?, sink)
+    }
+
+    /// Parses a whole report into memory (by default: collects what [`Parser::parse_each`]
+    /// hands over).
+    fn parse(&self, bytes: &[u8], file_name: Option<&str>) -> Result<ParsedReport, ParseError> {
+        let mut findings = Vec::new();
+        let tool_version = self.parse_each(bytes, file_name, &mut |f| {
+            findings.push(f);
+            Ok(())
+        })?;
+        Ok(ParsedReport {
+            findings,
+            tool_version,
+        })
+    }
+}
+
+/// Hands every finding of an in-memory report to `sink`.
+pub fn emit(report: ParsedReport, sink: &mut Sink<'_>) -> Result<Option<String>, ParseError> {
+    for f in report.findings {
+        sink(f)?;
+    }
+    Ok(report.tool_version)
 }
 
 /// Every registered parser, in the order `scanTypes` lists them.

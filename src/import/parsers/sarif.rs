@@ -29,12 +29,12 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 use super::common::{find_cve, find_cwe, parse_date, push_unique, shorten};
-use super::{ParseError, Parser};
+use super::{ParseError, Parser, Sink};
 use crate::domain::Severity;
-use crate::domain::report::{ParsedFinding, ParsedReport};
+use crate::domain::report::ParsedFinding;
 
 pub struct SarifParser;
 
@@ -43,7 +43,12 @@ impl Parser for SarifParser {
         "SARIF"
     }
 
-    fn parse(&self, bytes: &[u8], _file_name: Option<&str>) -> Result<ParsedReport, ParseError> {
+    fn parse_each(
+        &self,
+        bytes: &[u8],
+        _file_name: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<String>, ParseError> {
         let text = super::text(bytes)?;
         if text.trim().is_empty() {
             return Err(ParseError::new("the SARIF file is empty"));
@@ -53,18 +58,16 @@ impl Parser for SarifParser {
                 "a SARIF log is a JSON object with \"runs\"",
             ));
         }
-        let log: Log = serde_json::from_str(text)?;
-        let mut report = ParsedReport {
-            findings: Vec::new(),
-            tool_version: log.runs.first().and_then(|r| r.tool.driver.version.clone()),
-        };
+        // Results stay unparsed slices of the input until their run is complete (a run's rules
+        // may follow its results); each is then read, turned into findings and dropped.
+        let log: Log<'_> = serde_json::from_str(text)?;
         for (r, run) in log.runs.iter().enumerate() {
-            run_findings(run, &mut report.findings).map_err(|e| {
+            run_findings(text, run, sink).map_err(|e| {
                 let inner = e.at.clone().unwrap_or_default();
                 e.at(format!("runs[{r}]{inner}"))
             })?;
         }
-        Ok(report)
+        Ok(log.runs.first().and_then(|r| r.tool.driver.version.clone()))
     }
 }
 
@@ -75,17 +78,17 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Log {
-    #[serde(deserialize_with = "nullable")]
-    runs: Vec<Run>,
+struct Log<'a> {
+    #[serde(borrow, deserialize_with = "nullable")]
+    runs: Vec<Run<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Run {
+struct Run<'a> {
     tool: Tool,
-    #[serde(deserialize_with = "nullable")]
-    results: Vec<SarifResult>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    results: Vec<&'a RawValue>,
     #[serde(deserialize_with = "nullable")]
     invocations: Vec<Invocation>,
     #[serde(deserialize_with = "nullable")]
@@ -359,18 +362,47 @@ impl<'a> Rules<'a> {
     }
 }
 
-fn run_findings(run: &Run, out: &mut Vec<ParsedFinding>) -> Result<(), ParseError> {
+fn run_findings(text: &str, run: &Run<'_>, sink: &mut Sink<'_>) -> Result<(), ParseError> {
     let rules = Rules::new(&run.tool);
     let date = run
         .invocations
         .last()
         .and_then(|i| i.end_time_utc.as_deref())
         .and_then(parse_date);
-    for (i, result) in run.results.iter().enumerate() {
-        result_findings(result, &rules, run, date, out)
+    let mut findings = Vec::new();
+    for (i, raw) in run.results.iter().enumerate() {
+        let result: SarifResult = serde_json::from_str(raw.get()).map_err(|e| {
+            let e = within(text, raw.get(), e);
+            let at = e.at.clone().unwrap_or_default();
+            e.at(format!(".results[{i}], {at}"))
+        })?;
+        result_findings(&result, &rules, run, date, &mut findings)
             .map_err(|e| e.at(format!(".results[{i}]")))?;
+        for f in findings.drain(..) {
+            sink(f)?;
+        }
     }
     Ok(())
+}
+
+/// A serde_json error in `part`, a slice of `text`, located in `text`.
+fn within(text: &str, part: &str, e: serde_json::Error) -> ParseError {
+    let mut error = ParseError::from(e);
+    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    if let Some(before) = text.get(..offset) {
+        let lines = before.matches('\n').count();
+        let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1);
+        let (line, col) = match (error.at.as_deref()).and_then(|a| {
+            let (l, c) = a.strip_prefix("line ")?.split_once(", column ")?;
+            Some((l.parse::<usize>().ok()?, c.parse::<usize>().ok()?))
+        }) {
+            Some((1, c)) => (lines + 1, column + c),
+            Some((l, c)) => (lines + l, c),
+            None => return error,
+        };
+        error.at = Some(format!("line {line}, column {col}"));
+    }
+    error
 }
 
 /// A message's text: a rule message string by id with its arguments filled in, else its text
@@ -431,7 +463,7 @@ fn snippet(location: Option<&Location>) -> Option<&str> {
     of(physical.region.as_ref()).or_else(|| of(physical.context_region.as_ref()))
 }
 
-fn artifact_uri<'a>(run: &'a Run, location: &'a ArtifactLocation) -> Option<&'a str> {
+fn artifact_uri<'a>(run: &'a Run<'_>, location: &'a ArtifactLocation) -> Option<&'a str> {
     if let Some(uri) = location.uri.as_deref() {
         return Some(uri);
     }
@@ -443,7 +475,7 @@ fn artifact_uri<'a>(run: &'a Run, location: &'a ArtifactLocation) -> Option<&'a 
         .and_then(|(_, a)| a.location.as_ref()?.uri.as_deref())
 }
 
-fn code_flows(run: &Run, flows: &[CodeFlow]) -> String {
+fn code_flows(run: &Run<'_>, flows: &[CodeFlow]) -> String {
     let mut out = String::new();
     for flow in flows {
         for thread in &flow.thread_flows {
@@ -484,7 +516,7 @@ fn code_flows(run: &Run, flows: &[CodeFlow]) -> String {
 }
 
 fn description(
-    run: &Run,
+    run: &Run<'_>,
     result: &SarifResult,
     rule: Option<&Rule>,
     message: Option<&str>,
@@ -687,7 +719,7 @@ fn tags(props: &Map<String, Value>, out: &mut Vec<String>) {
 fn result_findings(
     result: &SarifResult,
     rules: &Rules<'_>,
-    run: &Run,
+    run: &Run<'_>,
     date: Option<chrono::NaiveDate>,
     out: &mut Vec<ParsedFinding>,
 ) -> Result<(), ParseError> {
@@ -842,9 +874,27 @@ fn result_findings(
 mod tests {
     use super::super::robustness::{never_panics, sample};
     use super::*;
+    use crate::domain::report::ParsedReport;
 
     fn parse(json: &str) -> Result<ParsedReport, ParseError> {
         SarifParser.parse(json.as_bytes(), Some("r.sarif"))
+    }
+
+    #[test]
+    fn a_bad_result_is_located_in_the_file() {
+        let json = "{\"runs\": [{\"tool\": {\"driver\": {\"name\": \"x\"}},\n \"results\": [\n  {\"ruleId\": \"a\", \"message\": {\"text\": \"m\"}},\n  {\"ruleId\": \"b\", \"level\": 5}]}]}";
+        let e = parse(json).unwrap_err();
+        assert_eq!(
+            e.at.as_deref(),
+            Some("runs[0].results[1], line 4, column 28"),
+            "{e}"
+        );
+        // The first line of a result that starts mid-line counts from the result's column.
+        let e = parse("{\"runs\": [{\"results\": [{\"level\": 5}]}]}").unwrap_err();
+        assert_eq!(
+            e.at.as_deref(),
+            Some("runs[0].results[0], line 1, column 34")
+        );
     }
 
     fn one(json: &str) -> ParsedFinding {
@@ -979,7 +1029,10 @@ mod tests {
         assert_eq!(e.at.as_deref(), Some("runs[0].results[0]"));
         let e = parse(r#"{"runs":[{"results":[{"locations":[{"physicalLocation":{"region":{"startLine":"x"}}}]}]}]}"#)
             .unwrap_err();
-        assert!(e.at.unwrap().starts_with("line 1, column"));
+        assert!(
+            e.at.unwrap()
+                .starts_with("runs[0].results[0], line 1, column")
+        );
         assert!(parse("[]").is_err());
         assert_eq!(parse(r#"{"runs":null}"#).unwrap().findings.len(), 0);
         // Deep nesting: a kept value stops at serde_json's recursion limit, an ignored one is

@@ -30,6 +30,10 @@ pub const CHUNK: usize = 1000;
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = findings)]
 pub struct ImportedFinding {
+    /// Reserved with [`reserve_finding_ids`] before insertion.
+    pub id: FindingId,
+    pub duplicate: bool,
+    pub duplicate_finding_id: Option<FindingId>,
     pub test_id: TestId,
     pub engagement_id: EngagementId,
     pub product_id: ProductId,
@@ -83,22 +87,48 @@ pub struct ImportedFinding {
     pub sla_expiration_date: Option<NaiveDate>,
 }
 
-/// Inserts `rows` in chunks; returns their ids in the same order.
+/// `n` new finding ids from the findings' sequence, ascending: an import knows its findings' ids
+/// before it writes them, so a duplicate goes in already pointing at its original.
+#[tracing::instrument(level = "debug", skip_all, fields(n))]
+pub async fn reserve_finding_ids(
+    conn: &mut AsyncPgConnection,
+    n: usize,
+) -> QueryResult<Vec<FindingId>> {
+    #[derive(QueryableByName)]
+    struct Reserved {
+        #[diesel(sql_type = Integer)]
+        id: FindingId,
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<FindingId> = diesel::sql_query(
+        "SELECT nextval(pg_get_serial_sequence('findings', 'id'))::int AS id \
+         FROM generate_series(1, $1)",
+    )
+    .bind::<Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
+    .load::<Reserved>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    ids.sort_by_key(|id| id.get());
+    Ok(ids)
+}
+
+/// Inserts `rows` (ids reserved) in chunks.
 #[tracing::instrument(level = "debug", skip_all, fields(n = rows.len()))]
 pub async fn insert_findings(
     conn: &mut AsyncPgConnection,
     rows: &[ImportedFinding],
-) -> QueryResult<Vec<FindingId>> {
-    let mut ids = Vec::with_capacity(rows.len());
+) -> QueryResult<()> {
     for chunk in rows.chunks(CHUNK) {
-        let got: Vec<FindingId> = diesel::insert_into(findings::table)
+        diesel::insert_into(findings::table)
             .values(chunk)
-            .returning(findings::id)
-            .get_results(conn)
+            .execute(conn)
             .await?;
-        ids.extend(got);
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// An endpoint row to upsert.
@@ -348,28 +378,6 @@ pub async fn test_findings(
     .bind::<Integer, _>(test)
     .load(conn)
     .await?)
-}
-
-/// Marks `pairs` (finding, original) duplicates: inactive, unverified, pointing at the original.
-#[tracing::instrument(level = "debug", skip_all, fields(n = pairs.len()))]
-pub async fn mark_duplicates(
-    conn: &mut AsyncPgConnection,
-    pairs: &[(FindingId, FindingId)],
-) -> QueryResult<()> {
-    if pairs.is_empty() {
-        return Ok(());
-    }
-    let (ids, originals): (Vec<FindingId>, Vec<FindingId>) = pairs.iter().copied().unzip();
-    diesel::sql_query(
-        "UPDATE findings f SET duplicate = TRUE, active = FALSE, verified = FALSE, \
-             duplicate_finding_id = v.original, last_status_update = now(), updated = now() \
-         FROM unnest($1::int[], $2::int[]) AS v(id, original) WHERE f.id = v.id",
-    )
-    .bind::<Array<Integer>, _>(ids)
-    .bind::<Array<Integer>, _>(originals)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Closes `ids` as an import does: inactive and mitigated at `at` (unless already mitigated) by

@@ -640,34 +640,47 @@ pub fn check_with(
 ) -> Result<Cost, String> {
     let c = analyse(model, doc, variables)?;
     let over = |n: u64, limit: usize| n > limit as u64;
+    // Counts saturate: a document built to explode reaches u64::MAX, which says nothing useful.
+    let n = |n: u64| {
+        if n == u64::MAX {
+            "more than 10^19".to_string()
+        } else {
+            n.to_string()
+        }
+    };
     if over(c.selections, limits.max_selections) {
         return Err(format!(
             "the query has {} selections once its fragments are expanded, more than the limit of {}",
-            c.selections, limits.max_selections
+            n(c.selections),
+            limits.max_selections
         ));
     }
     if over(c.depth, limits.max_depth) {
         return Err(format!(
             "the query nests {} fields deep, more than the limit of {}",
-            c.depth, limits.max_depth
+            n(c.depth),
+            limits.max_depth
         ));
     }
     if c.nodes > limits.max_nodes {
         return Err(format!(
             "the query may return up to {} nodes, more than the limit of {}: ask for smaller pages (first/last) or fewer ids",
-            c.nodes, limits.max_nodes
+            n(c.nodes),
+            limits.max_nodes
         ));
     }
     if over(c.aliases, limits.max_aliases) {
         return Err(format!(
             "the query has {} aliases, more than the limit of {}",
-            c.aliases, limits.max_aliases
+            n(c.aliases),
+            limits.max_aliases
         ));
     }
     if over(c.root_fields, limits.max_root_fields) {
         return Err(format!(
             "the query has {} root fields, more than the limit of {}",
-            c.root_fields, limits.max_root_fields
+            n(c.root_fields),
+            limits.max_root_fields
         ));
     }
     Ok(c)

@@ -745,6 +745,10 @@ fn new_row(
         }
     }
     ImportedFinding {
+        // Set from the sequence before insertion, with the dedup decision.
+        id: FindingId::new(0),
+        duplicate: false,
+        duplicate_finding_id: None,
         test_id: test.id,
         engagement_id: test.engagement_id,
         product_id: test.product_id,
@@ -803,8 +807,18 @@ fn new_row(
     }
 }
 
-/// Inserts `findings` (with `hashes`) into `test`, with their endpoints and files; returns the
-/// new ids in report order.
+/// How an import deduplicates its new findings: the scan type's rule, and whether the engagement
+/// deduplicates only inside itself.
+#[derive(Clone, Copy)]
+struct Dedup<'a> {
+    rule: &'a DedupRule,
+    engagement_only: bool,
+}
+
+/// Inserts `findings` (with `hashes`) into `test`, with their endpoints and files, a statement's
+/// worth at a time; returns the new ids in report order. With `dedup`, each finding is matched
+/// before it is written (against the product and the findings before it in the report) and a
+/// duplicate goes in marked as one: no second write.
 async fn create_findings(
     c: &mut AsyncPgConnection,
     test: &Test,
@@ -813,23 +827,51 @@ async fn create_findings(
     sla: &SlaPolicy,
     findings: &[&ParsedFinding],
     hashes: &[&str],
+    dedup: Option<Dedup<'_>>,
 ) -> QueryResult<Vec<FindingId>> {
     let now = Utc::now();
     let mut ids = Vec::with_capacity(findings.len());
-    // Rows are built a statement's worth at a time: they copy the findings' text.
+    // Rows are built a chunk at a time: they copy the findings' text. Each chunk is whole in the
+    // database (endpoints too) before the next one looks for its originals.
     for (findings, hashes) in findings.chunks(rows::CHUNK).zip(hashes.chunks(rows::CHUNK)) {
-        let rows_to_insert: Vec<ImportedFinding> = findings
+        let mut new_rows: Vec<ImportedFinding> = findings
             .iter()
             .zip(hashes)
             .map(|(f, h)| new_row(f, h, test, options, user, now, sla))
             .collect();
-        ids.extend(rows::insert_findings(c, &rows_to_insert).await?);
+        let chunk_ids = rows::reserve_finding_ids(c, new_rows.len()).await?;
+        for (row, id) in new_rows.iter_mut().zip(&chunk_ids) {
+            row.id = *id;
+        }
+        if let Some(dedup) = dedup {
+            for (i, original) in originals(c, test, dedup, &new_rows, findings).await? {
+                let row = &mut new_rows[i];
+                row.duplicate = true;
+                row.active = false;
+                row.verified = false;
+                row.duplicate_finding_id = Some(original);
+            }
+        }
+        rows::insert_findings(c, &new_rows).await?;
+        drop(new_rows);
+        attach(c, test, findings, &chunk_ids).await?;
+        ids.extend(chunk_ids);
     }
+    Ok(ids)
+}
+
+/// The endpoints and files of new findings `ids` (in the order of `findings`).
+async fn attach(
+    c: &mut AsyncPgConnection,
+    test: &Test,
+    findings: &[&ParsedFinding],
+    ids: &[FindingId],
+) -> QueryResult<()> {
     let endpoints: Vec<&Endpoint> = findings.iter().flat_map(|f| f.endpoints.iter()).collect();
     if !endpoints.is_empty() {
         let by_url = rows::upsert_endpoints(c, test.product_id, &endpoints).await?;
         let mut pairs = Vec::new();
-        for (f, id) in findings.iter().zip(&ids) {
+        for (f, id) in findings.iter().zip(ids) {
             let mut seen = HashSet::new();
             for e in &f.endpoints {
                 if let Some(endpoint) = by_url.get(&e.url())
@@ -841,21 +883,18 @@ async fn create_findings(
         }
         rows::link_endpoints(c, &pairs).await?;
     }
-    for (f, id) in findings.iter().zip(&ids) {
+    for (f, id) in findings.iter().zip(ids) {
         for file in &f.files {
             let title: String = file.title.chars().take(100).collect();
+            let title = if title.is_empty() {
+                "file".into()
+            } else {
+                title
+            };
             let new = crate::db::file::NewFile {
-                title: if title.is_empty() {
-                    "file".into()
-                } else {
-                    title.clone()
-                },
+                title: title.clone(),
                 content_type: "application/octet-stream".into(),
-                filename: if title.is_empty() {
-                    "file".into()
-                } else {
-                    title
-                },
+                filename: title,
                 sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&file.data)),
                 content: file.data.clone(),
             };
@@ -863,9 +902,10 @@ async fn create_findings(
                 .await?;
         }
     }
-    Ok(ids)
+    Ok(())
 }
 
+/// A stored finding as a dedup candidate.
 fn candidate(row: &MatchRow) -> Candidate {
     Candidate {
         id: i64::from(row.id.get()),
@@ -895,116 +935,163 @@ fn candidate(row: &MatchRow) -> Candidate {
     }
 }
 
-/// Deduplicates the new findings `new_ids` of `test` against the product (or engagement) in
-/// bulk: one statement loads every candidate, one marks every duplicate.
-async fn deduplicate(
+/// A finding about to be inserted as a dedup candidate: what [`candidate`] would read back once
+/// it is stored (endpoints in URL order, as the candidate query aggregates them).
+fn pending(row: &ImportedFinding, f: &ParsedFinding, dedup_on_engagement: bool) -> Candidate {
+    let mut endpoints: Vec<(String, Option<String>, Option<String>)> = f
+        .endpoints
+        .iter()
+        .map(|e| (e.url(), e.host.clone(), e.path.clone()))
+        .collect();
+    endpoints.sort_by(|a, b| a.0.cmp(&b.0));
+    endpoints.dedup_by(|a, b| a.0 == b.0);
+    let (endpoint_urls, endpoint_host_paths) = endpoints
+        .into_iter()
+        .map(|(url, host, path)| (url, (host, path)))
+        .unzip();
+    Candidate {
+        id: i64::from(row.id.get()),
+        engagement_id: row.engagement_id.get(),
+        dedup_on_engagement,
+        same_test_type: true,
+        hash_code: row.hash_code.clone(),
+        unique_id_from_tool: row.unique_id_from_tool.clone(),
+        title: row.title.clone(),
+        cwe: row.cwe.unwrap_or(0),
+        file_path: row.file_path.clone(),
+        line: row.line,
+        static_finding: row.static_finding,
+        endpoint_urls,
+        endpoint_host_paths,
+        duplicate: false,
+        active: row.active,
+        is_mitigated: row.is_mitigated,
+        has_mitigated_date: row.mitigated.is_some(),
+        false_p: row.false_p,
+        out_of_scope: row.out_of_scope,
+    }
+}
+
+/// Candidates by the keys the dedup algorithms compare, each list in ascending id.
+#[derive(Default)]
+struct Keyed<'a> {
+    hash: HashMap<&'a str, Vec<&'a Candidate>>,
+    uid: HashMap<&'a str, Vec<&'a Candidate>>,
+    title: HashMap<&'a str, Vec<&'a Candidate>>,
+    cwe: HashMap<i32, Vec<&'a Candidate>>,
+}
+
+impl<'a> Keyed<'a> {
+    fn add(&mut self, c: &'a Candidate) {
+        if let Some(h) = &c.hash_code {
+            self.hash.entry(h).or_default().push(c);
+        }
+        if let Some(u) = &c.unique_id_from_tool {
+            self.uid.entry(u).or_default().push(c);
+        }
+        self.title.entry(&c.title).or_default().push(c);
+        if c.cwe != 0 {
+            self.cwe.entry(c.cwe).or_default().push(c);
+        }
+    }
+
+    /// Every candidate sharing a key of `new` that `legacy` (or not) compares, appended to `out`.
+    fn related(&self, new: &Candidate, legacy: bool, out: &mut Vec<&'a Candidate>) {
+        if let Some(h) = &new.hash_code {
+            out.extend(self.hash.get(h.as_str()).into_iter().flatten());
+        }
+        if let Some(u) = &new.unique_id_from_tool {
+            out.extend(self.uid.get(u.as_str()).into_iter().flatten());
+        }
+        if legacy {
+            out.extend(self.title.get(new.title.as_str()).into_iter().flatten());
+            if new.cwe != 0 {
+                out.extend(self.cwe.get(&new.cwe).into_iter().flatten());
+            }
+        }
+    }
+}
+
+/// The originals of the findings `new` (rows with their ids, not yet inserted) as (index in
+/// `new`, original): one statement loads every stored candidate, then the findings are matched
+/// in report order as DefectDojo does one by one — a finding is a candidate for the later ones
+/// of the same report unless it was itself found a duplicate.
+async fn originals(
     c: &mut AsyncPgConnection,
     test: &Test,
-    engagement_only: bool,
-    rule: &DedupRule,
-    new_ids: &[FindingId],
+    dedup: Dedup<'_>,
+    new: &[ImportedFinding],
     findings: &[&ParsedFinding],
-    hashes: &[&str],
-) -> QueryResult<Vec<(FindingId, FindingId)>> {
-    if new_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let algorithm = rule.algorithm;
+) -> QueryResult<Vec<(usize, FindingId)>> {
+    let algorithm = dedup.rule.algorithm;
     let uses_hash = !matches!(algorithm, DedupAlgorithm::UniqueIdFromTool);
     let uses_uid = matches!(
         algorithm,
         DedupAlgorithm::UniqueIdFromTool | DedupAlgorithm::UniqueIdFromToolOrHashCode
     );
     let legacy = algorithm == DedupAlgorithm::Legacy;
-    let set = |v: Vec<String>| -> Vec<String> {
-        let mut v = v;
+    fn set<T: Ord + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
+        let mut v: Vec<T> = items.collect();
         v.sort();
         v.dedup();
         v
-    };
-    let hash_list = if uses_hash {
-        set(hashes.iter().map(|h| h.to_string()).collect())
+    }
+    let hashes = if uses_hash {
+        set(new.iter().filter_map(|r| r.hash_code.clone()))
     } else {
         Vec::new()
     };
-    let uid_list = if uses_uid {
-        set(findings
-            .iter()
-            .filter_map(|f| f.unique_id_from_tool.clone())
-            .collect())
+    let uids = if uses_uid {
+        set(new.iter().filter_map(|r| r.unique_id_from_tool.clone()))
     } else {
         Vec::new()
     };
     let (titles, cwes) = if legacy {
-        let mut cwes: Vec<i32> = findings
-            .iter()
-            .filter_map(|f| f.cwe)
-            .filter(|c| *c > 0)
-            .collect();
-        cwes.sort_unstable();
-        cwes.dedup();
         (
-            set(findings.iter().map(|f| f.title.clone()).collect()),
-            cwes,
+            set(new.iter().map(|r| r.title.clone())),
+            set(new.iter().filter_map(|r| r.cwe)),
         )
     } else {
         (Vec::new(), Vec::new())
     };
-    let pool = rows::dedup_candidates(
+    let stored: Vec<Candidate> = rows::dedup_candidates(
         c,
         test.test_type_id,
         test.product_id,
         test.engagement_id,
-        engagement_only,
-        &hash_list,
-        &uid_list,
+        dedup.engagement_only,
+        &hashes,
+        &uids,
         &titles,
         &cwes,
     )
-    .await?;
-    let by_id: HashMap<FindingId, Candidate> = pool.iter().map(|r| (r.id, candidate(r))).collect();
-    // Candidates per key, in ascending id (the pool is ordered).
-    let mut by_hash: HashMap<&str, Vec<&Candidate>> = HashMap::new();
-    let mut by_uid: HashMap<&str, Vec<&Candidate>> = HashMap::new();
-    let mut by_title: HashMap<&str, Vec<&Candidate>> = HashMap::new();
-    let mut by_cwe: HashMap<i32, Vec<&Candidate>> = HashMap::new();
-    for r in &pool {
-        let cand = &by_id[&r.id];
-        if let Some(h) = &r.hash_code {
-            by_hash.entry(h).or_default().push(cand);
-        }
-        if let Some(u) = &r.unique_id_from_tool {
-            by_uid.entry(u).or_default().push(cand);
-        }
-        by_title.entry(&r.title).or_default().push(cand);
-        if r.cwe != 0 {
-            by_cwe.entry(r.cwe).or_default().push(cand);
-        }
+    .await?
+    .iter()
+    .map(candidate)
+    .collect();
+    let pending: Vec<Candidate> = new
+        .iter()
+        .zip(findings)
+        .map(|(row, f)| pending(row, f, dedup.engagement_only))
+        .collect();
+    let mut keyed = Keyed::default();
+    for cand in &stored {
+        keyed.add(cand);
     }
-    let mut pairs = Vec::new();
-    for id in new_ids {
-        let Some(new) = by_id.get(id) else { continue };
-        let mut pool: Vec<&Candidate> = Vec::new();
-        if let Some(h) = &new.hash_code {
-            pool.extend(by_hash.get(h.as_str()).into_iter().flatten());
-        }
-        if let Some(u) = &new.unique_id_from_tool {
-            pool.extend(by_uid.get(u.as_str()).into_iter().flatten());
-        }
-        if legacy {
-            pool.extend(by_title.get(new.title.as_str()).into_iter().flatten());
-            if new.cwe != 0 {
-                pool.extend(by_cwe.get(&new.cwe).into_iter().flatten());
-            }
-        }
+    let mut found = Vec::new();
+    let mut pool: Vec<&Candidate> = Vec::new();
+    for (i, cand) in pending.iter().enumerate() {
+        pool.clear();
+        keyed.related(cand, legacy, &mut pool);
         pool.sort_by_key(|c| c.id);
         pool.dedup_by_key(|c| c.id);
-        if let Some(original) = dedup::find_original(new, pool, algorithm) {
-            pairs.push((*id, FindingId::new(original as i32)));
+        match dedup::find_original(cand, pool.iter().copied(), algorithm) {
+            Some(original) => found.push((i, FindingId::new(original as i32))),
+            // Not a duplicate: an original for the rest of the report.
+            None => keyed.add(cand),
         }
     }
-    rows::mark_duplicates(c, &pairs).await?;
-    Ok(pairs)
+    Ok(found)
 }
 
 /// Creates the test of an import (its type named after the scan type).
@@ -1142,7 +1229,7 @@ async fn import_in(
     let sla = crate::db::sla_configuration::of_product(c, test.product_id)
         .await?
         .policy();
-    let deduplicating = rows::dedup_enabled(c).await?;
+    let dedup = rows::dedup_enabled(c).await?.then_some(&rule);
     let closing = options.close_old_findings == Some(true);
     let by_hash = rule.algorithm != DedupAlgorithm::UniqueIdFromTool;
     let by_uid = matches!(
@@ -1155,19 +1242,20 @@ async fn import_in(
     while let Some(chunk) = source.next().await? {
         let findings: Vec<&ParsedFinding> = chunk.findings.iter().collect();
         let hashes: Vec<&str> = chunk.hashes.iter().map(String::as_str).collect();
-        let ids = create_findings(c, &test, options, p.user_id, &sla, &findings, &hashes).await?;
-        if deduplicating {
-            deduplicate(
-                c,
-                &test,
-                engagement.deduplication_on_engagement,
-                &rule,
-                &ids,
-                &findings,
-                &hashes,
-            )
-            .await?;
-        }
+        let ids = create_findings(
+            c,
+            &test,
+            options,
+            p.user_id,
+            &sla,
+            &findings,
+            &hashes,
+            dedup.map(|rule| Dedup {
+                rule,
+                engagement_only: engagement.deduplication_on_engagement,
+            }),
+        )
+        .await?;
         actions.extend(ids.iter().map(|id| (*id, ImportAction::Created)));
         if closing {
             for (f, hash) in chunk.findings.iter().zip(&chunk.hashes) {
@@ -1444,21 +1532,22 @@ async fn reimport_in(
     let sla = crate::db::sla_configuration::of_product(c, test.product_id)
         .await?
         .policy();
-    let created =
-        create_findings(c, &test, options, p.user_id, &sla, &create, &create_hashes).await?;
     let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
-    if rows::dedup_enabled(c).await? {
-        deduplicate(
-            c,
-            &test,
-            engagement.deduplication_on_engagement,
-            &rule,
-            &created,
-            &create,
-            &create_hashes,
-        )
-        .await?;
-    }
+    let dedup = rows::dedup_enabled(c).await?.then_some(Dedup {
+        rule: &rule,
+        engagement_only: engagement.deduplication_on_engagement,
+    });
+    let created = create_findings(
+        c,
+        &test,
+        options,
+        p.user_id,
+        &sla,
+        &create,
+        &create_hashes,
+        dedup,
+    )
+    .await?;
 
     rows::refresh(c, &refresh).await?;
     rows::reactivate(c, &reactivated, options.verified).await?;

@@ -1019,6 +1019,54 @@ fn generic_report(n: usize, extra: &[serde_json::Value]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"findings": findings})).unwrap()
 }
 
+/// Duplicates are decided before they are written, in report order as DefectDojo does one by
+/// one: repeats inside a report point at its first copy, never at another duplicate, and go in
+/// inactive and unverified; a second import points every finding at the first import's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_in_a_report_point_at_its_first_copy_and_never_at_a_duplicate() {
+    const GENERIC: &str = "Generic Findings Import";
+    let app = TestApp::new().await;
+    let a = serde_json::json!({"title": "Same", "severity": "High", "description": "d",
+        "file_path": "src/a.rs", "line": 1, "verified": true});
+    let b = serde_json::json!({"title": "Other", "severity": "Low", "description": "d",
+        "file_path": "src/b.rs", "line": 2, "verified": true});
+    let report = generic_report(0, &[a.clone(), a.clone(), b, a]);
+    for engagement in ["first", "second"] {
+        let mut o = options(GENERIC, "r.json", "repeats", engagement);
+        o.file_name = Some("r.json".into());
+        import::import_scan(&app.state.db, &app.root, o, report.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message()));
+    }
+    let rows = app
+        .dump("SELECT f.id, f.title, f.active, f.verified, f.duplicate_finding_id AS original FROM findings f ORDER BY f.id")
+        .await;
+    let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+    let row = |id: u32, title: &str, original: Option<u32>| {
+        let original_ = original.is_none();
+        serde_json::json!({"id": id, "title": title, "active": original_, "verified": original_,
+            "original": original})
+    };
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            row(1, "Same", None),
+            row(2, "Same", Some(1)),
+            row(3, "Other", None),
+            row(4, "Same", Some(1)),
+            row(5, "Same", Some(1)),
+            row(6, "Same", Some(1)),
+            row(7, "Other", Some(3)),
+            row(8, "Same", Some(1)),
+        ])
+    );
+    assert_eq!(
+        app.count("findings WHERE duplicate <> (duplicate_finding_id IS NOT NULL)")
+            .await,
+        0
+    );
+}
+
 /// Reports are stored chunk by chunk while the parser reads on (a chunk is 1,000 findings):
 /// a finding in a later chunk is a duplicate of one in the first, and a report that breaks
 /// after several chunks have been stored leaves nothing written.

@@ -1,7 +1,9 @@
 //! How fast the scan parsers run and how much memory they take: generated SARIF and Generic
 //! Findings Import reports of 10k and 100k findings (the shapes of `scripts/bench-import`), parse
-//! time, the allocator's peak during the parse and what the parsed findings keep, against the
-//! file size. Prints numbers; asserts nothing. `cargo bench --bench parse`.
+//! time, the allocator's peak during a whole parse and what the parsed findings keep, and the
+//! peak when the findings are streamed as an import takes them (`parse_each`, a chunk of 1,000
+//! held at a time), against the file size. Prints numbers; asserts nothing.
+//! `cargo bench --bench parse`.
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
@@ -9,7 +11,7 @@ use std::{
     time::Instant,
 };
 
-use dojoql::import::parsers;
+use dojoql::{db::import::CHUNK, import::parsers};
 
 /// The system allocator, counting live bytes and their high-water mark.
 struct Counting;
@@ -72,10 +74,22 @@ fn generic(n: usize) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "findings": findings })).unwrap()
 }
 
+/// How many findings `bytes` holds (counted without keeping them).
+fn report_len(parser: &dyn parsers::Parser, bytes: &[u8], file: &str) -> usize {
+    let mut n = 0;
+    parser
+        .parse_each(bytes, Some(file), &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+    n
+}
+
 fn main() {
     println!(
-        "{:<34} {:>9} {:>10} {:>13} {:>12} {:>12}",
-        "report", "file MB", "parse ms", "findings/s", "peak MB", "kept MB"
+        "{:<34} {:>9} {:>10} {:>13} {:>12} {:>12} {:>16}",
+        "report", "file MB", "parse ms", "findings/s", "peak MB", "kept MB", "streamed peak MB"
     );
     for n in [10_000, 100_000] {
         for (name, scan_type, file, bytes) in [
@@ -96,17 +110,32 @@ fn main() {
             let took = started.elapsed();
             let peak = PEAK.load(Relaxed) - base;
             let kept = LIVE.load(Relaxed) - base;
+            drop(report);
+            let found = report_len(parser, &bytes, file);
+            PEAK.store(LIVE.load(Relaxed), Relaxed);
+            let mut chunk = Vec::with_capacity(CHUNK);
+            parser
+                .parse_each(&bytes, Some(file), &mut |f| {
+                    chunk.push(f);
+                    if chunk.len() == CHUNK {
+                        chunk.clear();
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            drop(chunk);
+            let streamed = PEAK.load(Relaxed) - base;
             let mb = |b: usize| b as f64 / 1e6;
             println!(
-                "{:<34} {:>9.1} {:>10.0} {:>13.0} {:>12.1} {:>12.1}",
+                "{:<34} {:>9.1} {:>10.0} {:>13.0} {:>12.1} {:>12.1} {:>16.1}",
                 format!("{name} {n}"),
                 mb(size),
                 took.as_secs_f64() * 1e3,
-                report.findings.len() as f64 / took.as_secs_f64(),
+                found as f64 / took.as_secs_f64(),
                 mb(peak),
-                mb(kept)
+                mb(kept),
+                mb(streamed)
             );
-            drop(report);
         }
     }
 }

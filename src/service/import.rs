@@ -8,7 +8,10 @@
 //! deduplication against the product in bulk → close old findings → statistics, history, one
 //! `FINDINGS_IMPORTED` event → commit. A bad file or a failure anywhere leaves nothing written.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -154,7 +157,7 @@ pub async fn import_scan(
     let reading =
         tokio::task::spawn_blocking(move || stream(parser, &bytes, name.as_deref(), &prepare, &tx));
     let imported = write(db, principal, "Engagement", vec![], move |c, p| {
-        Box::pin(async move { import_in(c, &p, &options, Source::Stream(rx)).await })
+        Box::pin(async move { import_in(c, &p, &options, Source(rx)).await })
     })
     .await;
     match reading.await.map_err(ServiceError::internal)? {
@@ -176,9 +179,10 @@ pub async fn reimport_scan(
     bytes: Vec<u8>,
 ) -> ServiceResult<ImportResult> {
     let options = checked(options)?;
-    let report = parse(&options, bytes).await?;
+    let reader = Reader::new(&options, bytes)?;
+    let briefs = reader.briefs().await?;
     write(db, principal, "Test", vec![], move |c, p| {
-        Box::pin(async move { reimport_in(c, &p, &options, report).await })
+        Box::pin(async move { reimport_in(c, &p, &options, briefs, &reader).await })
     })
     .await
 }
@@ -334,9 +338,17 @@ impl Prepare {
     }
 
     /// Adds `f` to `report` unless it is below the minimum severity.
-    fn add(&self, mut f: ParsedFinding, report: &mut Report) {
+    fn add(&self, f: ParsedFinding, report: &mut Report) {
+        if let Some((f, hash)) = self.prepared(f) {
+            report.hashes.push(hash);
+            report.findings.push(f);
+        }
+    }
+
+    /// `f` with the overrides applied, and its hash code; `None` below the minimum severity.
+    fn prepared(&self, mut f: ParsedFinding) -> Option<(ParsedFinding, String)> {
         if f.severity > self.minimum {
-            return;
+            return None;
         }
         if let Some(date) = self.scan_date {
             f.date = Some(date);
@@ -350,31 +362,79 @@ impl Prepare {
             .into_iter()
             .take(crate::domain::MAX_LIST_ITEMS)
             .collect();
-        report
-            .hashes
-            .push(dedup::hash_code(&f, &self.rule, f.service.as_deref()));
-        report.findings.push(f);
+        let hash = dedup::hash_code(&f, &self.rule, f.service.as_deref());
+        Some((f, hash))
     }
 }
 
-/// Parses a whole report on a blocking thread (CPU-bound; the runtime's workers stay free).
-async fn parse(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Report> {
-    let parser = parser_of(options)?;
-    let prepare = Prepare::new(options)?;
-    let name = options.file_name.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut report = Report::default();
-        parser.parse_each(&bytes, name.as_deref(), &mut |f| {
-            prepare.add(f, &mut report);
-            Ok(())
-        })?;
-        Ok(report)
-    })
-    .await
-    .map_err(ServiceError::internal)?
-    .map_err(|e: parsers::ParseError| {
-        ServiceError::ParseError(format!("{}: {e}", parser.scan_type()))
-    })
+/// A report that a re-import reads twice, each time on a blocking thread (parsing is
+/// CPU-bound; the runtime's workers stay free): first for its [`Brief`]s, which decide the
+/// matching, then streamed into the transaction like an import's.
+#[derive(Clone)]
+struct Reader {
+    parser: &'static dyn parsers::Parser,
+    bytes: Arc<Vec<u8>>,
+    file_name: Option<String>,
+    prepare: Arc<Prepare>,
+}
+
+/// What re-import matching needs of a report finding: its keys and the fields of the order in
+/// which DefectDojo walks the report.
+struct Brief {
+    hash: String,
+    uid: Option<String>,
+    file_path: Option<String>,
+    line: Option<i32>,
+    title: String,
+    severity: Severity,
+}
+
+impl Reader {
+    fn new(options: &ImportOptions, bytes: Vec<u8>) -> ServiceResult<Self> {
+        Ok(Reader {
+            parser: parser_of(options)?,
+            bytes: Arc::new(bytes),
+            file_name: options.file_name.clone(),
+            prepare: Arc::new(Prepare::new(options)?),
+        })
+    }
+
+    /// The briefs of the report's findings, in report order (a bad report is a `PARSE_ERROR`).
+    async fn briefs(&self) -> ServiceResult<Vec<Brief>> {
+        let r = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut briefs = Vec::new();
+            r.parser
+                .parse_each(&r.bytes, r.file_name.as_deref(), &mut |f| {
+                    if let Some((f, hash)) = r.prepare.prepared(f) {
+                        briefs.push(Brief {
+                            hash,
+                            uid: f.unique_id_from_tool,
+                            file_path: f.file_path,
+                            line: f.line,
+                            title: f.title,
+                            severity: f.severity,
+                        });
+                    }
+                    Ok(())
+                })
+                .map(|_| briefs)
+        })
+        .await
+        .map_err(ServiceError::internal)?
+        .map_err(|e| ServiceError::ParseError(format!("{}: {e}", self.parser.scan_type())))
+    }
+
+    /// The report's prepared findings in chunks, read on while the caller stores them.
+    fn stream(&self) -> Source {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let r = self.clone();
+        // The first reading succeeded; should this one fail all the same, `Source::next` says so.
+        tokio::task::spawn_blocking(move || {
+            stream(r.parser, &r.bytes, r.file_name.as_deref(), &r.prepare, &tx)
+        });
+        Source(rx)
+    }
 }
 
 /// Findings an import reads, as they come from a parser on another thread.
@@ -421,26 +481,17 @@ fn stream(
     }
 }
 
-/// Where an import's findings come from: a report read whole (re-import falling back to an
-/// import), or the chunks of a parser that is still reading.
-enum Source {
-    Whole(Option<Report>),
-    Stream(tokio::sync::mpsc::Receiver<Piece>),
-}
+/// Where an import's findings come from: the chunks of a parser that is still reading.
+struct Source(tokio::sync::mpsc::Receiver<Piece>);
 
 impl Source {
     /// The next findings; `None` once the report has been read to its end. A report that could
     /// not be read is an error, so that nothing of it is committed.
     async fn next(&mut self) -> QueryResult<Option<Report>> {
-        match self {
-            Source::Whole(report) => Ok(report.take()),
-            Source::Stream(rx) => match rx.recv().await {
-                Some(Piece::Findings(chunk)) => Ok(Some(chunk)),
-                Some(Piece::End) => Ok(None),
-                Some(Piece::Failed) | None => {
-                    Err(DbError::Rule("the report could not be read".into()))
-                }
-            },
+        match self.0.recv().await {
+            Some(Piece::Findings(chunk)) => Ok(Some(chunk)),
+            Some(Piece::End) => Ok(None),
+            Some(Piece::Failed) | None => Err(DbError::Rule("the report could not be read".into())),
         }
     }
 }
@@ -1328,6 +1379,17 @@ enum MatchKey {
     Legacy(String, String),
 }
 
+/// What a re-import does with a report finding.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// It is the stored finding given.
+    Matched(FindingId),
+    /// It is new to the test.
+    Create,
+    /// An identical report finding before it (in the matching order) is new to the test.
+    Skip,
+}
+
 /// The keys a finding matches by under `algorithm` (a finding matches another when they share
 /// one).
 fn match_keys(
@@ -1354,7 +1416,8 @@ async fn reimport_in(
     c: &mut AsyncPgConnection,
     p: &Principal,
     options: &ImportOptions,
-    report: Report,
+    briefs: Vec<Brief>,
+    reader: &Reader,
 ) -> QueryResult<ImportResult> {
     // The test: by id, or the latest of the scan type in the engagement named.
     let test_id = match options.target.test_id {
@@ -1391,7 +1454,7 @@ async fn reimport_in(
         if options.auto_create_context {
             let mut fallback = options.clone();
             fallback.close_old_findings = Some(false);
-            return import_in(c, p, &fallback, Source::Whole(Some(report))).await;
+            return import_in(c, p, &fallback, reader.stream()).await;
         }
         return Err(DbError::NotFound);
     };
@@ -1425,54 +1488,79 @@ async fn reimport_in(
             first_by_key.entry(key).or_insert(s.id);
         }
     }
-    let mut new_keys: HashSet<MatchKey> = HashSet::new();
-
-    // DefectDojo's re-importer walks the report sorted, so that which of two identical report
-    // findings matches is reproducible.
-    let mut order: Vec<usize> = (0..report.findings.len()).collect();
+    // What becomes of each report finding, decided on the briefs alone: DefectDojo's re-importer
+    // walks the report sorted, so that which of two identical report findings matches is
+    // reproducible. A report finding matching none creates one; a later identical report finding
+    // matches that one rather than creating another.
+    let mut order: Vec<usize> = (0..briefs.len()).collect();
     order.sort_by(|a, b| {
-        let (fa, fb) = (&report.findings[*a], &report.findings[*b]);
-        (
-            &report.hashes[*a],
-            &fa.unique_id_from_tool,
-            &fa.file_path,
-            fa.line,
-            &fa.title,
-        )
-            .cmp(&(
-                &report.hashes[*b],
-                &fb.unique_id_from_tool,
-                &fb.file_path,
-                fb.line,
-                &fb.title,
-            ))
+        let (x, y) = (&briefs[*a], &briefs[*b]);
+        (&x.hash, &x.uid, &x.file_path, x.line, &x.title).cmp(&(
+            &y.hash,
+            &y.uid,
+            &y.file_path,
+            y.line,
+            &y.title,
+        ))
     });
+    let mut new_keys: HashSet<MatchKey> = HashSet::new();
+    let mut plan = vec![Plan::Skip; briefs.len()];
+    for i in order {
+        let b = &briefs[i];
+        let keys = match_keys(
+            algorithm,
+            Some(&b.hash),
+            b.uid.as_deref(),
+            &b.title,
+            b.severity.as_str(),
+        );
+        plan[i] = match keys.iter().filter_map(|k| first_by_key.get(k)).min() {
+            Some(id) => Plan::Matched(*id),
+            None if keys.iter().any(|k| new_keys.contains(k)) => Plan::Skip,
+            None => {
+                new_keys.extend(keys);
+                Plan::Create
+            }
+        };
+    }
+    drop(briefs);
 
+    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
+        .await?
+        .policy();
+    let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
+    let dedup = rows::dedup_enabled(c).await?.then_some(Dedup {
+        rule: &rule,
+        engagement_only: engagement.deduplication_on_engagement,
+    });
     let mut untouched: Vec<FindingId> = Vec::new();
     let mut reactivated: Vec<FindingId> = Vec::new();
     let mut kept_closed: Vec<FindingId> = Vec::new();
     let mut closed_by_report: Vec<(FindingId, Option<DateTime<Utc>>)> = Vec::new();
     let mut refresh: Vec<rows::Refresh> = Vec::new();
-    let mut endpoint_updates: Vec<(FindingId, &ParsedFinding)> = Vec::new();
-    let mut to_create: Vec<usize> = Vec::new();
-    // Report findings new to the test (indexes); a later identical report finding matches one of
-    // them rather than creating another.
-    for i in order {
-        let f = &report.findings[i];
-        let hash = report.hashes[i].as_str();
-        let keys = match_keys(
-            algorithm,
-            Some(hash),
-            f.unique_id_from_tool.as_deref(),
-            &f.title,
-            f.severity.as_str(),
-        );
-        let matched = keys
-            .iter()
-            .filter_map(|k| first_by_key.get(k))
-            .min()
-            .and_then(|id| by_id.get(id).copied());
-        if let Some(existing) = matched {
+    let mut created: Vec<FindingId> = Vec::new();
+    let (mut link, mut unlink) = (Vec::new(), Vec::new());
+    // The report again, in report order and a chunk at a time: the new findings are created in
+    // the parser's order, and only a chunk of findings is in memory at once.
+    let mut source = reader.stream();
+    let mut next = 0;
+    while let Some(chunk) = source.next().await? {
+        let mut create: Vec<&ParsedFinding> = Vec::new();
+        let mut create_hashes: Vec<&str> = Vec::new();
+        // Matched findings whose endpoints follow the report's.
+        let mut endpoint_updates: Vec<(FindingId, &ParsedFinding)> = Vec::new();
+        for (f, hash) in chunk.findings.iter().zip(&chunk.hashes) {
+            let i = next;
+            next += 1;
+            let existing = match plan.get(i) {
+                Some(Plan::Create) => {
+                    create.push(f);
+                    create_hashes.push(hash);
+                    continue;
+                }
+                Some(Plan::Matched(id)) => by_id[id],
+                Some(Plan::Skip) | None => continue,
+            };
             refresh.push(rows::Refresh {
                 id: existing.id,
                 fix_available: f.fix_available,
@@ -1515,39 +1603,44 @@ async fn reimport_in(
                     untouched.push(existing.id);
                 }
             }
-        } else if keys.iter().any(|k| new_keys.contains(k)) {
-            // Matches a finding new in this report: nothing more to create.
-        } else {
-            new_keys.extend(keys);
-            to_create.push(i);
+        }
+        created.extend(
+            create_findings(
+                c,
+                &test,
+                options,
+                p.user_id,
+                &sla,
+                &create,
+                &create_hashes,
+                dedup,
+            )
+            .await?,
+        );
+        // Endpoints of matched findings: those of the report reopened (new ones added), the
+        // others mitigated.
+        let with_endpoints: Vec<&Endpoint> = endpoint_updates
+            .iter()
+            .flat_map(|(_, f)| f.endpoints.iter())
+            .collect();
+        let by_url = rows::upsert_endpoints(c, test.product_id, &with_endpoints).await?;
+        for (id, f) in &endpoint_updates {
+            let wanted: HashSet<i32> = f
+                .endpoints
+                .iter()
+                .filter_map(|e| by_url.get(&e.url()).copied())
+                .collect();
+            link.extend(wanted.iter().map(|e| (*id, *e)));
+            if let Some(s) = by_id.get(id) {
+                unlink.extend(
+                    s.endpoint_ids
+                        .iter()
+                        .filter(|e| !wanted.contains(e))
+                        .map(|e| (*id, *e)),
+                );
+            }
         }
     }
-
-    // Findings of the report that are new to the test.
-    let create: Vec<&ParsedFinding> = to_create.iter().map(|i| &report.findings[*i]).collect();
-    let create_hashes: Vec<&str> = to_create
-        .iter()
-        .map(|i| report.hashes[*i].as_str())
-        .collect();
-    let sla = crate::db::sla_configuration::of_product(c, test.product_id)
-        .await?
-        .policy();
-    let engagement = crate::db::engagement::get(c, test.engagement_id).await?;
-    let dedup = rows::dedup_enabled(c).await?.then_some(Dedup {
-        rule: &rule,
-        engagement_only: engagement.deduplication_on_engagement,
-    });
-    let created = create_findings(
-        c,
-        &test,
-        options,
-        p.user_id,
-        &sla,
-        &create,
-        &create_hashes,
-        dedup,
-    )
-    .await?;
 
     rows::refresh(c, &refresh).await?;
     rows::reactivate(c, &reactivated, options.verified).await?;
@@ -1565,31 +1658,6 @@ async fn reimport_in(
         p.user_id,
     )
     .await?;
-    // Endpoints of matched findings: those of the report reopened (new ones added), the others
-    // mitigated.
-    let with_endpoints: Vec<&Endpoint> = endpoint_updates
-        .iter()
-        .flat_map(|(_, f)| f.endpoints.iter())
-        .collect();
-    let by_url = rows::upsert_endpoints(c, test.product_id, &with_endpoints).await?;
-    let mut link = Vec::new();
-    let mut unlink = Vec::new();
-    for (id, f) in &endpoint_updates {
-        let wanted: HashSet<i32> = f
-            .endpoints
-            .iter()
-            .filter_map(|e| by_url.get(&e.url()).copied())
-            .collect();
-        link.extend(wanted.iter().map(|e| (*id, *e)));
-        if let Some(s) = by_id.get(id) {
-            unlink.extend(
-                s.endpoint_ids
-                    .iter()
-                    .filter(|e| !wanted.contains(e))
-                    .map(|e| (*id, *e)),
-            );
-        }
-    }
     rows::link_endpoints(c, &link).await?;
     rows::mitigate_endpoints(c, &unlink, p.user_id).await?;
 

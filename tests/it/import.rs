@@ -1067,6 +1067,38 @@ async fn repeats_in_a_report_point_at_its_first_copy_and_never_at_a_duplicate() 
     );
 }
 
+/// A re-import matches in DefectDojo's sorted order but creates what is new in the report's
+/// order: findings keep the parser's order (ascending ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reimport_creates_new_findings_in_the_reports_order() {
+    const GENERIC: &str = "Generic Findings Import";
+    let app = TestApp::new().await;
+    let finding = |title: &str| {
+        serde_json::json!({"title": title, "severity": "Medium", "description": "d",
+            "file_path": format!("src/{title}.rs"), "line": 1})
+    };
+    let first = generic_report(0, &[finding("kept")]);
+    let titles = ["zeta", "alpha", "mu", "kept", "beta", "omega", "gamma"];
+    let second = generic_report(0, &titles.map(finding));
+    for (report, reimport) in [(first, false), (second, true)] {
+        let mut o = options(GENERIC, "r.json", "order", "ci");
+        o.file_name = Some("r.json".into());
+        let done = if reimport {
+            import::reimport_scan(&app.state.db, &app.root, o, report).await
+        } else {
+            import::import_scan(&app.state.db, &app.root, o, report).await
+        };
+        done.unwrap_or_else(|e| panic!("{}", e.message()));
+    }
+    let rows = app.dump("SELECT id, title FROM findings").await;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
+    let in_id_order: Vec<&str> = rows.iter().map(|r| r["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        in_id_order,
+        ["kept", "zeta", "alpha", "mu", "beta", "omega", "gamma"]
+    );
+}
+
 /// Reports are stored chunk by chunk while the parser reads on (a chunk is 1,000 findings):
 /// a finding in a later chunk is a duplicate of one in the first, and a report that breaks
 /// after several chunks have been stored leaves nothing written.

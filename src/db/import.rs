@@ -332,6 +332,12 @@ const MATCH_COLUMNS: &str = "f.id, f.engagement_id, e.deduplication_on_engagemen
 /// dedup scope (the engagement when it deduplicates only inside itself, else every engagement
 /// of the product that does not), and sharing a hash code, a unique id, a title or a CWE with
 /// one of them — whichever the algorithm compares. In ascending id.
+///
+/// Each key is looked up on its own index and only the keys the algorithm compares (an empty
+/// list skips its branch at run time): the ids first, then their rows. One `OR` over the four
+/// keys let the planner scan the whole product once statistics lagged behind a large import
+/// (0.2–0.6 s per chunk at 200k findings; 2 ms this way, with the prepared statement's generic
+/// plan too).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn dedup_candidates(
     conn: &mut AsyncPgConnection,
@@ -346,10 +352,18 @@ pub async fn dedup_candidates(
 ) -> QueryResult<Vec<MatchRow>> {
     Ok(diesel::sql_query(format!(
         "SELECT {MATCH_COLUMNS} \
-         WHERE f.product_id = $2 AND NOT f.duplicate \
+         WHERE f.id = ANY(ARRAY( \
+             SELECT k.id FROM findings k \
+              WHERE cardinality($5) > 0 AND k.product_id = $2 AND k.hash_code = ANY($5) \
+             UNION SELECT k.id FROM findings k \
+              WHERE cardinality($6) > 0 AND k.product_id = $2 \
+                AND k.unique_id_from_tool = ANY($6) \
+             UNION SELECT k.id FROM findings k \
+              WHERE cardinality($7) > 0 AND k.product_id = $2 AND k.title = ANY($7) \
+             UNION SELECT k.id FROM findings k \
+              WHERE cardinality($8) > 0 AND k.product_id = $2 AND k.cwe = ANY($8))) \
+           AND NOT f.duplicate \
            AND (e.id = $3 OR (NOT $4 AND NOT e.deduplication_on_engagement)) \
-           AND (f.hash_code = ANY($5) OR f.unique_id_from_tool = ANY($6) \
-                OR f.title = ANY($7) OR f.cwe = ANY($8)) \
          ORDER BY f.id"
     ))
     .bind::<Integer, _>(test_type)

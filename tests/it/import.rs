@@ -460,21 +460,50 @@ mod rights_and_races {
         .await
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn importing_needs_the_import_permission_where_it_lands() {
+    /// A hierarchy with a READER on its product and an outsider with no role.
+    struct Cast {
+        app: TestApp,
+        h: crate::helpers::Hierarchy,
+        /// The engagement's database id, as the REST form field takes it.
+        engagement: String,
+        reader: crate::helpers::TestUser,
+        outsider: crate::helpers::TestUser,
+    }
+
+    async fn cast() -> Cast {
         let app = TestApp::new().await;
         let h = app.hierarchy().await;
         let engagement = crate::helpers::db_id(&h.engagement).to_string();
         let reader = app.user("reader").await;
-        let importer = app.user("importer").await;
         let outsider = app.user("outsider").await;
         app.grant_product(&h.product, &reader.id, "READER").await;
+        Cast {
+            app,
+            h,
+            engagement,
+            reader,
+            outsider,
+        }
+    }
+
+    /// The form fields of a ZAP import into `engagement` by id.
+    fn by_id(engagement: &str) -> [(&'static str, &str); 2] {
+        [("scan_type", "ZAP Scan"), ("engagement", engagement)]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn importing_needs_the_import_permission_where_it_lands() {
+        let Cast {
+            app,
+            h,
+            engagement,
+            reader,
+            outsider,
+        } = cast().await;
+        let importer = app.user("importer").await;
         app.grant_product(&h.product, &importer.id, "API_IMPORTER")
             .await;
-        let by_id = [
-            ("scan_type", "ZAP Scan"),
-            ("engagement", engagement.as_str()),
-        ];
+        let by_id = by_id(&engagement);
         let (status, r) = import_as(&app, &reader.token, &by_id).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
         let (status, r) = import_as(&app, &outsider.token, &by_id).await;
@@ -538,17 +567,10 @@ mod rights_and_races {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_report_is_refused_before_it_is_read_when_its_target_is_not_yours() {
-        let app = TestApp::new().await;
-        let h = app.hierarchy().await;
-        let engagement = crate::helpers::db_id(&h.engagement).to_string();
-        let reader = app.user("reader").await;
-        let outsider = app.user("outsider").await;
-        app.grant_product(&h.product, &reader.id, "READER").await;
+        let c = cast().await;
+        let (app, reader, outsider) = (c.app, c.reader, c.outsider);
         let addr = app.serve().await;
-        let by_id = [
-            ("scan_type", "ZAP Scan"),
-            ("engagement", engagement.as_str()),
-        ];
+        let by_id = by_id(&c.engagement);
         let size = 50 * 1024 * 1024;
         let answer = |token: String, fields: Vec<(&'static str, String)>| async move {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -7,14 +7,14 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
     prelude::*,
-    sql_types::{Array, Bool, Integer, Nullable, Text, Timestamptz},
+    sql_types::{Array, Bool, Date, Double, Integer, Nullable, Text, Timestamptz},
     upsert::excluded,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
     QueryResult,
-    schema::{endpoint_status, endpoints, findings, test_import_findings, test_imports},
+    schema::{endpoint_status, endpoints, findings, test_imports},
 };
 use crate::domain::{
     Severity,
@@ -122,13 +122,124 @@ pub async fn insert_findings(
     conn: &mut AsyncPgConnection,
     rows: &[ImportedFinding],
 ) -> QueryResult<()> {
+    // One array per column, unnested into rows: one short statement (parsed once per
+    // connection) instead of a multi-row VALUES list of 54 values per finding, which Postgres
+    // parsed and bound again for every chunk (75 ms per thousand findings, more than writing
+    // them). Array columns travel as array literals, one per row.
+    macro_rules! insert {
+        ($rows:expr; $($field:ident: $st:ty = $pg:literal, |$r:ident| $value:expr;)*) => {{
+            const _: fn(&ImportedFinding) = |row| {
+                // Every field is listed (a new one fails to compile until it is added).
+                let ImportedFinding { $($field: _),* } = row;
+            };
+            let columns = [$(stringify!($field)),*];
+            let types = [$($pg),*];
+            let sql = format!(
+                "INSERT INTO findings ({}) SELECT {} FROM unnest({}) AS t({})",
+                columns.join(", "),
+                columns
+                    .iter()
+                    .zip(types)
+                    .map(|(c, t)| format!("t.{c}::{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (1..=columns.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                columns.join(", "),
+            );
+            let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+            $(query = query.bind::<Array<$st>, _>(
+                $rows.iter().map(|$r| $value).collect::<Vec<_>>(),
+            );)*
+            query
+        }};
+    }
     for chunk in rows.chunks(CHUNK) {
-        diesel::insert_into(findings::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
+        let query = insert! {
+            chunk;
+            id: Integer = "int", |r| r.id;
+            duplicate: Bool = "bool", |r| r.duplicate;
+            duplicate_finding_id: Nullable<Integer> = "int", |r| r.duplicate_finding_id;
+            test_id: Integer = "int", |r| r.test_id;
+            engagement_id: Integer = "int", |r| r.engagement_id;
+            product_id: Integer = "int", |r| r.product_id;
+            title: Text = "text", |r| r.title.as_str();
+            description: Text = "text", |r| r.description.as_str();
+            severity: Text = "text", |r| r.severity;
+            numerical_severity: Text = "text", |r| r.numerical_severity.as_str();
+            date: Date = "date", |r| r.date;
+            mitigation: Nullable<Text> = "text", |r| r.mitigation.as_deref();
+            impact: Nullable<Text> = "text", |r| r.impact.as_deref();
+            steps_to_reproduce: Nullable<Text> = "text", |r| r.steps_to_reproduce.as_deref();
+            severity_justification: Nullable<Text> = "text",
+                |r| r.severity_justification.as_deref();
+            refs: Nullable<Text> = "text", |r| r.refs.as_deref();
+            cwe: Nullable<Integer> = "int", |r| r.cwe;
+            cwes: Text = "int[]", |r| array_literal(&r.cwes);
+            vulnerability_ids: Text = "text[]", |r| array_literal(&r.vulnerability_ids);
+            cvssv3: Nullable<Text> = "text", |r| r.cvssv3.as_deref();
+            cvssv3_score: Nullable<Double> = "float8", |r| r.cvssv3_score;
+            cvssv4: Nullable<Text> = "text", |r| r.cvssv4.as_deref();
+            cvssv4_score: Nullable<Double> = "float8", |r| r.cvssv4_score;
+            file_path: Nullable<Text> = "text", |r| r.file_path.as_deref();
+            line: Nullable<Integer> = "int", |r| r.line;
+            component_name: Nullable<Text> = "text", |r| r.component_name.as_deref();
+            component_version: Nullable<Text> = "text", |r| r.component_version.as_deref();
+            static_finding: Bool = "bool", |r| r.static_finding;
+            dynamic_finding: Bool = "bool", |r| r.dynamic_finding;
+            unique_id_from_tool: Nullable<Text> = "text", |r| r.unique_id_from_tool.as_deref();
+            vuln_id_from_tool: Nullable<Text> = "text", |r| r.vuln_id_from_tool.as_deref();
+            hash_code: Nullable<Text> = "text", |r| r.hash_code.as_deref();
+            service: Nullable<Text> = "text", |r| r.service.as_deref();
+            nb_occurences: Nullable<Integer> = "int", |r| r.nb_occurences;
+            scanner_confidence: Nullable<Integer> = "int", |r| r.scanner_confidence;
+            fix_available: Nullable<Bool> = "bool", |r| r.fix_available;
+            fix_version: Nullable<Text> = "text", |r| r.fix_version.as_deref();
+            epss_score: Nullable<Double> = "float8", |r| r.epss_score;
+            epss_percentile: Nullable<Double> = "float8", |r| r.epss_percentile;
+            known_exploited: Bool = "bool", |r| r.known_exploited;
+            publish_date: Nullable<Date> = "date", |r| r.publish_date;
+            param: Nullable<Text> = "text", |r| r.param.as_deref();
+            payload: Nullable<Text> = "text", |r| r.payload.as_deref();
+            active: Bool = "bool", |r| r.active;
+            verified: Bool = "bool", |r| r.verified;
+            false_p: Bool = "bool", |r| r.false_p;
+            out_of_scope: Bool = "bool", |r| r.out_of_scope;
+            risk_accepted: Bool = "bool", |r| r.risk_accepted;
+            is_mitigated: Bool = "bool", |r| r.is_mitigated;
+            mitigated: Nullable<Timestamptz> = "timestamptz", |r| r.mitigated;
+            mitigated_by_id: Nullable<Integer> = "int", |r| r.mitigated_by_id;
+            reporter_id: Nullable<Integer> = "int", |r| r.reporter_id;
+            tags: Text = "text[]", |r| array_literal(&r.tags);
+            sla_expiration_date: Nullable<Date> = "date", |r| r.sla_expiration_date;
+        };
+        query.execute(conn).await?;
     }
     Ok(())
+}
+
+/// A Postgres array literal of `items` (`{"a","b \"c\""}`): how an array column travels as
+/// one element of a `text[]` parameter (`unnest` cannot take an array of arrays of different
+/// lengths).
+fn array_literal<T: ToString>(items: &[T]) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.to_string().chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// An endpoint row to upsert.
@@ -700,19 +811,30 @@ pub async fn record_import(
         .returning(TestImport::as_returning())
         .get_result(conn)
         .await?;
-    for chunk in actions.chunks(CHUNK * 10) {
-        let ids: Vec<FindingId> = chunk.iter().map(|a| a.0).collect();
-        let what: Vec<String> = chunk.iter().map(|a| a.1.as_str().to_string()).collect();
-        diesel::sql_query(
-            "INSERT INTO test_import_findings (test_import_id, finding_id, action) \
-             SELECT $1, * FROM unnest($2::int[], $3::text[]) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Integer, _>(import.id)
-        .bind::<Array<Integer>, _>(ids)
-        .bind::<Array<Text>, _>(what)
-        .execute(conn)
-        .await?;
+    // Per action, the findings' ids ascending; a finding listed twice keeps its first action.
+    let mut seen = std::collections::HashSet::new();
+    let mut by_action: std::collections::BTreeMap<&str, Vec<FindingId>> = Default::default();
+    for (id, action) in actions {
+        if seen.insert(*id) {
+            by_action.entry(action.as_str()).or_default().push(*id);
+        }
     }
+    for ids in by_action.values_mut() {
+        ids.sort_unstable();
+    }
+    let (what, ids): (Vec<&str>, Vec<String>) = by_action
+        .iter()
+        .map(|(action, ids)| (*action, array_literal(ids)))
+        .unzip();
+    diesel::sql_query(
+        "INSERT INTO test_import_actions (test_import_id, action, finding_ids) \
+         SELECT $1, a.action, a.ids::int[] FROM unnest($2::text[], $3::text[]) AS a(action, ids)",
+    )
+    .bind::<Integer, _>(import.id)
+    .bind::<Array<Text>, _>(what)
+    .bind::<Array<Text>, _>(ids)
+    .execute(conn)
+    .await?;
     Ok(import)
 }
 
@@ -729,24 +851,33 @@ pub async fn imports_of(
         .await?)
 }
 
-/// What import `id` did, per finding, in finding order.
+/// What imports `imports` did, per finding, in finding order per import (findings deleted
+/// since included).
 pub async fn import_actions(
     conn: &mut AsyncPgConnection,
     imports: &[i32],
 ) -> QueryResult<Vec<(i32, FindingId, String)>> {
-    Ok(test_import_findings::table
-        .filter(test_import_findings::test_import_id.eq_any(imports))
-        .order((
-            test_import_findings::test_import_id,
-            test_import_findings::finding_id,
-        ))
-        .select((
-            test_import_findings::test_import_id,
-            test_import_findings::finding_id,
-            test_import_findings::action,
-        ))
-        .load(conn)
-        .await?)
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        import: i32,
+        #[diesel(sql_type = Integer)]
+        finding: FindingId,
+        #[diesel(sql_type = Text)]
+        action: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT a.test_import_id AS import, f.id AS finding, a.action \
+         FROM test_import_actions a CROSS JOIN unnest(a.finding_ids) AS f(id) \
+         WHERE a.test_import_id = ANY($1) ORDER BY 1, 2",
+    )
+    .bind::<Array<Integer>, _>(imports)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.import, r.finding, r.action))
+        .collect())
 }
 
 /// Endpoint statuses of findings `ids`: (finding, endpoint row, mitigated).

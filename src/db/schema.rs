@@ -368,11 +368,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    test_import_findings (test_import_id, finding_id) {
+    test_import_actions (test_import_id, action) {
         test_import_id -> Int4,
-        finding_id -> Int4,
         #[max_length = 12]
         action -> Varchar,
+        finding_ids -> Array<Nullable<Int4>>,
     }
 }
 
@@ -485,8 +485,7 @@ diesel::joinable!(notes -> tests (test_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(products -> product_types (product_type_id));
 diesel::joinable!(products -> sla_configurations (sla_configuration_id));
-diesel::joinable!(test_import_findings -> findings (finding_id));
-diesel::joinable!(test_import_findings -> test_imports (test_import_id));
+diesel::joinable!(test_import_actions -> test_imports (test_import_id));
 diesel::joinable!(test_imports -> tests (test_id));
 diesel::joinable!(test_imports -> users (user_id));
 diesel::joinable!(tests -> development_environments (environment_id));
@@ -512,7 +511,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     sla_configurations,
     system_settings,
-    test_import_findings,
+    test_import_actions,
     test_imports,
     test_types,
     tests,

@@ -876,10 +876,10 @@ async fn create_findings(
     options: &ImportOptions,
     user: UserId,
     sla: &SlaPolicy,
-    findings: &[&ParsedFinding],
-    hashes: &[&str],
+    report: &Report,
     dedup: Option<Dedup<'_>>,
 ) -> QueryResult<Vec<FindingId>> {
+    let (findings, hashes) = (&report.findings, &report.hashes);
     let now = Utc::now();
     let mut ids = Vec::with_capacity(findings.len());
     // Rows are built a chunk at a time: they copy the findings' text. Each chunk is whole in the
@@ -915,7 +915,7 @@ async fn create_findings(
 async fn attach(
     c: &mut AsyncPgConnection,
     test: &Test,
-    findings: &[&ParsedFinding],
+    findings: &[ParsedFinding],
     ids: &[FindingId],
 ) -> QueryResult<()> {
     let endpoints: Vec<&Endpoint> = findings.iter().flat_map(|f| f.endpoints.iter()).collect();
@@ -1072,7 +1072,7 @@ async fn originals(
     test: &Test,
     dedup: Dedup<'_>,
     new: &[ImportedFinding],
-    findings: &[&ParsedFinding],
+    findings: &[ParsedFinding],
 ) -> QueryResult<Vec<(usize, FindingId)>> {
     let algorithm = dedup.rule.algorithm;
     let uses_hash = !matches!(algorithm, DedupAlgorithm::UniqueIdFromTool);
@@ -1291,16 +1291,13 @@ async fn import_in(
     let (mut keep_hashes, mut keep_uids) = (Vec::new(), Vec::new());
     let mut actions: Vec<(FindingId, ImportAction)> = Vec::new();
     while let Some(chunk) = source.next().await? {
-        let findings: Vec<&ParsedFinding> = chunk.findings.iter().collect();
-        let hashes: Vec<&str> = chunk.hashes.iter().map(String::as_str).collect();
         let ids = create_findings(
             c,
             &test,
             options,
             p.user_id,
             &sla,
-            &findings,
-            &hashes,
+            &chunk,
             dedup.map(|rule| Dedup {
                 rule,
                 engagement_only: engagement.deduplication_on_engagement,
@@ -1541,33 +1538,31 @@ async fn reimport_in(
     let mut created: Vec<FindingId> = Vec::new();
     let (mut link, mut unlink) = (Vec::new(), Vec::new());
     // The report again, in report order and a chunk at a time: the new findings are created in
-    // the parser's order, and only a chunk of findings is in memory at once.
+    // the parser's order, gathered into whole chunks (a 10%-changed report would otherwise write
+    // them a few at a time), and only about two chunks of findings are in memory at once.
     let mut source = reader.stream();
     let mut next = 0;
-    while let Some(chunk) = source.next().await? {
-        let mut create: Vec<&ParsedFinding> = Vec::new();
-        let mut create_hashes: Vec<&str> = Vec::new();
+    let mut create = Report::default();
+    loop {
+        let chunk = source.next().await?;
+        let last = chunk.is_none();
         // Matched findings whose endpoints follow the report's.
-        let mut endpoint_updates: Vec<(FindingId, &ParsedFinding)> = Vec::new();
-        for (f, hash) in chunk.findings.iter().zip(&chunk.hashes) {
+        let mut endpoint_updates: Vec<(FindingId, Vec<Endpoint>)> = Vec::new();
+        for (f, hash) in chunk
+            .into_iter()
+            .flat_map(|c| c.findings.into_iter().zip(c.hashes))
+        {
             let i = next;
             next += 1;
             let existing = match plan.get(i) {
                 Some(Plan::Create) => {
-                    create.push(f);
-                    create_hashes.push(hash);
+                    create.findings.push(f);
+                    create.hashes.push(hash);
                     continue;
                 }
                 Some(Plan::Matched(id)) => by_id[id],
                 Some(Plan::Skip) | None => continue,
             };
-            refresh.push(rows::Refresh {
-                id: existing.id,
-                fix_available: f.fix_available,
-                fix_version: f.fix_version.clone(),
-                component_name: f.component_name.clone(),
-                component_version: f.component_version.clone(),
-            });
             let outcome = rules::reimport_outcome(
                 StoredStatus {
                     active: existing.active,
@@ -1588,12 +1583,12 @@ async fn reimport_in(
             match outcome {
                 Outcome::Untouched => {
                     untouched.push(existing.id);
-                    endpoint_updates.push((existing.id, f));
+                    endpoint_updates.push((existing.id, f.endpoints));
                 }
                 Outcome::Ignored => {}
                 Outcome::Reactivate => {
                     reactivated.push(existing.id);
-                    endpoint_updates.push((existing.id, f));
+                    endpoint_updates.push((existing.id, f.endpoints));
                 }
                 Outcome::KeepClosed => kept_closed.push(existing.id),
                 Outcome::Close => closed_by_report.push((existing.id, f.mitigated)),
@@ -1603,30 +1598,28 @@ async fn reimport_in(
                     untouched.push(existing.id);
                 }
             }
+            refresh.push(rows::Refresh {
+                id: existing.id,
+                fix_available: f.fix_available,
+                fix_version: f.fix_version,
+                component_name: f.component_name,
+                component_version: f.component_version,
+            });
         }
-        created.extend(
-            create_findings(
-                c,
-                &test,
-                options,
-                p.user_id,
-                &sla,
-                &create,
-                &create_hashes,
-                dedup,
-            )
-            .await?,
-        );
+        if create.findings.len() >= rows::CHUNK || (last && !create.findings.is_empty()) {
+            let report = std::mem::take(&mut create);
+            created
+                .extend(create_findings(c, &test, options, p.user_id, &sla, &report, dedup).await?);
+        }
         // Endpoints of matched findings: those of the report reopened (new ones added), the
         // others mitigated.
         let with_endpoints: Vec<&Endpoint> = endpoint_updates
             .iter()
-            .flat_map(|(_, f)| f.endpoints.iter())
+            .flat_map(|(_, endpoints)| endpoints.iter())
             .collect();
         let by_url = rows::upsert_endpoints(c, test.product_id, &with_endpoints).await?;
-        for (id, f) in &endpoint_updates {
-            let wanted: HashSet<i32> = f
-                .endpoints
+        for (id, endpoints) in &endpoint_updates {
+            let wanted: HashSet<i32> = endpoints
                 .iter()
                 .filter_map(|e| by_url.get(&e.url()).copied())
                 .collect();
@@ -1639,6 +1632,9 @@ async fn reimport_in(
                         .map(|e| (*id, *e)),
                 );
             }
+        }
+        if last {
+            break;
         }
     }
 

@@ -971,6 +971,37 @@ async fn imported_findings_show_their_fields_endpoints_and_history() {
         "1 created + 1 closed + 3 untouched"
     );
     assert_eq!(imports[1]["created"].as_array().unwrap().len(), 4);
+
+    // A finding deleted since stays in the history, as null.
+    let deleted = first.test.id;
+    let mut c = app.sql().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "DELETE FROM findings WHERE id = (SELECT min(id) FROM findings WHERE test_id = {deleted})"
+        )),
+        &mut c,
+    )
+    .await
+    .unwrap();
+    let d = app
+        .ok(
+            "query($t: ID!) { node(id: $t) { ... on Test {
+                imports { created: findings(action: CREATED) { action finding { title } } } } } }",
+            json!({ "t": test.0 }),
+        )
+        .await;
+    let created = d["node"]["imports"][1]["created"].as_array().unwrap();
+    assert_eq!(created.len(), 4);
+    assert_eq!(
+        created[0]["finding"],
+        serde_json::Value::Null,
+        "{created:?}"
+    );
+    assert!(
+        created[1..]
+            .iter()
+            .all(|c| c["finding"]["title"].is_string())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1168,4 +1199,84 @@ async fn a_report_read_in_chunks_deduplicates_across_them_and_a_late_error_write
         before,
         "nothing of the broken report is written"
     );
+}
+
+/// List columns travel as array literals: quotes, backslashes, commas, braces, blanks and the
+/// word NULL come back as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_fields_keep_every_character() {
+    const GENERIC: &str = "Generic Findings Import";
+    let app = TestApp::new().await;
+    let odd = [
+        "a\"b",
+        "back\\slash",
+        "x,y",
+        "{braces}",
+        " spaced out ",
+        "NULL",
+        "ünï",
+    ];
+    let finding = serde_json::json!({"title": "Odd", "severity": "Low", "description": "d",
+        "vulnerability_ids": odd, "tags": ["Tag\"One", "two,three"], "cwes": [79, 89]});
+    let mut o = options(GENERIC, "r.json", "lists", "ci");
+    o.file_name = Some("r.json".into());
+    import::import_scan(&app.state.db, &app.root, o, generic_report(0, &[finding]))
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message()));
+    let rows = app
+        .dump("SELECT id, vulnerability_ids, tags, cwes FROM findings")
+        .await;
+    let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+    assert_eq!(rows[0]["vulnerability_ids"], serde_json::json!(odd));
+    assert_eq!(
+        rows[0]["tags"],
+        serde_json::json!(["tag\"one", "two,three"])
+    );
+    assert_eq!(rows[0]["cwes"], serde_json::json!([79, 89]));
+}
+
+/// New findings of a re-import are written a whole chunk at a time however the report mixes
+/// them with known ones, still in the report's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reimport_mixing_new_and_known_findings_over_several_chunks_keeps_report_order() {
+    const GENERIC: &str = "Generic Findings Import";
+    let app = TestApp::new().await;
+    let finding = |title: String| {
+        serde_json::json!({"title": title, "severity": "Medium", "description": "d",
+            "file_path": "src/x.rs", "line": 1})
+    };
+    let known: Vec<_> = (0..1_500)
+        .map(|i| finding(format!("known {i:04}")))
+        .collect();
+    // 1,500 known and 1,500 new findings, alternating, over three chunks of the parser.
+    let mixed: Vec<_> = (0..1_500)
+        .flat_map(|i| {
+            [
+                finding(format!("new {i:04}")),
+                finding(format!("known {i:04}")),
+            ]
+        })
+        .collect();
+    for (report, reimport) in [(known, false), (mixed, true)] {
+        let mut o = options(GENERIC, "r.json", "mixed", "ci");
+        o.file_name = Some("r.json".into());
+        let report = generic_report(0, &report);
+        let done = if reimport {
+            import::reimport_scan(&app.state.db, &app.root, o, report).await
+        } else {
+            import::import_scan(&app.state.db, &app.root, o, report).await
+        };
+        let r = done.unwrap_or_else(|e| panic!("{}", e.message()));
+        if reimport {
+            assert_eq!(delta(&r), (1_500, 0, 0, 1_500));
+        }
+    }
+    let rows = app
+        .dump("SELECT id, title FROM findings WHERE title LIKE 'new %'")
+        .await;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
+    let titles: Vec<&str> = rows.iter().map(|r| r["title"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..1_500).map(|i| format!("new {i:04}")).collect();
+    assert_eq!(titles, expected);
+    assert_eq!(app.count("findings").await, 3_000);
 }

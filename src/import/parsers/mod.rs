@@ -68,6 +68,26 @@ impl From<serde_json::Error> for ParseError {
     }
 }
 
+/// A serde_json error in `part`, a slice of `text`, located in `text`.
+pub fn within(text: &str, part: &str, e: serde_json::Error) -> ParseError {
+    let mut error = ParseError::from(e);
+    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    if let Some(before) = text.get(..offset) {
+        let lines = before.matches('\n').count();
+        let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1);
+        let (line, col) = match (error.at.as_deref()).and_then(|a| {
+            let (l, c) = a.strip_prefix("line ")?.split_once(", column ")?;
+            Some((l.parse::<usize>().ok()?, c.parse::<usize>().ok()?))
+        }) {
+            Some((1, c)) => (lines + 1, column + c),
+            Some((l, c)) => (lines + l, c),
+            None => return error,
+        };
+        error.at = Some(format!("line {line}, column {col}"));
+    }
+    error
+}
+
 /// Where a parser hands each finding as soon as it has read it. An error stops the parse and is
 /// returned from it (the consumer has gone away).
 pub type Sink<'a> = dyn FnMut(ParsedFinding) -> Result<(), ParseError> + 'a;

@@ -32,7 +32,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value, value::RawValue};
 
 use super::common::{find_cve, find_cwe, parse_date, push_unique, shorten};
-use super::{ParseError, Parser, Sink};
+use super::{ParseError, Parser, Sink, within};
 use crate::domain::Severity;
 use crate::domain::report::ParsedFinding;
 
@@ -383,26 +383,6 @@ fn run_findings(text: &str, run: &Run<'_>, sink: &mut Sink<'_>) -> Result<(), Pa
         }
     }
     Ok(())
-}
-
-/// A serde_json error in `part`, a slice of `text`, located in `text`.
-fn within(text: &str, part: &str, e: serde_json::Error) -> ParseError {
-    let mut error = ParseError::from(e);
-    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-    if let Some(before) = text.get(..offset) {
-        let lines = before.matches('\n').count();
-        let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1);
-        let (line, col) = match (error.at.as_deref()).and_then(|a| {
-            let (l, c) = a.strip_prefix("line ")?.split_once(", column ")?;
-            Some((l.parse::<usize>().ok()?, c.parse::<usize>().ok()?))
-        }) {
-            Some((1, c)) => (lines + 1, column + c),
-            Some((l, c)) => (lines + l, c),
-            None => return error,
-        };
-        error.at = Some(format!("line {line}, column {col}"));
-    }
-    error
 }
 
 /// A message's text: a rule message string by id with its arguments filled in, else its text

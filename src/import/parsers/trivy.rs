@@ -27,12 +27,13 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::common::{cwe_number, non_blank, parse_date, push_unique};
 use super::cvss::Cvss3;
-use super::{ParseError, Parser};
+use super::{ParseError, Parser, Sink, within};
 use crate::domain::Severity;
-use crate::domain::report::{ParsedFinding, ParsedReport};
+use crate::domain::report::ParsedFinding;
 
 pub struct TrivyParser;
 
@@ -41,19 +42,26 @@ impl Parser for TrivyParser {
         "Trivy Scan"
     }
 
-    fn parse(&self, bytes: &[u8], _file_name: Option<&str>) -> Result<ParsedReport, ParseError> {
+    fn parse_each(
+        &self,
+        bytes: &[u8],
+        _file_name: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<String>, ParseError> {
         let text = super::text(bytes)?;
         let trimmed = text.trim_start();
-        let mut findings = Vec::new();
+        // Vulnerabilities stay unparsed slices of the input until their turn: each is read,
+        // handed on as a finding and dropped.
+        let mut out = Out { text, sink };
         match trimmed.chars().next() {
             None => return Err(ParseError::new("the Trivy report is empty")),
             Some('[') | Some('n') => {
-                let targets: Option<Vec<Target>> = serde_json::from_str(text)?;
-                results(targets.as_deref().unwrap_or_default(), None, &mut findings)
+                let targets: Option<Vec<Target<'_>>> = serde_json::from_str(text)?;
+                out.results(targets.as_deref().unwrap_or_default(), None)
                     .map_err(|e| prefix(e, ""))?;
             }
             Some('{') => {
-                let report: Report = serde_json::from_str(text)?;
+                let report: Report<'_> = serde_json::from_str(text)?;
                 let schema2 = report.schema_version.as_ref().and_then(Value::as_i64) == Some(2);
                 let k8s = report.cluster_name.is_some() || !report.resources.is_empty();
                 if !schema2 && !k8s && report.results.is_none() {
@@ -61,12 +69,8 @@ impl Parser for TrivyParser {
                         "Schema of Trivy json report is not supported (no SchemaVersion 2, Results or ClusterName)",
                     ));
                 }
-                results(
-                    report.results.as_deref().unwrap_or_default(),
-                    None,
-                    &mut findings,
-                )
-                .map_err(|e| prefix(e, "Results"))?;
+                out.results(report.results.as_deref().unwrap_or_default(), None)
+                    .map_err(|e| prefix(e, "Results"))?;
                 for (section, workloads) in [
                     ("Vulnerabilities", &report.vulnerabilities),
                     ("Misconfigurations", &report.misconfigurations),
@@ -78,7 +82,7 @@ impl Parser for TrivyParser {
                             .filter_map(|p| p.as_deref().filter(|s| !s.is_empty()))
                             .collect::<Vec<_>>()
                             .join(" / ");
-                        results(&w.results, Some(&service), &mut findings)
+                        out.results(&w.results, Some(&service))
                             .map_err(|e| prefix(e, &format!("{section}[{i}].Results")))?;
                     }
                 }
@@ -89,10 +93,7 @@ impl Parser for TrivyParser {
                 ));
             }
         }
-        Ok(ParsedReport {
-            findings,
-            tool_version: None,
-        })
+        Ok(None)
     }
 }
 
@@ -108,37 +109,38 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct Report {
+struct Report<'a> {
     schema_version: Option<Value>,
     cluster_name: Option<String>,
-    results: Option<Vec<Target>>,
-    #[serde(deserialize_with = "nullable")]
-    vulnerabilities: Vec<Workload>,
-    #[serde(deserialize_with = "nullable")]
-    misconfigurations: Vec<Workload>,
-    #[serde(deserialize_with = "nullable")]
-    resources: Vec<Workload>,
+    #[serde(borrow)]
+    results: Option<Vec<Target<'a>>>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    vulnerabilities: Vec<Workload<'a>>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    misconfigurations: Vec<Workload<'a>>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    resources: Vec<Workload<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct Workload {
+struct Workload<'a> {
     namespace: Option<String>,
     kind: Option<String>,
     name: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    results: Vec<Target>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    results: Vec<Target<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
-struct Target {
+struct Target<'a> {
     target: Option<String>,
     class: Option<String>,
     #[serde(rename = "Type")]
     kind: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    vulnerabilities: Vec<Vulnerability>,
+    #[serde(borrow, deserialize_with = "nullable")]
+    vulnerabilities: Vec<&'a RawValue>,
     #[serde(deserialize_with = "nullable")]
     misconfigurations: Vec<Misconfiguration>,
     #[serde(deserialize_with = "nullable")]
@@ -284,81 +286,91 @@ fn tags(parts: &[&Option<String>]) -> Vec<String> {
     out
 }
 
-fn results(
-    targets: &[Target],
-    service: Option<&str>,
-    out: &mut Vec<ParsedFinding>,
-) -> Result<(), ParseError> {
-    for t in targets {
-        // DefectDojo skips results without a target.
-        let Some(target) = t.target.as_deref() else {
-            continue;
-        };
-        let service = service.map(str::to_string).filter(|s| !s.is_empty());
-        for v in &t.vulnerabilities {
-            if let Some(f) = vulnerability(t, target, v, service.clone()) {
-                out.push(f);
+/// Where findings go, and the report they are read from (to place errors in it).
+struct Out<'t, 's, 'k> {
+    text: &'t str,
+    sink: &'s mut Sink<'k>,
+}
+
+impl Out<'_, '_, '_> {
+    fn results(&mut self, targets: &[Target<'_>], service: Option<&str>) -> Result<(), ParseError> {
+        let sink = &mut *self.sink;
+        for (n, t) in targets.iter().enumerate() {
+            // DefectDojo skips results without a target.
+            let Some(target) = t.target.as_deref() else {
+                continue;
+            };
+            let service = service.map(str::to_string).filter(|s| !s.is_empty());
+            for (i, raw) in t.vulnerabilities.iter().enumerate() {
+                let v: Vulnerability = serde_json::from_str(raw.get()).map_err(|e| {
+                    let e = within(self.text, raw.get(), e);
+                    let at = e.at.clone().unwrap_or_default();
+                    e.at(format!("[{n}].Vulnerabilities[{i}], {at}"))
+                })?;
+                if let Some(f) = vulnerability(t, target, &v, service.clone()) {
+                    sink(f)?;
+                }
+            }
+            for m in &t.misconfigurations {
+                sink(misconfiguration(t, target, m, service.clone()))?;
+            }
+            for secret in &t.secrets {
+                let mut f = ParsedFinding::new(
+                    format!("Secret detected in {target} - {}", s(&secret.title)),
+                    trivy_severity(secret.severity.as_deref()).unwrap_or(Severity::Info),
+                    format!(
+                        "{}\n**Category:** {}\n**Match:** {}\n",
+                        s(&secret.title),
+                        s(&secret.category),
+                        s(&secret.matched)
+                    ),
+                );
+                f.file_path = Some(target.to_string());
+                f.line = secret.start_line.and_then(|l| i32::try_from(l).ok());
+                f.static_finding = Some(true);
+                f.dynamic_finding = Some(false);
+                f.fix_available = Some(true);
+                f.tags = tags(&[&t.class]);
+                f.service = service.clone();
+                f.vuln_id_from_tool = secret.rule_id.clone();
+                sink(f)?;
+            }
+            for lic in &t.licenses {
+                let mut f = ParsedFinding::new(
+                    format!("License detected in {target} - {}", s(&lic.name)),
+                    trivy_severity(lic.severity.as_deref()).unwrap_or(Severity::Info),
+                    format!(
+                        "{}\n**Category:** {}\n**Package:** {}\n",
+                        s(&lic.name),
+                        s(&lic.category),
+                        s(&lic.pkg_name)
+                    ),
+                );
+                f.file_path = lic.file_path.clone().and_then(non_blank);
+                f.scanner_confidence = lic.confidence.map(|c| {
+                    if c >= 0.9 {
+                        1
+                    } else if c >= 0.5 {
+                        4
+                    } else {
+                        7
+                    }
+                });
+                f.references = lic.link.clone().and_then(non_blank);
+                f.static_finding = Some(true);
+                f.dynamic_finding = Some(false);
+                f.fix_available = Some(true);
+                f.tags = tags(&[&t.class]);
+                f.service = service.clone();
+                sink(f)?;
             }
         }
-        for m in &t.misconfigurations {
-            out.push(misconfiguration(t, target, m, service.clone()));
-        }
-        for secret in &t.secrets {
-            let mut f = ParsedFinding::new(
-                format!("Secret detected in {target} - {}", s(&secret.title)),
-                trivy_severity(secret.severity.as_deref()).unwrap_or(Severity::Info),
-                format!(
-                    "{}\n**Category:** {}\n**Match:** {}\n",
-                    s(&secret.title),
-                    s(&secret.category),
-                    s(&secret.matched)
-                ),
-            );
-            f.file_path = Some(target.to_string());
-            f.line = secret.start_line.and_then(|l| i32::try_from(l).ok());
-            f.static_finding = Some(true);
-            f.dynamic_finding = Some(false);
-            f.fix_available = Some(true);
-            f.tags = tags(&[&t.class]);
-            f.service = service.clone();
-            f.vuln_id_from_tool = secret.rule_id.clone();
-            out.push(f);
-        }
-        for lic in &t.licenses {
-            let mut f = ParsedFinding::new(
-                format!("License detected in {target} - {}", s(&lic.name)),
-                trivy_severity(lic.severity.as_deref()).unwrap_or(Severity::Info),
-                format!(
-                    "{}\n**Category:** {}\n**Package:** {}\n",
-                    s(&lic.name),
-                    s(&lic.category),
-                    s(&lic.pkg_name)
-                ),
-            );
-            f.file_path = lic.file_path.clone().and_then(non_blank);
-            f.scanner_confidence = lic.confidence.map(|c| {
-                if c >= 0.9 {
-                    1
-                } else if c >= 0.5 {
-                    4
-                } else {
-                    7
-                }
-            });
-            f.references = lic.link.clone().and_then(non_blank);
-            f.static_finding = Some(true);
-            f.dynamic_finding = Some(false);
-            f.fix_available = Some(true);
-            f.tags = tags(&[&t.class]);
-            f.service = service.clone();
-            out.push(f);
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn vulnerability(
-    t: &Target,
+    t: &Target<'_>,
     target: &str,
     v: &Vulnerability,
     service: Option<String>,
@@ -453,7 +465,7 @@ fn vulnerability(
 }
 
 fn misconfiguration(
-    t: &Target,
+    t: &Target<'_>,
     target: &str,
     m: &Misconfiguration,
     service: Option<String>,
@@ -514,6 +526,7 @@ fn misconfiguration(
 mod tests {
     use super::super::robustness::{never_panics, sample};
     use super::*;
+    use crate::domain::report::ParsedReport;
 
     fn parse(json: &str) -> Result<ParsedReport, ParseError> {
         TrivyParser.parse(json.as_bytes(), Some("trivy.json"))
@@ -610,7 +623,14 @@ mod tests {
             r#"{"SchemaVersion":2,"Results":[{"Target":"t","Vulnerabilities":[{"PkgName":5}]}]}"#,
         )
         .unwrap_err();
-        assert!(e.at.unwrap().starts_with("line 1, column"));
+        assert_eq!(
+            e.message,
+            "unexpected JSON content: invalid type: integer `5`, expected a string"
+        );
+        assert_eq!(
+            e.at.as_deref(),
+            Some("Results[0].Vulnerabilities[0], line 1, column 75")
+        );
         let deep = format!(
             "{{\"SchemaVersion\":2,\"Results\":[{{\"Target\":\"t\",\"Vulnerabilities\":[{{\"CVSS\":{{\"nvd\":{}{}}}}}]}}]}}",
             "[".repeat(50_000),

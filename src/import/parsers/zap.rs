@@ -22,9 +22,9 @@
 
 use super::html::{html2text, html2text_opt};
 use super::xml::{Node, XmlReader};
-use super::{ParseError, Parser};
+use super::{ParseError, Parser, Sink};
 use crate::domain::Severity;
-use crate::domain::report::{Endpoint, ParsedFinding, ParsedReport};
+use crate::domain::report::{Endpoint, ParsedFinding};
 
 pub struct ZapParser;
 
@@ -33,12 +33,17 @@ impl Parser for ZapParser {
         "ZAP Scan"
     }
 
-    fn parse(&self, bytes: &[u8], _file_name: Option<&str>) -> Result<ParsedReport, ParseError> {
+    fn parse_each(
+        &self,
+        bytes: &[u8],
+        _file_name: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<String>, ParseError> {
         let text = super::text(bytes)?;
         if text.trim().is_empty() {
             return Err(ParseError::new("the ZAP report is empty"));
         }
-        parse_report(text)
+        parse_report(text, sink)
     }
 }
 
@@ -119,9 +124,11 @@ struct Alert {
     inline: Fields,
 }
 
-fn parse_report(text: &str) -> Result<ParsedReport, ParseError> {
+/// Reads the report as it goes, handing each alert item's finding to `sink` once the item has
+/// ended; returns ZAP's version.
+fn parse_report(text: &str, sink: &mut Sink<'_>) -> Result<Option<String>, ParseError> {
     let mut reader = XmlReader::new(text);
-    let mut report = ParsedReport::default();
+    let mut version = None;
     let mut stack: Vec<String> = Vec::new();
     let mut site = Site::default();
     let mut alert: Option<Alert> = None;
@@ -138,7 +145,7 @@ fn parse_report(text: &str) -> Result<ParsedReport, ParseError> {
                         ))
                         .at("line 1"));
                     }
-                    report.tool_version = attr("version");
+                    version = attr("version");
                 } else if stack.len() == 1 && name == "site" {
                     site = Site {
                         name: attr("name"),
@@ -196,15 +203,13 @@ fn parse_report(text: &str) -> Result<ParsedReport, ParseError> {
                     } else if depth == a.depth
                         && let Some(done) = alert.take()
                     {
-                        report
-                            .findings
-                            .push(finding(done, &site).map_err(|e| e.at(reader.here()))?);
+                        sink(finding(done, &site).map_err(|e| e.at(reader.here()))?)?;
                     }
                 }
             }
         }
     }
-    Ok(report)
+    Ok(version)
 }
 
 fn severity(fields: &Fields) -> Severity {
@@ -351,6 +356,7 @@ fn finding(alert: Alert, site: &Site) -> Result<ParsedFinding, ParseError> {
 mod tests {
     use super::super::robustness::{never_panics, sample};
     use super::*;
+    use crate::domain::report::ParsedReport;
 
     fn parse(xml: &str) -> Result<ParsedReport, ParseError> {
         ZapParser.parse(xml.as_bytes(), Some("zap.xml"))

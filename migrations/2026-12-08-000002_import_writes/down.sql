@@ -14,6 +14,10 @@ INSERT INTO test_import_findings (test_import_id, finding_id, action)
 DROP TABLE test_import_actions;
 
 DROP INDEX findings_product_title_idx;
+DROP INDEX findings_hash_code_product_idx;
+CREATE INDEX findings_product_hash_code_idx ON findings (product_id, hash_code);
+CREATE INDEX findings_product_uid ON findings (product_id, unique_id_from_tool)
+    WHERE unique_id_from_tool IS NOT NULL;
 CREATE INDEX findings_product_id_idx ON findings (product_id);
 CREATE INDEX findings_test_hash ON findings (test_id, hash_code);
 CREATE INDEX findings_product_hash ON findings (product_id, hash_code) WHERE hash_code IS NOT NULL;

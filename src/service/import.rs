@@ -1370,10 +1370,10 @@ fn scan_time(options: &ImportOptions) -> DateTime<Utc> {
 /// A re-import matching key (§4.3: the test's algorithm; legacy = same title regardless of case
 /// and same severity).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum MatchKey {
-    Hash(String),
-    Uid(String),
-    Legacy(String, String),
+enum MatchKey<'a> {
+    Hash(&'a str),
+    Uid(&'a str),
+    Legacy(String, &'a str),
 }
 
 /// What a re-import does with a report finding.
@@ -1389,23 +1389,76 @@ enum Plan {
 
 /// The keys a finding matches by under `algorithm` (a finding matches another when they share
 /// one).
-fn match_keys(
+fn match_keys<'a>(
     algorithm: DedupAlgorithm,
-    hash: Option<&str>,
-    uid: Option<&str>,
+    hash: Option<&'a str>,
+    uid: Option<&'a str>,
     title: &str,
-    severity: &str,
-) -> Vec<MatchKey> {
-    let by_hash = hash.map(|h| MatchKey::Hash(h.to_string()));
-    let by_uid = uid.map(|u| MatchKey::Uid(u.to_string()));
+    severity: &'a str,
+) -> Vec<MatchKey<'a>> {
+    let by_hash = hash.map(MatchKey::Hash);
+    let by_uid = uid.map(MatchKey::Uid);
     match algorithm {
         DedupAlgorithm::HashCode => by_hash.into_iter().collect(),
         DedupAlgorithm::UniqueIdFromTool => by_uid.into_iter().collect(),
         DedupAlgorithm::UniqueIdFromToolOrHashCode => by_hash.into_iter().chain(by_uid).collect(),
         DedupAlgorithm::Legacy => {
-            vec![MatchKey::Legacy(title.to_lowercase(), severity.to_string())]
+            vec![MatchKey::Legacy(title.to_lowercase(), severity)]
         }
     }
+}
+
+/// What becomes of each report finding (in report order), decided on the briefs alone:
+/// DefectDojo's re-importer walks the report sorted, so that which of two identical report
+/// findings matches is reproducible. A report finding matches the first (lowest id) stored
+/// finding sharing any of its keys; one matching none creates one; a later identical report
+/// finding matches that one rather than creating another. The briefs and the key maps are gone
+/// when this returns, before the report is read again.
+fn plan(algorithm: DedupAlgorithm, stored: &[MatchRow], briefs: Vec<Brief>) -> Vec<Plan> {
+    let mut first_by_key: HashMap<MatchKey<'_>, FindingId> = HashMap::new();
+    for s in stored {
+        for key in match_keys(
+            algorithm,
+            s.hash_code.as_deref(),
+            s.unique_id_from_tool.as_deref(),
+            &s.title,
+            &s.severity,
+        ) {
+            first_by_key.entry(key).or_insert(s.id);
+        }
+    }
+    let mut order: Vec<usize> = (0..briefs.len()).collect();
+    order.sort_by(|a, b| {
+        let (x, y) = (&briefs[*a], &briefs[*b]);
+        (&x.hash, &x.uid, &x.file_path, x.line, &x.title).cmp(&(
+            &y.hash,
+            &y.uid,
+            &y.file_path,
+            y.line,
+            &y.title,
+        ))
+    });
+    let mut new_keys: HashSet<MatchKey<'_>> = HashSet::new();
+    let mut plan = vec![Plan::Skip; briefs.len()];
+    for i in order {
+        let b = &briefs[i];
+        let keys = match_keys(
+            algorithm,
+            Some(&b.hash),
+            b.uid.as_deref(),
+            &b.title,
+            b.severity.as_str(),
+        );
+        plan[i] = match keys.iter().filter_map(|k| first_by_key.get(k)).min() {
+            Some(id) => Plan::Matched(*id),
+            None if keys.iter().any(|k| new_keys.contains(k)) => Plan::Skip,
+            None => {
+                new_keys.extend(keys);
+                Plan::Create
+            }
+        };
+    }
+    plan
 }
 
 /// The re-import in the caller's transaction.
@@ -1470,57 +1523,8 @@ async fn reimport_in(
     let rule = dedup::rule(&options.scan_type);
     let algorithm = rule.algorithm;
     let stored = rows::test_findings(c, test.test_type_id, test.id).await?;
-    // The first (lowest id) stored finding per matching key: a report finding matches the first
-    // stored finding sharing any of its keys, in one lookup per key.
     let by_id: HashMap<FindingId, &MatchRow> = stored.iter().map(|s| (s.id, s)).collect();
-    let mut first_by_key: HashMap<MatchKey, FindingId> = HashMap::new();
-    for s in &stored {
-        for key in match_keys(
-            algorithm,
-            s.hash_code.as_deref(),
-            s.unique_id_from_tool.as_deref(),
-            &s.title,
-            &s.severity,
-        ) {
-            first_by_key.entry(key).or_insert(s.id);
-        }
-    }
-    // What becomes of each report finding, decided on the briefs alone: DefectDojo's re-importer
-    // walks the report sorted, so that which of two identical report findings matches is
-    // reproducible. A report finding matching none creates one; a later identical report finding
-    // matches that one rather than creating another.
-    let mut order: Vec<usize> = (0..briefs.len()).collect();
-    order.sort_by(|a, b| {
-        let (x, y) = (&briefs[*a], &briefs[*b]);
-        (&x.hash, &x.uid, &x.file_path, x.line, &x.title).cmp(&(
-            &y.hash,
-            &y.uid,
-            &y.file_path,
-            y.line,
-            &y.title,
-        ))
-    });
-    let mut new_keys: HashSet<MatchKey> = HashSet::new();
-    let mut plan = vec![Plan::Skip; briefs.len()];
-    for i in order {
-        let b = &briefs[i];
-        let keys = match_keys(
-            algorithm,
-            Some(&b.hash),
-            b.uid.as_deref(),
-            &b.title,
-            b.severity.as_str(),
-        );
-        plan[i] = match keys.iter().filter_map(|k| first_by_key.get(k)).min() {
-            Some(id) => Plan::Matched(*id),
-            None if keys.iter().any(|k| new_keys.contains(k)) => Plan::Skip,
-            None => {
-                new_keys.extend(keys);
-                Plan::Create
-            }
-        };
-    }
-    drop(briefs);
+    let plan = plan(algorithm, &stored, briefs);
 
     let sla = crate::db::sla_configuration::of_product(c, test.product_id)
         .await?

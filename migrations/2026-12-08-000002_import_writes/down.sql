@@ -21,3 +21,5 @@ CREATE INDEX findings_product_uid ON findings (product_id, unique_id_from_tool)
 CREATE INDEX findings_product_id_idx ON findings (product_id);
 CREATE INDEX findings_test_hash ON findings (test_id, hash_code);
 CREATE INDEX findings_product_hash ON findings (product_id, hash_code) WHERE hash_code IS NOT NULL;
+CREATE INDEX findings_test_hash_code_idx ON findings (test_id, hash_code, duplicate);
+CREATE INDEX findings_test_unique_id_idx ON findings (test_id, unique_id_from_tool, duplicate);

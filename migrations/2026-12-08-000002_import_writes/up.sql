@@ -1,11 +1,14 @@
 -- Cheaper import writes (issue "Scan import and re-import").
 --
--- Every index of findings is written by every inserted finding, so those that repeat others go:
+-- Every index of findings is written by every inserted finding, so those that repeat others or
+-- serve no query go:
 --   findings_product_hash (product_id, hash_code) WHERE hash_code IS NOT NULL, and
 --   findings_product_hash_code_idx (product_id, hash_code): replaced by one index that leads
 --     with the hash (below);
---   findings_test_hash (test_id, hash_code)
---     = the prefix of findings_test_hash_code_idx (test_id, hash_code, duplicate);
+--   findings_test_hash (test_id, hash_code), findings_test_hash_code_idx (test_id, hash_code,
+--     duplicate) and findings_test_unique_id_idx (test_id, unique_id_from_tool, duplicate): no
+--     query looks a test's findings up by hash or unique id (re-import matches a test's findings
+--     in memory; list filters use the key-leading indexes);
 --   findings_product_uid (product_id, unique_id_from_tool) WHERE unique_id_from_tool IS NOT NULL:
 --     findings_unique_id_from_tool_idx serves the lookup;
 --   findings_product_id_idx (product_id)
@@ -20,6 +23,8 @@
 -- title within the product, which no index served.
 DROP INDEX findings_product_hash;
 DROP INDEX findings_test_hash;
+DROP INDEX findings_test_hash_code_idx;
+DROP INDEX findings_test_unique_id_idx;
 DROP INDEX findings_product_id_idx;
 DROP INDEX findings_product_hash_code_idx;
 DROP INDEX findings_product_uid;

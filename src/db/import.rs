@@ -497,16 +497,29 @@ pub async fn dedup_candidates(
     .await?)
 }
 
-/// Every finding of `test` (duplicates included), in ascending id: the re-import candidates.
+/// Every finding of `test` (duplicates included), in ascending id: the re-import candidates,
+/// with what re-import reads of them (keys, status flags, service, endpoint ids); the columns
+/// only deduplication compares (file, line, CWE, components, endpoint URLs, hosts and paths)
+/// come back empty rather than being aggregated for every finding of the test.
 #[tracing::instrument(level = "debug", skip_all, fields(test))]
 pub async fn test_findings(
     conn: &mut AsyncPgConnection,
     test_type: TestTypeId,
     test: TestId,
 ) -> QueryResult<Vec<MatchRow>> {
-    Ok(diesel::sql_query(format!(
-        "SELECT {MATCH_COLUMNS} WHERE f.test_id = $2 ORDER BY f.id"
-    ))
+    Ok(diesel::sql_query(
+        "SELECT f.id, f.engagement_id, FALSE AS dedup_on_engagement, \
+             t.test_type_id = $1 AS same_test_type, f.hash_code, f.unique_id_from_tool, f.title, \
+             f.severity, 0 AS cwe, NULL AS file_path, NULL::int AS line, f.static_finding, \
+             f.duplicate, f.active, f.verified, f.is_mitigated, f.mitigated, f.false_p, \
+             f.out_of_scope, f.risk_accepted, f.service, NULL AS component_name, \
+             NULL AS component_version, \
+             ARRAY(SELECT s.endpoint_id FROM endpoint_status s WHERE s.finding_id = f.id \
+                   ORDER BY s.endpoint_id) AS endpoint_ids, \
+             '{}'::text[] AS endpoint_urls, '{}'::text[] AS endpoint_hosts, \
+             '{}'::text[] AS endpoint_paths \
+         FROM findings f JOIN tests t ON t.id = f.test_id WHERE f.test_id = $2 ORDER BY f.id",
+    )
     .bind::<Integer, _>(test_type)
     .bind::<Integer, _>(test)
     .load(conn)

@@ -1060,6 +1060,24 @@ async fn imported_findings_get_their_product_sla_deadline() {
 }
 
 /// A Generic Findings Import JSON report of `n` distinct findings, then `extra` ones.
+/// Imports (or re-imports) a Generic Findings Import `report` into engagement "ci" of
+/// `product`, as root.
+async fn generic_into(
+    app: &TestApp,
+    product: &str,
+    report: Vec<u8>,
+    reimport: bool,
+) -> ImportResult {
+    let mut o = options("Generic Findings Import", "r.json", product, "ci");
+    o.file_name = Some("r.json".into());
+    let done = if reimport {
+        import::reimport_scan(&app.state.db, &app.root, o, report).await
+    } else {
+        import::import_scan(&app.state.db, &app.root, o, report).await
+    };
+    done.unwrap_or_else(|e| panic!("{}", e.message()))
+}
+
 fn generic_report(n: usize, extra: &[serde_json::Value]) -> Vec<u8> {
     let mut findings: Vec<serde_json::Value> = (0..n)
         .map(|i| {
@@ -1124,7 +1142,6 @@ async fn repeats_in_a_report_point_at_its_first_copy_and_never_at_a_duplicate() 
 /// order: findings keep the parser's order (ascending ids).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reimport_creates_new_findings_in_the_reports_order() {
-    const GENERIC: &str = "Generic Findings Import";
     let app = TestApp::new().await;
     let finding = |title: &str| {
         serde_json::json!({"title": title, "severity": "Medium", "description": "d",
@@ -1134,14 +1151,7 @@ async fn a_reimport_creates_new_findings_in_the_reports_order() {
     let titles = ["zeta", "alpha", "mu", "kept", "beta", "omega", "gamma"];
     let second = generic_report(0, &titles.map(finding));
     for (report, reimport) in [(first, false), (second, true)] {
-        let mut o = options(GENERIC, "r.json", "order", "ci");
-        o.file_name = Some("r.json".into());
-        let done = if reimport {
-            import::reimport_scan(&app.state.db, &app.root, o, report).await
-        } else {
-            import::import_scan(&app.state.db, &app.root, o, report).await
-        };
-        done.unwrap_or_else(|e| panic!("{}", e.message()));
+        generic_into(&app, "order", report, reimport).await;
     }
     let rows = app.dump("SELECT id, title FROM findings").await;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
@@ -1239,7 +1249,6 @@ async fn list_fields_keep_every_character() {
 /// them with known ones, still in the report's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reimport_mixing_new_and_known_findings_over_several_chunks_keeps_report_order() {
-    const GENERIC: &str = "Generic Findings Import";
     let app = TestApp::new().await;
     let finding = |title: String| {
         serde_json::json!({"title": title, "severity": "Medium", "description": "d",
@@ -1258,15 +1267,7 @@ async fn a_reimport_mixing_new_and_known_findings_over_several_chunks_keeps_repo
         })
         .collect();
     for (report, reimport) in [(known, false), (mixed, true)] {
-        let mut o = options(GENERIC, "r.json", "mixed", "ci");
-        o.file_name = Some("r.json".into());
-        let report = generic_report(0, &report);
-        let done = if reimport {
-            import::reimport_scan(&app.state.db, &app.root, o, report).await
-        } else {
-            import::import_scan(&app.state.db, &app.root, o, report).await
-        };
-        let r = done.unwrap_or_else(|e| panic!("{}", e.message()));
+        let r = generic_into(&app, "mixed", generic_report(0, &report), reimport).await;
         if reimport {
             assert_eq!(delta(&r), (1_500, 0, 0, 1_500));
         }
@@ -1279,4 +1280,49 @@ async fn a_reimport_mixing_new_and_known_findings_over_several_chunks_keeps_repo
     let expected: Vec<String> = (0..1_500).map(|i| format!("new {i:04}")).collect();
     assert_eq!(titles, expected);
     assert_eq!(app.count("findings").await, 3_000);
+}
+
+/// A re-import keeps a matched finding's endpoints in step with the report: those still
+/// reported stay open (or reopen), new ones are added, those the report no longer names are
+/// mitigated by the importer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reimport_mitigates_the_endpoints_a_matched_finding_no_longer_has() {
+    let app = TestApp::new().await;
+    let finding = |endpoints: &[&str]| {
+        serde_json::json!({"title": "Open port", "severity": "High", "description": "d",
+            "file_path": "x", "line": 1, "endpoints": endpoints})
+    };
+    let first = generic_report(0, &[finding(&["https://a.example", "https://b.example"])]);
+    let second = generic_report(0, &[finding(&["https://a.example", "https://c.example"])]);
+    for (report, reimport) in [(first, false), (second, true)] {
+        let r = generic_into(&app, "endpoints", report, reimport).await;
+        if reimport {
+            assert_eq!(delta(&r), (0, 0, 0, 1));
+        }
+    }
+    let rows = app
+        .dump(
+            "SELECT n.id, n.host, s.mitigated, s.mitigated_by_id IS NOT NULL AS by_someone \
+             FROM endpoint_status s JOIN endpoints n ON n.id = s.endpoint_id",
+        )
+        .await;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
+    let state: Vec<(&str, bool, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().unwrap(),
+                r["mitigated"].as_bool().unwrap(),
+                r["by_someone"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        state,
+        [
+            ("a.example", false, false),
+            ("b.example", true, true),
+            ("c.example", false, false)
+        ]
+    );
 }

@@ -1060,15 +1060,16 @@ async fn imported_findings_get_their_product_sla_deadline() {
 }
 
 /// A Generic Findings Import JSON report of `n` distinct findings, then `extra` ones.
-/// Imports (or re-imports) a Generic Findings Import `report` into engagement "ci" of
-/// `product`, as root.
+/// Imports (or re-imports) a Generic Findings Import `report` into `engagement` of `product`,
+/// as root.
 async fn generic_into(
     app: &TestApp,
     product: &str,
+    engagement: &str,
     report: Vec<u8>,
     reimport: bool,
 ) -> ImportResult {
-    let mut o = options("Generic Findings Import", "r.json", product, "ci");
+    let mut o = options("Generic Findings Import", "r.json", product, engagement);
     o.file_name = Some("r.json".into());
     let done = if reimport {
         import::reimport_scan(&app.state.db, &app.root, o, report).await
@@ -1095,7 +1096,6 @@ fn generic_report(n: usize, extra: &[serde_json::Value]) -> Vec<u8> {
 /// inactive and unverified; a second import points every finding at the first import's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeats_in_a_report_point_at_its_first_copy_and_never_at_a_duplicate() {
-    const GENERIC: &str = "Generic Findings Import";
     let app = TestApp::new().await;
     let a = serde_json::json!({"title": "Same", "severity": "High", "description": "d",
         "file_path": "src/a.rs", "line": 1, "verified": true});
@@ -1103,11 +1103,7 @@ async fn repeats_in_a_report_point_at_its_first_copy_and_never_at_a_duplicate() 
         "file_path": "src/b.rs", "line": 2, "verified": true});
     let report = generic_report(0, &[a.clone(), a.clone(), b, a]);
     for engagement in ["first", "second"] {
-        let mut o = options(GENERIC, "r.json", "repeats", engagement);
-        o.file_name = Some("r.json".into());
-        import::import_scan(&app.state.db, &app.root, o, report.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{}", e.message()));
+        generic_into(&app, "repeats", engagement, report.clone(), false).await;
     }
     let rows = app
         .dump("SELECT f.id, f.title, f.active, f.verified, f.duplicate_finding_id AS original FROM findings f ORDER BY f.id")
@@ -1151,7 +1147,7 @@ async fn a_reimport_creates_new_findings_in_the_reports_order() {
     let titles = ["zeta", "alpha", "mu", "kept", "beta", "omega", "gamma"];
     let second = generic_report(0, &titles.map(finding));
     for (report, reimport) in [(first, false), (second, true)] {
-        generic_into(&app, "order", report, reimport).await;
+        generic_into(&app, "order", "ci", report, reimport).await;
     }
     let rows = app.dump("SELECT id, title FROM findings").await;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
@@ -1215,7 +1211,6 @@ async fn a_report_read_in_chunks_deduplicates_across_them_and_a_late_error_write
 /// word NULL come back as written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_fields_keep_every_character() {
-    const GENERIC: &str = "Generic Findings Import";
     let app = TestApp::new().await;
     let odd = [
         "a\"b",
@@ -1228,11 +1223,7 @@ async fn list_fields_keep_every_character() {
     ];
     let finding = serde_json::json!({"title": "Odd", "severity": "Low", "description": "d",
         "vulnerability_ids": odd, "tags": ["Tag\"One", "two,three"], "cwes": [79, 89]});
-    let mut o = options(GENERIC, "r.json", "lists", "ci");
-    o.file_name = Some("r.json".into());
-    import::import_scan(&app.state.db, &app.root, o, generic_report(0, &[finding]))
-        .await
-        .unwrap_or_else(|e| panic!("{}", e.message()));
+    generic_into(&app, "lists", "ci", generic_report(0, &[finding]), false).await;
     let rows = app
         .dump("SELECT id, vulnerability_ids, tags, cwes FROM findings")
         .await;
@@ -1267,7 +1258,7 @@ async fn a_reimport_mixing_new_and_known_findings_over_several_chunks_keeps_repo
         })
         .collect();
     for (report, reimport) in [(known, false), (mixed, true)] {
-        let r = generic_into(&app, "mixed", generic_report(0, &report), reimport).await;
+        let r = generic_into(&app, "mixed", "ci", generic_report(0, &report), reimport).await;
         if reimport {
             assert_eq!(delta(&r), (1_500, 0, 0, 1_500));
         }
@@ -1295,7 +1286,7 @@ async fn a_reimport_mitigates_the_endpoints_a_matched_finding_no_longer_has() {
     let first = generic_report(0, &[finding(&["https://a.example", "https://b.example"])]);
     let second = generic_report(0, &[finding(&["https://a.example", "https://c.example"])]);
     for (report, reimport) in [(first, false), (second, true)] {
-        let r = generic_into(&app, "endpoints", report, reimport).await;
+        let r = generic_into(&app, "endpoints", "ci", report, reimport).await;
         if reimport {
             assert_eq!(delta(&r), (0, 0, 0, 1));
         }

@@ -315,36 +315,27 @@ impl Out<'_, '_, '_> {
                 sink(misconfiguration(t, target, m, service.clone()))?;
             }
             for secret in &t.secrets {
-                let mut f = ParsedFinding::new(
-                    format!("Secret detected in {target} - {}", s(&secret.title)),
-                    trivy_severity(secret.severity.as_deref()).unwrap_or(Severity::Info),
-                    format!(
-                        "{}\n**Category:** {}\n**Match:** {}\n",
-                        s(&secret.title),
-                        s(&secret.category),
-                        s(&secret.matched)
-                    ),
+                let mut f = detected(
+                    ("Secret", &secret.title),
+                    target,
+                    &secret.severity,
+                    [("Category", &secret.category), ("Match", &secret.matched)],
+                    t,
+                    &service,
                 );
                 f.file_path = Some(target.to_string());
                 f.line = secret.start_line.and_then(|l| i32::try_from(l).ok());
-                f.static_finding = Some(true);
-                f.dynamic_finding = Some(false);
-                f.fix_available = Some(true);
-                f.tags = tags(&[&t.class]);
-                f.service = service.clone();
                 f.vuln_id_from_tool = secret.rule_id.clone();
                 sink(f)?;
             }
             for lic in &t.licenses {
-                let mut f = ParsedFinding::new(
-                    format!("License detected in {target} - {}", s(&lic.name)),
-                    trivy_severity(lic.severity.as_deref()).unwrap_or(Severity::Info),
-                    format!(
-                        "{}\n**Category:** {}\n**Package:** {}\n",
-                        s(&lic.name),
-                        s(&lic.category),
-                        s(&lic.pkg_name)
-                    ),
+                let mut f = detected(
+                    ("License", &lic.name),
+                    target,
+                    &lic.severity,
+                    [("Category", &lic.category), ("Package", &lic.pkg_name)],
+                    t,
+                    &service,
                 );
                 f.file_path = lic.file_path.clone().and_then(non_blank);
                 f.scanner_confidence = lic.confidence.map(|c| {
@@ -357,16 +348,39 @@ impl Out<'_, '_, '_> {
                     }
                 });
                 f.references = lic.link.clone().and_then(non_blank);
-                f.static_finding = Some(true);
-                f.dynamic_finding = Some(false);
-                f.fix_available = Some(true);
-                f.tags = tags(&[&t.class]);
-                f.service = service.clone();
                 sink(f)?;
             }
         }
         Ok(())
     }
+}
+
+/// A secret or license Trivy detected in `target`, as DefectDojo writes both: titled
+/// `"<Kind> detected in <target> - <name>"`, Trivy's severity (else Info), the name and two
+/// labelled details as description; static, with a fix, tagged with the target's class.
+fn detected(
+    (kind, name): (&str, &Option<String>),
+    target: &str,
+    severity: &Option<String>,
+    details: [(&str, &Option<String>); 2],
+    t: &Target<'_>,
+    service: &Option<String>,
+) -> ParsedFinding {
+    let mut description = format!("{}\n", s(name));
+    for (label, value) in details {
+        description.push_str(&format!("**{label}:** {}\n", s(value)));
+    }
+    let mut f = ParsedFinding::new(
+        format!("{kind} detected in {target} - {}", s(name)),
+        trivy_severity(severity.as_deref()).unwrap_or(Severity::Info),
+        description,
+    );
+    f.static_finding = Some(true);
+    f.dynamic_finding = Some(false);
+    f.fix_available = Some(true);
+    f.tags = tags(&[&t.class]);
+    f.service = service.clone();
+    f
 }
 
 fn vulnerability(

@@ -103,7 +103,9 @@ pub async fn reserve_finding_ids(
         return Ok(Vec::new());
     }
     let mut ids: Vec<FindingId> = diesel::sql_query(
-        "SELECT nextval(pg_get_serial_sequence('findings', 'id'))::int AS id \
+        // The sequence is looked up once (an init plan): a `regclass` computed per row costs
+        // a catalog lookup per id, ten times the `nextval` itself.
+        "SELECT nextval((SELECT pg_get_serial_sequence('findings', 'id')::regclass))::int AS id \
          FROM generate_series(1, $1)",
     )
     .bind::<Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
@@ -122,10 +124,10 @@ pub async fn insert_findings(
     conn: &mut AsyncPgConnection,
     rows: &[ImportedFinding],
 ) -> QueryResult<()> {
-    // One array per column, unnested into rows: one short statement (parsed once per
-    // connection) instead of a multi-row VALUES list of 54 values per finding, which Postgres
-    // parsed and bound again for every chunk (75 ms per thousand findings, more than writing
-    // them). Array columns travel as array literals, one per row.
+    // One array per column, unnested into rows: one short statement (half a millisecond to
+    // parse) instead of a multi-row VALUES list of 54 values per finding, which Postgres parsed
+    // and bound again for every chunk (75 ms per thousand findings, more than writing them).
+    // Array columns travel as array literals, one per row.
     macro_rules! insert {
         ($rows:expr; $($field:ident: $st:ty = $pg:literal, |$r:ident| $value:expr;)*) => {{
             const _: fn(&ImportedFinding) = |row| {
@@ -497,31 +499,56 @@ pub async fn dedup_candidates(
     .await?)
 }
 
+/// A finding of the test being re-imported: what matching and the outcome read of it, and no
+/// more (a re-import holds one for every finding of the test).
+#[derive(Debug, QueryableByName)]
+pub struct TestFinding {
+    #[diesel(sql_type = Integer)]
+    pub id: FindingId,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub hash_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub unique_id_from_tool: Option<String>,
+    /// The title, only when matching by title (LEGACY): empty otherwise.
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Text)]
+    pub severity: Severity,
+    #[diesel(sql_type = Bool)]
+    pub duplicate: bool,
+    #[diesel(sql_type = Bool)]
+    pub active: bool,
+    #[diesel(sql_type = Bool)]
+    pub is_mitigated: bool,
+    #[diesel(sql_type = Bool)]
+    pub false_p: bool,
+    #[diesel(sql_type = Bool)]
+    pub out_of_scope: bool,
+    #[diesel(sql_type = Bool)]
+    pub risk_accepted: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub service: Option<String>,
+    #[diesel(sql_type = Array<Integer>)]
+    pub endpoint_ids: Vec<i32>,
+}
+
 /// Every finding of `test` (duplicates included), in ascending id: the re-import candidates,
-/// with what re-import reads of them (keys, status flags, service, endpoint ids); the columns
-/// only deduplication compares (file, line, CWE, components, endpoint URLs, hosts and paths)
-/// come back empty rather than being aggregated for every finding of the test.
-#[tracing::instrument(level = "debug", skip_all, fields(test))]
+/// with what re-import reads of them. Titles come only `with_titles` (LEGACY matching).
 pub async fn test_findings(
     conn: &mut AsyncPgConnection,
-    test_type: TestTypeId,
     test: TestId,
-) -> QueryResult<Vec<MatchRow>> {
+    with_titles: bool,
+) -> QueryResult<Vec<TestFinding>> {
     Ok(diesel::sql_query(
-        "SELECT f.id, f.engagement_id, FALSE AS dedup_on_engagement, \
-             t.test_type_id = $1 AS same_test_type, f.hash_code, f.unique_id_from_tool, f.title, \
-             f.severity, 0 AS cwe, NULL AS file_path, NULL::int AS line, f.static_finding, \
-             f.duplicate, f.active, f.verified, f.is_mitigated, f.mitigated, f.false_p, \
-             f.out_of_scope, f.risk_accepted, f.service, NULL AS component_name, \
-             NULL AS component_version, \
+        "SELECT f.id, f.hash_code, f.unique_id_from_tool, \
+             CASE WHEN $2 THEN f.title ELSE '' END AS title, f.severity, f.duplicate, f.active, \
+             f.is_mitigated, f.false_p, f.out_of_scope, f.risk_accepted, f.service, \
              ARRAY(SELECT s.endpoint_id FROM endpoint_status s WHERE s.finding_id = f.id \
-                   ORDER BY s.endpoint_id) AS endpoint_ids, \
-             '{}'::text[] AS endpoint_urls, '{}'::text[] AS endpoint_hosts, \
-             '{}'::text[] AS endpoint_paths \
-         FROM findings f JOIN tests t ON t.id = f.test_id WHERE f.test_id = $2 ORDER BY f.id",
+                   ORDER BY s.endpoint_id) AS endpoint_ids \
+         FROM findings f WHERE f.test_id = $1 ORDER BY f.id",
     )
-    .bind::<Integer, _>(test_type)
     .bind::<Integer, _>(test)
+    .bind::<Bool, _>(with_titles)
     .load(conn)
     .await?)
 }

@@ -189,7 +189,15 @@ pub fn hash_code(f: &ParsedFinding, rule: &DedupRule, service: Option<&str>) -> 
     if let Some(s) = service.filter(|s| !s.is_empty()) {
         text.push_str(s);
     }
-    let folded = caseless::default_case_fold_str(&text);
+    // Unicode's default case folding maps only A-Z among ASCII characters (to a-z), so ASCII
+    // text folds in place; caseless walks every character through its tables (a sixth of the
+    // server's CPU in a SARIF import).
+    let folded = if text.is_ascii() {
+        text.make_ascii_lowercase();
+        text
+    } else {
+        caseless::default_case_fold_str(&text)
+    };
     // Python's bytes.strip(): ASCII whitespace at both ends.
     let bytes = folded.as_bytes().trim_ascii();
     format!("{:x}", Sha256::digest(bytes))
@@ -464,6 +472,21 @@ mod tests {
         assert_eq!(find_original(&b, [&a], DedupAlgorithm::Legacy), Some(1));
         b.line = Some(4);
         assert_eq!(find_original(&b, [&a], DedupAlgorithm::Legacy), None);
+    }
+
+    #[test]
+    fn ascii_folds_as_unicode_folds_it() {
+        let ascii: String = (0u8..128).map(char::from).collect();
+        assert_eq!(
+            ascii.to_ascii_lowercase(),
+            caseless::default_case_fold_str(&ascii)
+        );
+        let mut a = finding();
+        a.title = "SQL Injection In LOGIN".into();
+        let mut b = finding();
+        b.title = "sql injection in login".into();
+        let r = rule("Generic Findings Import");
+        assert_eq!(hash_code(&a, &r, None), hash_code(&b, &r, None));
     }
 
     #[test]

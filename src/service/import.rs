@@ -23,7 +23,7 @@ use crate::{
         Db, DbError, QueryResult,
         authz::Target as AuthTarget,
         engagement::{Engagement, NewEngagement},
-        import::{self as rows, ImportedFinding, MatchRow},
+        import::{self as rows, ImportedFinding, MatchRow, TestFinding},
         lookup,
         membership::{Member, On},
         outbox,
@@ -1414,7 +1414,7 @@ fn match_keys<'a>(
 /// finding sharing any of its keys; one matching none creates one; a later identical report
 /// finding matches that one rather than creating another. The briefs and the key maps are gone
 /// when this returns, before the report is read again.
-fn plan(algorithm: DedupAlgorithm, stored: &[MatchRow], briefs: Vec<Brief>) -> Vec<Plan> {
+fn plan(algorithm: DedupAlgorithm, stored: &[TestFinding], briefs: Vec<Brief>) -> Vec<Plan> {
     let mut first_by_key: HashMap<MatchKey<'_>, FindingId> = HashMap::new();
     for s in stored {
         for key in match_keys(
@@ -1422,7 +1422,7 @@ fn plan(algorithm: DedupAlgorithm, stored: &[MatchRow], briefs: Vec<Brief>) -> V
             s.hash_code.as_deref(),
             s.unique_id_from_tool.as_deref(),
             &s.title,
-            &s.severity,
+            s.severity.as_str(),
         ) {
             first_by_key.entry(key).or_insert(s.id);
         }
@@ -1522,8 +1522,14 @@ async fn reimport_in(
     let before = rows::test_statistics(c, test.id).await?;
     let rule = dedup::rule(&options.scan_type);
     let algorithm = rule.algorithm;
-    let stored = rows::test_findings(c, test.test_type_id, test.id).await?;
-    let by_id: HashMap<FindingId, &MatchRow> = stored.iter().map(|s| (s.id, s)).collect();
+    let stored = rows::test_findings(c, test.id, algorithm == DedupAlgorithm::Legacy).await?;
+    // `stored` is in ascending id.
+    let by_id = |id: FindingId| -> Option<&TestFinding> {
+        stored
+            .binary_search_by_key(&id.get(), |s| s.id.get())
+            .ok()
+            .map(|i| &stored[i])
+    };
     let plan = plan(algorithm, &stored, briefs);
 
     let sla = crate::db::sla_configuration::of_product(c, test.product_id)
@@ -1564,7 +1570,10 @@ async fn reimport_in(
                     create.hashes.push(hash);
                     continue;
                 }
-                Some(Plan::Matched(id)) => by_id[id],
+                Some(Plan::Matched(id)) => match by_id(*id) {
+                    Some(s) => s,
+                    None => continue,
+                },
                 Some(Plan::Skip) | None => continue,
             };
             let outcome = rules::reimport_outcome(
@@ -1628,7 +1637,7 @@ async fn reimport_in(
                 .filter_map(|e| by_url.get(&e.url()).copied())
                 .collect();
             link.extend(wanted.iter().map(|e| (*id, *e)));
-            if let Some(s) = by_id.get(id) {
+            if let Some(s) = by_id(*id) {
                 unlink.extend(
                     s.endpoint_ids
                         .iter()

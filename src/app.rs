@@ -481,7 +481,7 @@ async fn download(
     let viewer = principal.viewer();
     let found = state
         .db
-        .read(async move |mut c| db::file::content(&mut c, id, viewer).await)
+        .read(async move |c| db::file::content(c, id, viewer).await)
         .await;
     match found {
         Ok((meta, bytes)) => {

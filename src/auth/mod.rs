@@ -167,11 +167,11 @@ pub async fn authenticate(db: &Db, header: &str) -> Result<Principal, AuthError>
     let key = parse_authorization(header).ok_or(AuthError::Malformed)?;
     let hash = hash_token(key);
     let (token, roles) = db
-        .read(async move |mut c| {
-            let Some(token) = db::api_token::authenticate(&mut c, &hash).await? else {
+        .read(async move |c| {
+            let Some(token) = db::api_token::authenticate(c, &hash).await? else {
                 return Ok(None);
             };
-            let roles = db::authz::global_roles(&mut c, token.user.id).await?;
+            let roles = db::authz::global_roles(c, token.user.id).await?;
             Ok(Some((token, roles)))
         })
         .await?

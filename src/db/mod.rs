@@ -35,7 +35,6 @@ pub mod test;
 pub mod user;
 
 use std::{
-    future::Future,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -145,11 +144,8 @@ pub struct StatementLog {
     statements: Mutex<Vec<String>>,
 }
 
-/// The statement deadpool runs to check a connection before reuse; not counted.
-const RECYCLE_CHECK: &str = "SELECT 1";
-
 impl StatementLog {
-    /// Statements executed so far (pool recycle checks excluded when recording).
+    /// Statements executed so far.
     pub fn count(&self) -> u64 {
         AtomicU64::load(&self.count, Ordering::Relaxed)
     }
@@ -174,14 +170,34 @@ impl StatementLog {
     fn on_query(&self, text: impl FnOnce() -> String) {
         if self.recording.load(Ordering::Relaxed) {
             let text = text();
-            if text.split(" -- binds").next().unwrap_or_default().trim() == RECYCLE_CHECK {
-                return;
-            }
             self.statements.lock().expect("statement log").push(text);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// `$body` (an expression using a pooled connection bound to `$conn`) as [`Db::read`] runs it:
+/// once more on another connection when the first was lost. For futures that must be `Send`
+/// for any lifetime (dataloaders), which the compiler cannot prove of an async closure.
+macro_rules! read_retrying {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let mut retried = false;
+        loop {
+            let mut $conn = $db.conn().await?;
+            let result: $crate::db::QueryResult<_> = $body.await;
+            match result {
+                Err(e) if !retried && e.is_lost_connection() => {
+                    tracing::warn!(error = %e, "a pooled database connection was lost; reading again");
+                    // Out of the pool: it may not know yet that the socket has closed.
+                    drop($crate::db::Conn::take($conn));
+                    retried = true;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use read_retrying;
 
 /// Pool settings.
 #[derive(Debug, Clone)]
@@ -210,8 +226,11 @@ impl Db {
         let setup_log = log.clone();
         let stmt_ms = settings.statement_timeout.as_millis();
         let mut mgr_config = ManagerConfig::<AsyncPgConnection>::default();
-        mgr_config.recycling_method =
-            diesel_async::pooled_connection::RecyclingMethod::CustomQuery(RECYCLE_CHECK.into());
+        // No test statement before a connection is reused (it was one round trip per dataloader
+        // batch): the pool drops a connection whose socket has closed or whose transaction
+        // state is broken, and a read whose connection was lost all the same runs again on
+        // another (`Db::read`).
+        mgr_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
         mgr_config.custom_setup = Box::new(move |url| {
             let log = setup_log.clone();
             let url = url.to_string();
@@ -274,15 +293,42 @@ impl Db {
         }
     }
 
-    /// Runs a read on a pooled connection.
-    pub async fn read<T, Fut>(&self, f: impl FnOnce(Conn) -> Fut) -> QueryResult<T>
-    where
-        Fut: Future<Output = QueryResult<T>>,
-    {
-        let conn = self.conn().await?;
-        f(conn).await
+    /// Runs a read on a pooled connection; once more on another connection when the first
+    /// turns out to have been lost (the pool hands connections out without a test statement;
+    /// see [`Db::connect`]). A read has no effect to repeat.
+    pub async fn read<T>(&self, f: impl AsyncFn(&mut Conn) -> QueryResult<T>) -> QueryResult<T> {
+        read_retrying!(self, |conn| f(&mut conn))
     }
 }
+
+impl DbError {
+    /// Whether the statement failed because its connection is gone (the server closed it,
+    /// terminated its backend or is shutting down) rather than because of the statement.
+    pub fn is_lost_connection(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) => false,
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection
+                ) || LOST_CONNECTION_MESSAGES
+                    .iter()
+                    .any(|m| info.message().starts_with(m))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How Postgres words the errors that end a session (SQLSTATE 57P01–57P03 and a closed
+/// socket); diesel keeps the message, not the code.
+const LOST_CONNECTION_MESSAGES: &[&str] = &[
+    "terminating connection",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "connection closed",
+    "server closed the connection",
+];
 
 /// Runs every pending migration on `url`; returns how many ran.
 #[tracing::instrument(level = "debug", skip_all)]

@@ -188,7 +188,7 @@ impl AccessCache {
                     e => Err(e),
                 })?;
                 let Some(row) = row else { return Ok(None) };
-                let groups = crate::db::authz::global_roles(&mut c, user).await?;
+                let groups = crate::db::authz::global_roles(c, user).await?;
                 Ok(Some(UserAccess {
                     active: row.is_active,
                     superuser: row.is_superuser,
@@ -318,20 +318,20 @@ async fn grants(
         product_id: ProductId,
     }
     let (users, products): (Vec<UserId>, Vec<ProductId>) = keys.into_iter().unzip();
-    let found: Vec<Pair> = db
-        .read(async move |mut c| {
-            Ok(diesel::sql_query(
-                "SELECT DISTINCT g.user_id, g.product_id FROM product_grants g \
-                 JOIN unnest($1::int[], $2::int[]) AS k(user_id, product_id) \
-                   ON k.user_id = g.user_id AND k.product_id = g.product_id \
-                 WHERE g.user_id = ANY($1)",
-            )
-            .bind::<Array<Integer>, _>(users)
-            .bind::<Array<Integer>, _>(products)
-            .load(&mut c)
-            .await?)
-        })
-        .await?;
+    // Not `Db::read` with an async closure: this runs on a spawned task, and the compiler cannot
+    // prove a future that borrows from such a closure `Send`.
+    let found: Vec<Pair> = crate::db::read_retrying!(db, |c| async {
+        Ok(diesel::sql_query(
+            "SELECT DISTINCT g.user_id, g.product_id FROM product_grants g \
+             JOIN unnest($1::int[], $2::int[]) AS k(user_id, product_id) \
+               ON k.user_id = g.user_id AND k.product_id = g.product_id \
+             WHERE g.user_id = ANY($1)",
+        )
+        .bind::<Array<Integer>, _>(&users)
+        .bind::<Array<Integer>, _>(&products)
+        .load(&mut c)
+        .await?)
+    })?;
     Ok(found
         .into_iter()
         .map(|p| (p.user_id, p.product_id))

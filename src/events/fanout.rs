@@ -19,11 +19,7 @@ pub(super) async fn fan_out(bus: Arc<Bus>) {
     // Start from the newest event: live subscribers get what happens from now on (a resuming
     // one replays older events from the outbox).
     while bus.last() < 0 {
-        match bus
-            .db
-            .read(async move |mut c| outbox::last_seq(&mut c).await)
-            .await
-        {
+        match bus.db.read(async move |c| outbox::last_seq(c).await).await {
             Ok(n) => bus.last.store(n, Ordering::SeqCst),
             Err(e) => {
                 tracing::warn!(error = %e, "events: outbox unavailable");
@@ -52,7 +48,7 @@ async fn catch_up(bus: &Bus) -> Result<(), DbError> {
         let from = bus.last();
         let events = bus
             .db
-            .read(async move |mut c| outbox::after(&mut c, from, BATCH).await)
+            .read(async move |c| outbox::after(c, from, BATCH).await)
             .await?;
         let n = events.len();
         for event in events {

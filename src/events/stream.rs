@@ -103,7 +103,7 @@ pub async fn subscribe(
             if until < 0 {
                 until = bus
                     .db()
-                    .read(async move |mut c| outbox::last_seq(&mut c).await)
+                    .read(async move |c| outbox::last_seq(c).await)
                     .await?;
             }
             Some((after, until))
@@ -184,9 +184,7 @@ async fn next(st: &mut State) -> Next {
         let page = st
             .bus
             .db()
-            .read(async move |mut c| {
-                outbox::replay(&mut c, from, until, &filter, viewer, 500).await
-            })
+            .read(async move |c| outbox::replay(c, from, until, &filter, viewer, 500).await)
             .await;
         match page {
             Ok(page) if !page.is_empty() => {

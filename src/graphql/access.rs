@@ -203,7 +203,7 @@ impl Me {
     ) -> async_graphql::Result<Vec<Membership>> {
         let user = principal(ctx)?.user_id;
         let rows = db(ctx)
-            .read(async move |mut c| rows::applying_to(&mut c, user).await)
+            .read(async move |c| rows::applying_to(c, user).await)
             .await
             .map_err(map_db("User"))?;
         Ok(pagination::take_first(rows, first)?
@@ -219,7 +219,7 @@ impl Me {
     ) -> async_graphql::Result<Vec<Group>> {
         let user = principal(ctx)?.user_id;
         let rows = db(ctx)
-            .read(async move |mut c| groups::of_user(&mut c, user).await)
+            .read(async move |c| groups::of_user(c, user).await)
             .await
             .map_err(map_db("User"))?;
         Ok(pagination::take_first(rows, first)?

@@ -22,6 +22,7 @@ use crate::db::{
     membership::{self, Membership, On},
     note::{self, Note},
     page::{self, ListArgs, Listed, Page},
+    read_retrying,
 };
 
 /// The dataloader attached to each request (caching within that request only; subscriptions
@@ -104,10 +105,15 @@ where
 
     async fn load(&self, keys: &[RowId<T>]) -> LoadResult<RowId<T>, T> {
         let ids: Vec<T::Id> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let rows = page::by_ids::<T>(&mut conn, &ids, self.viewer)
-            .await
-            .map_err(err)?;
+        let rows = async {
+            read_retrying!(self.db, |conn| page::by_ids::<T>(
+                &mut conn,
+                &ids,
+                self.viewer
+            ))
+        }
+        .await
+        .map_err(err)?;
         Ok(rows
             .into_iter()
             .map(|r| (RowId::new(r.row_id()), r))
@@ -162,17 +168,21 @@ where
         for k in keys {
             groups.entry(&k.args).or_default().push(k.parent);
         }
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut out = HashMap::new();
-        for (args, parents) in groups {
-            let pages = page::list_for_parents::<T>(&mut conn, &parents, args, self.viewer)
-                .await
-                .map_err(err)?;
-            for (parent, page) in pages {
-                out.insert(Children::new(parent, args.clone()), page);
-            }
+        async {
+            read_retrying!(self.db, |conn| async {
+                let mut out = HashMap::new();
+                for (args, parents) in &groups {
+                    let pages =
+                        page::list_for_parents::<T>(&mut conn, parents, args, self.viewer).await?;
+                    for (parent, page) in pages {
+                        out.insert(Children::new(parent, (*args).clone()), page);
+                    }
+                }
+                Ok(out)
+            })
         }
-        Ok(out)
+        .await
+        .map_err(err)
     }
 }
 
@@ -187,10 +197,15 @@ impl Loader<CountsOf> for PgLoader {
     async fn load(&self, keys: &[CountsOf]) -> LoadResult<CountsOf, SeverityCounts> {
         // One statement per kind of parent.
         let scopes: Vec<CountScope> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let counts = counts::active_by_severity(&mut conn, &scopes, self.viewer)
-            .await
-            .map_err(err)?;
+        let counts = async {
+            read_retrying!(self.db, |conn| counts::active_by_severity(
+                &mut conn,
+                &scopes,
+                self.viewer
+            ))
+        }
+        .await
+        .map_err(err)?;
         Ok(counts
             .into_iter()
             .map(|(scope, c)| (CountsOf(scope), c))
@@ -216,33 +231,32 @@ impl Loader<RolesOn> for PgLoader {
                 Anchor::Group(id) => groups.push(id),
             }
         }
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut out = HashMap::new();
-        if !products.is_empty() {
-            for (id, roles) in authz::product_roles(&mut conn, self.user, &products)
-                .await
-                .map_err(err)?
-            {
-                out.insert(RolesOn(Anchor::Product(id)), roles);
-            }
+        async {
+            read_retrying!(self.db, |conn| async {
+                let mut out = HashMap::new();
+                if !products.is_empty() {
+                    for (id, roles) in authz::product_roles(&mut conn, self.user, &products).await?
+                    {
+                        out.insert(RolesOn(Anchor::Product(id)), roles);
+                    }
+                }
+                if !product_types.is_empty() {
+                    for (id, roles) in
+                        authz::product_type_roles(&mut conn, self.user, &product_types).await?
+                    {
+                        out.insert(RolesOn(Anchor::ProductType(id)), roles);
+                    }
+                }
+                if !groups.is_empty() {
+                    for (id, role) in authz::group_roles(&mut conn, self.user, &groups).await? {
+                        out.insert(RolesOn(Anchor::Group(id)), vec![role]);
+                    }
+                }
+                Ok(out)
+            })
         }
-        if !product_types.is_empty() {
-            for (id, roles) in authz::product_type_roles(&mut conn, self.user, &product_types)
-                .await
-                .map_err(err)?
-            {
-                out.insert(RolesOn(Anchor::ProductType(id)), roles);
-            }
-        }
-        if !groups.is_empty() {
-            for (id, role) in authz::group_roles(&mut conn, self.user, &groups)
-                .await
-                .map_err(err)?
-            {
-                out.insert(RolesOn(Anchor::Group(id)), vec![role]);
-            }
-        }
-        Ok(out)
+        .await
+        .map_err(err)
     }
 }
 
@@ -260,8 +274,10 @@ macro_rules! rows_by_parent {
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, Vec<$row>> {
                 let parents: Vec<$parent> = keys.iter().map(|k| k.0).collect();
-                let mut conn = self.db.conn().await.map_err(err)?;
-                let mut found = $fetch(&mut conn, &parents).await.map_err(err)?;
+                let mut found =
+                    async { read_retrying!(self.db, |conn| $fetch(&mut conn, &parents)) }
+                        .await
+                        .map_err(err)?;
                 Ok(parents
                     .into_iter()
                     .map(|p| ($key(p), found.remove(&p).unwrap_or_default()))
@@ -285,8 +301,10 @@ macro_rules! row_by_id {
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, $row> {
                 let ids: Vec<$id> = keys.iter().map(|k| k.0).collect();
-                let mut conn = self.db.conn().await.map_err(err)?;
-                let rows = $fetch(&mut conn, &ids, self.viewer).await.map_err(err)?;
+                let rows =
+                    async { read_retrying!(self.db, |conn| $fetch(&mut conn, &ids, self.viewer)) }
+                        .await
+                        .map_err(err)?;
                 Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
             }
         }
@@ -308,17 +326,20 @@ impl Loader<NotesOf> for PgLoader {
         for k in keys {
             by_private.entry(k.1).or_default().push(k.0);
         }
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut out = HashMap::new();
-        for (private, parents) in by_private {
-            let mut found = note::for_parents(&mut conn, &parents, private)
-                .await
-                .map_err(err)?;
-            for p in parents {
-                out.insert(NotesOf(p, private), found.remove(&p).unwrap_or_default());
-            }
+        async {
+            read_retrying!(self.db, |conn| async {
+                let mut out = HashMap::new();
+                for (private, parents) in &by_private {
+                    let mut found = note::for_parents(&mut conn, parents, *private).await?;
+                    for p in parents {
+                        out.insert(NotesOf(*p, *private), found.remove(p).unwrap_or_default());
+                    }
+                }
+                Ok(out)
+            })
         }
-        Ok(out)
+        .await
+        .map_err(err)
     }
 }
 
@@ -335,17 +356,19 @@ impl Loader<NoteById> for PgLoader {
         for k in keys {
             by_private.entry(k.1).or_default().push(k.0);
         }
-        let mut conn = self.db.conn().await.map_err(err)?;
-        let mut out = HashMap::new();
-        for (private, ids) in by_private {
-            for n in note::by_ids(&mut conn, &ids, self.viewer, private)
-                .await
-                .map_err(err)?
-            {
-                out.insert(NoteById(n.id, private), n);
-            }
+        async {
+            read_retrying!(self.db, |conn| async {
+                let mut out = HashMap::new();
+                for (private, ids) in &by_private {
+                    for n in note::by_ids(&mut conn, ids, self.viewer, *private).await? {
+                        out.insert(NoteById(n.id, *private), n);
+                    }
+                }
+                Ok(out)
+            })
         }
-        Ok(out)
+        .await
+        .map_err(err)
     }
 }
 

@@ -117,7 +117,7 @@ async fn fetch(ctx: &Context<'_>, raw: &ID) -> async_graphql::Result<Option<Node
         AnyId::GroupMember(id) => {
             let viewer = viewer(ctx);
             db(ctx)
-                .read(async move |mut c| crate::db::group::member_by_id(&mut c, id, viewer).await)
+                .read(async move |c| crate::db::group::member_by_id(c, id, viewer).await)
                 .await
                 .map_err(map_db("GroupMember"))?
                 .map(|r| Node::GroupMember(GroupMember(r)))

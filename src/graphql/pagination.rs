@@ -201,9 +201,7 @@ where
     let want_total = ctx.look_ahead().field("totalCount").exists();
     let viewer = super::context::viewer(ctx);
     let page = super::context::db(ctx)
-        .read(async move |mut c| {
-            crate::db::page::list::<T>(&mut c, &args, want_total, viewer).await
-        })
+        .read(async move |c| crate::db::page::list::<T>(c, &args, want_total, viewer).await)
         .await
         .map_err(super::context::map_db("list"))?;
     Ok(Connection::from_page(page, wrap))

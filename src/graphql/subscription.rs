@@ -205,7 +205,7 @@ impl SubscriptionRoot {
         // settings read or among the events to come (applying it twice is harmless).
         let stream = open(ctx, after, filter, EventNode::of).await?;
         let current = super::context::db(ctx)
-            .read(async move |mut c| notification::of_user(&mut c, user).await)
+            .read(async move |c| notification::of_user(c, user).await)
             .await
             .map_err(|e| super::context::db_error(e, "User"))?;
         if let Ok(mut s) = settings.write() {

@@ -73,7 +73,7 @@ pub async fn check(
     check: Check,
 ) -> ServiceResult<Anchor> {
     let p = principal.clone();
-    db.read(async move |mut c| require(&mut c, &p, check.0, check.1).await)
+    db.read(async move |c| require(c, &p, check.0, check.1).await)
         .await
         .map_err(|e| db_error(e, what))
 }

@@ -89,7 +89,7 @@ async fn effective(
 ) -> ServiceResult<NotificationSettings> {
     let user = principal.user_id;
     let all = db
-        .read(async move |mut c| notification::of_user(&mut c, user).await)
+        .read(async move |c| notification::of_user(c, user).await)
         .await
         .map_err(map_db("User"))?;
     let (kinds, inherited) = match product {
@@ -109,7 +109,7 @@ async fn effective(
 /// The system settings (any authenticated caller).
 #[tracing::instrument(skip_all)]
 pub async fn system_settings(db: &Db, _principal: &Principal) -> ServiceResult<SystemSettings> {
-    db.read(async move |mut c| system::get(&mut c).await)
+    db.read(async move |c| system::get(c).await)
         .await
         .map_err(map_db("SystemSettings"))
 }

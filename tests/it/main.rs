@@ -23,6 +23,7 @@ mod notes_files;
 mod notifications;
 mod pagination;
 mod parsers;
+mod pool;
 mod private_notes;
 mod product;
 mod product_type;

@@ -89,7 +89,7 @@ async fn delete_in(conn: &mut AsyncPgConnection, root: Root) -> QueryResult<Dele
 pub async fn preview(db: &Db, principal: &Principal, root: Root) -> ServiceResult<DeleteCounts> {
     service::check(db, principal, "object", check(root, false)).await?;
     let (viewer, private) = (principal.viewer(), principal.private_notes());
-    db.read(async move |mut c| statements::preview(&mut c, root, viewer, private).await)
+    db.read(async move |c| statements::preview(c, root, viewer, private).await)
         .await
         .map_err(map_db("object"))
 }

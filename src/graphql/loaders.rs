@@ -121,15 +121,21 @@ where
     }
 }
 
-/// A page of `T` children of one parent (of `T`'s parent type: `FindingParent::Test(…)`, …).
+/// A page of `T` children of one parent (of `T`'s parent type: `FindingParent::Test(…)`, …),
+/// and whether the caller selected the list's `totalCount`.
 pub struct Children<T: Listed> {
     pub parent: T::Parent,
     pub args: ListArgs<T::Filter, T::Order>,
+    pub want_total: bool,
 }
 
 impl<T: Listed> Children<T> {
-    pub fn new(parent: T::Parent, args: ListArgs<T::Filter, T::Order>) -> Self {
-        Self { parent, args }
+    pub fn new(parent: T::Parent, args: ListArgs<T::Filter, T::Order>, want_total: bool) -> Self {
+        Self {
+            parent,
+            args,
+            want_total,
+        }
     }
 }
 impl<T: Listed> Clone for Children<T> {
@@ -137,12 +143,13 @@ impl<T: Listed> Clone for Children<T> {
         Self {
             parent: self.parent,
             args: self.args.clone(),
+            want_total: self.want_total,
         }
     }
 }
 impl<T: Listed> PartialEq for Children<T> {
     fn eq(&self, o: &Self) -> bool {
-        self.parent == o.parent && self.args == o.args
+        self.parent == o.parent && self.args == o.args && self.want_total == o.want_total
     }
 }
 impl<T: Listed> Eq for Children<T> {}
@@ -150,6 +157,7 @@ impl<T: Listed> Hash for Children<T> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.parent.hash(h);
         self.args.hash(h);
+        self.want_total.hash(h);
     }
 }
 
@@ -164,18 +172,27 @@ where
         // Siblings usually share their arguments: one statement per distinct (kind of parent,
         // args).
         type Args<T> = ListArgs<<T as Listed>::Filter, <T as Listed>::Order>;
-        let mut groups: HashMap<&Args<T>, Vec<T::Parent>> = HashMap::new();
+        let mut groups: HashMap<(&Args<T>, bool), Vec<T::Parent>> = HashMap::new();
         for k in keys {
-            groups.entry(&k.args).or_default().push(k.parent);
+            groups
+                .entry((&k.args, k.want_total))
+                .or_default()
+                .push(k.parent);
         }
         async {
             read_retrying!(self.db, |conn| async {
                 let mut out = HashMap::new();
-                for (args, parents) in &groups {
-                    let pages =
-                        page::list_for_parents::<T>(&mut conn, parents, args, self.viewer).await?;
+                for ((args, want_total), parents) in &groups {
+                    let pages = page::list_for_parents::<T>(
+                        &mut conn,
+                        parents,
+                        args,
+                        *want_total,
+                        self.viewer,
+                    )
+                    .await?;
                     for (parent, page) in pages {
-                        out.insert(Children::new(parent, (*args).clone()), page);
+                        out.insert(Children::new(parent, (*args).clone(), *want_total), page);
                     }
                 }
                 Ok(out)

@@ -220,8 +220,9 @@ where
     G: OutputType + Clone,
     Edge<G>: OutputType,
 {
+    let want_total = ctx.look_ahead().field("totalCount").exists();
     let page = super::context::loader(ctx)
-        .load_one(super::loaders::Children::<T>::new(parent, args))
+        .load_one(super::loaders::Children::<T>::new(parent, args, want_total))
         .await?
         .unwrap_or_else(Page::empty);
     Ok(Connection::from_page(page, wrap))

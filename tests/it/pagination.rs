@@ -192,3 +192,52 @@ async fn rejects_bad_page_arguments() {
         .await;
     assert_eq!(d["productTypes"]["totalCount"], 0);
 }
+
+/// Without `totalCount` a nested first page is read per parent (`LATERAL … LIMIT first + 1`):
+/// the same rows and page info as the ranked statement that counts, in every order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_first_pages_without_a_total_match_the_counted_ones() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("PT").await;
+    let a = app.product(&pt, "A").await;
+    let b = app.product(&pt, "B").await;
+    app.product(&pt, "C").await; // no engagements
+    for name in ["m", "c", "x", "a", "q"] {
+        app.engagement(&a, name).await;
+    }
+    app.engagement(&b, "b1").await;
+    let query = |total: bool| {
+        format!(
+            "query($first: Int, $order: EngagementOrder) {{ products(first: 10) {{ nodes {{ name \
+             engagements(first: $first, orderBy: $order) {{ {} \
+             pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} nodes {{ name }} }} }} }} }}",
+            if total { "totalCount" } else { "" }
+        )
+    };
+    for first in [1, 2, 5, 6] {
+        for order in [
+            json!(null),
+            json!({ "field": "NAME", "direction": "ASC" }),
+            json!({ "field": "NAME", "direction": "DESC" }),
+        ] {
+            let vars = json!({ "first": first, "order": order });
+            let counted = app.ok(&query(true), vars.clone()).await;
+            let read = app.ok(&query(false), vars.clone()).await;
+            for product in 0..3 {
+                let (c, r) = (nested(&counted, product), nested(&read, product));
+                assert_eq!(c["nodes"], r["nodes"], "{vars} product {product}");
+                assert_eq!(c["pageInfo"], r["pageInfo"], "{vars} product {product}");
+            }
+        }
+    }
+    let d = app
+        .ok(
+            &query(false),
+            json!({ "first": 2, "order": { "field": "NAME", "direction": "DESC" } }),
+        )
+        .await;
+    assert_eq!(names(nested(&d, 0)), ["x", "q"]);
+    assert_eq!(nested(&d, 0)["pageInfo"]["hasNextPage"], true);
+    assert_eq!(names(nested(&d, 1)), ["b1"]);
+    assert_eq!(nested(&d, 1)["pageInfo"]["hasNextPage"], false);
+}

@@ -97,6 +97,12 @@ impl From<Invalid> for ServiceError {
 
 /// Maps a db error; `what` names the object the operation was about (for `NOT_FOUND`).
 pub fn db_error(e: DbError, what: &str) -> ServiceError {
+    // A write whose pooled connection turned out to be gone (reads run again on another one):
+    // the database is unavailable for now, not the request wrong.
+    if e.is_lost_connection() {
+        tracing::warn!(error = %e, "database connection lost");
+        return ServiceError::ServiceUnavailable;
+    }
     match e {
         DbError::NotFound => ServiceError::not_found(what),
         DbError::ParentNotFound(parent) => ServiceError::not_found(capitalize(parent)),

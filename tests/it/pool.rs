@@ -81,3 +81,28 @@ async fn graphql_reads_answer_after_the_server_dropped_every_pooled_connection()
     }
     assert_eq!(before["products"]["nodes"][0]["name"], "P");
 }
+
+#[test]
+fn a_lost_connection_is_unavailable_not_an_internal_error() {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use dojoql::{db::DbError, service::db_error};
+    let lost = |kind, message: &str| {
+        DbError::Query(Error::DatabaseError(kind, Box::new(message.to_string())))
+    };
+    for e in [
+        lost(
+            DatabaseErrorKind::UnableToSendCommand,
+            "error communicating with the server",
+        ),
+        lost(
+            DatabaseErrorKind::Unknown,
+            "terminating connection due to administrator command",
+        ),
+    ] {
+        assert!(e.is_lost_connection(), "{e}");
+        assert_eq!(db_error(e, "product").code(), "SERVICE_UNAVAILABLE");
+    }
+    let statement = lost(DatabaseErrorKind::Unknown, "relation \"x\" does not exist");
+    assert!(!statement.is_lost_connection());
+    assert_eq!(db_error(statement, "product").code(), "INTERNAL");
+}

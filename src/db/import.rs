@@ -6,7 +6,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
+    deserialize,
+    pg::Pg,
     prelude::*,
+    row::NamedRow,
     sql_types::{Array, Bool, Date, Double, Integer, Nullable, Text, Timestamptz},
     upsert::excluded,
 };
@@ -19,7 +22,7 @@ use super::{
 use crate::domain::{
     Severity,
     ids::{EngagementId, FindingId, ProductId, ProductTypeId, TestId, TestTypeId, UserId},
-    import::{FindingFlags, ImportAction, ImportKind, SeverityStatistics},
+    import::{FindingFlags, ImportAction, ImportKind, SeverityStatistics, StoredStatus},
     report::Endpoint,
 };
 
@@ -393,22 +396,12 @@ pub struct MatchRow {
     pub line: Option<i32>,
     #[diesel(sql_type = Bool)]
     pub static_finding: bool,
-    #[diesel(sql_type = Bool)]
-    pub duplicate: bool,
-    #[diesel(sql_type = Bool)]
-    pub active: bool,
+    #[diesel(embed)]
+    pub status: StoredStatus,
     #[diesel(sql_type = Bool)]
     pub verified: bool,
-    #[diesel(sql_type = Bool)]
-    pub is_mitigated: bool,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub mitigated: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Bool)]
-    pub false_p: bool,
-    #[diesel(sql_type = Bool)]
-    pub out_of_scope: bool,
-    #[diesel(sql_type = Bool)]
-    pub risk_accepted: bool,
     #[diesel(sql_type = Nullable<Text>)]
     pub service: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -514,22 +507,28 @@ pub struct TestFinding {
     pub title: String,
     #[diesel(sql_type = Text)]
     pub severity: Severity,
-    #[diesel(sql_type = Bool)]
-    pub duplicate: bool,
-    #[diesel(sql_type = Bool)]
-    pub active: bool,
-    #[diesel(sql_type = Bool)]
-    pub is_mitigated: bool,
-    #[diesel(sql_type = Bool)]
-    pub false_p: bool,
-    #[diesel(sql_type = Bool)]
-    pub out_of_scope: bool,
-    #[diesel(sql_type = Bool)]
-    pub risk_accepted: bool,
+    #[diesel(embed)]
+    pub status: StoredStatus,
     #[diesel(sql_type = Nullable<Text>)]
     pub service: Option<String>,
     #[diesel(sql_type = Array<Integer>)]
     pub endpoint_ids: Vec<i32>,
+}
+
+/// The status flags of a stored finding, read by column name (`duplicate`, `active`,
+/// `is_mitigated`, `false_p`, `out_of_scope`, `risk_accepted`).
+impl QueryableByName<Pg> for StoredStatus {
+    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+        let flag = |name: &str| NamedRow::get::<Bool, bool>(row, name);
+        Ok(StoredStatus {
+            active: flag("active")?,
+            is_mitigated: flag("is_mitigated")?,
+            false_p: flag("false_p")?,
+            out_of_scope: flag("out_of_scope")?,
+            risk_accepted: flag("risk_accepted")?,
+            duplicate: flag("duplicate")?,
+        })
+    }
 }
 
 /// Every finding of `test` (duplicates included), in ascending id: the re-import candidates,

@@ -311,10 +311,9 @@ struct ListSpec {
     order_by: String,
 }
 
-/// A row plus the window columns of a partitioned query.
+/// A row plus its parent and the window columns of a partitioned query.
 struct Ranked<T> {
-    row: T,
-    parent: i32,
+    child: Child<T>,
     rn: i64,
     total: i64,
 }
@@ -322,8 +321,7 @@ struct Ranked<T> {
 impl<T: QBN<Pg>> QBN<Pg> for Ranked<T> {
     fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
         Ok(Self {
-            row: T::build(row)?,
-            parent: NamedRow::get::<Integer, i32>(row, "__parent")?,
+            child: Child::build(row)?,
             rn: NamedRow::get::<BigInt, i64>(row, "__rn")?,
             total: NamedRow::get::<BigInt, i64>(row, "__total")?,
         })
@@ -517,7 +515,7 @@ where
     ));
     let ranked: Vec<Ranked<T>> = sql.build().load(conn).await?;
     for r in ranked {
-        let page = out.entry(r.parent).or_insert_with(|| Page {
+        let page = out.entry(r.child.parent).or_insert_with(|| Page {
             rows: Vec::new(),
             start: r.rn - 1,
             total: Some(r.total),
@@ -525,7 +523,7 @@ where
             has_next: false,
         });
         page.has_next = r.rn < r.total;
-        page.rows.push(r.row);
+        page.rows.push(r.child.row);
     }
     // Parents whose window came back empty: their total needs a count of its own (only when the
     // window does not start at the beginning, since otherwise an empty window means no rows).

@@ -38,7 +38,7 @@ use crate::{
         ids::{EngagementId, FindingId, ProductId, ProductTypeId, TestId, UserId},
         import::{
             self as rules, Delta, FindingFlags, ImportAction, ImportKind, ImportStatistics,
-            Outcome, ReportStatus, SeverityStatistics, StoredStatus,
+            Outcome, ReportStatus, SeverityStatistics,
         },
         rbac::Permission,
         report::{Endpoint, ParsedFinding},
@@ -977,12 +977,12 @@ fn candidate(row: &MatchRow) -> Candidate {
             .cloned()
             .zip(row.endpoint_paths.iter().cloned())
             .collect(),
-        duplicate: row.duplicate,
-        active: row.active,
-        is_mitigated: row.is_mitigated,
+        duplicate: row.status.duplicate,
+        active: row.status.active,
+        is_mitigated: row.status.is_mitigated,
         has_mitigated_date: row.mitigated.is_some(),
-        false_p: row.false_p,
-        out_of_scope: row.out_of_scope,
+        false_p: row.status.false_p,
+        out_of_scope: row.status.out_of_scope,
     }
 }
 
@@ -1577,14 +1577,7 @@ async fn reimport_in(
                 Some(Plan::Skip) | None => continue,
             };
             let outcome = rules::reimport_outcome(
-                StoredStatus {
-                    active: existing.active,
-                    is_mitigated: existing.is_mitigated,
-                    false_p: existing.false_p,
-                    out_of_scope: existing.out_of_scope,
-                    risk_accepted: existing.risk_accepted,
-                    duplicate: existing.duplicate,
-                },
+                existing.status,
                 ReportStatus {
                     is_mitigated: f.is_mitigated.unwrap_or(false),
                     false_p: f.false_p.unwrap_or(false),
@@ -1687,7 +1680,7 @@ async fn reimport_in(
             .iter()
             .filter(|s| !keep.contains(&s.id))
             .filter(|s| s.service.as_deref() == service || service.is_none())
-            .filter(|s| !(s.is_mitigated || s.false_p || s.out_of_scope))
+            .filter(|s| !(s.status.is_mitigated || s.status.false_p || s.status.out_of_scope))
             .filter(|s| !closed_set.contains(&s.id))
             .map(|s| s.id)
             .collect();

@@ -57,12 +57,21 @@ pub struct AppState {
 impl AppState {
     /// Connects the pool (lazily) and builds the schema.
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&PoolSettings {
+        let settings = PoolSettings {
             url: config.database_url.clone(),
             max_size: config.pool_size,
             wait_timeout: config.pool_timeout,
             statement_timeout: config.statement_timeout,
-        })?;
+        };
+        let db = match &config.database_read_url {
+            Some(read_url) => {
+                tracing::info!(
+                    "queries and subscriptions read from the replica at DATABASE_READ_URL"
+                );
+                Db::connect_with_replica(&settings, read_url)?
+            }
+            None => Db::connect(&settings)?,
+        };
         let events = crate::events::Bus::new(&config)?;
         let schema = graphql::build(
             Some(db.clone()),
@@ -345,7 +354,7 @@ async fn graphql_handler(
             Err(e) => return parse_error(e),
         }
     };
-    let request = graphql::prepare(request, &state.db, c.loader_delay, principal);
+    let request = graphql::prepare(request, &state.db.session(), c.loader_delay, principal);
     let response =
         graphql::execute(&state.schema, request, &c.query_limits, c.request_timeout).await;
     graphql_response(&state, &response)
@@ -448,17 +457,27 @@ async fn ready(State(state): State<AppState>) -> Response {
         crate::events::BusHealth::RedisUp => "redis",
         crate::events::BusHealth::RedisDegraded => "degraded: redis unreachable",
     };
+    // A read replica that cannot be reached degrades nothing but load: reads go to the primary.
+    let read_replica = match state.db.replica_reachable() {
+        None => "none",
+        Some(true) => "ok",
+        Some(false) => "degraded: unreachable, reading from the primary",
+    };
     // Redis down degrades live events only (mutations commit, events wait in the outbox), so
-    // it does not make the replica unready.
+    // it does not make the server unready.
     match tokio::time::timeout(Duration::from_secs(3), check).await {
         Ok(Ok(())) => (
             StatusCode::OK,
-            Json(serde_json::json!({ "database": "ok", "events": events })),
+            Json(serde_json::json!({
+                "database": "ok", "readReplica": read_replica, "events": events
+            })),
         )
             .into_response(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "database": "unavailable", "events": events })),
+            Json(serde_json::json!({
+                "database": "unavailable", "readReplica": read_replica, "events": events
+            })),
         )
             .into_response(),
     }

@@ -8,6 +8,9 @@ use std::{net::SocketAddr, time::Duration};
 pub struct Config {
     /// Postgres connection string.
     pub database_url: String,
+    /// A streaming replica of that Postgres for queries' and subscriptions' reads
+    /// (`DATABASE_READ_URL`); `None`: everything on `database_url`.
+    pub database_read_url: Option<String>,
     /// Redis connection string; `None` selects the in-process event bus.
     pub redis_url: Option<String>,
     /// Prefix for every Redis channel and key (tests give each test its own).
@@ -26,7 +29,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Whether `__schema`/`__type` introspection is served.
     pub introspection: bool,
-    /// How long a dataloader waits for sibling keys before it runs a batch.
+    /// How long a dataloader batch waits for sibling keys beyond the end of the wave that
+    /// queued them (see `graphql::waves`); zero by default.
     pub loader_delay: Duration,
     /// Whether "did you mean …?" hints are given for misspelt fields.
     pub suggestions: bool,
@@ -98,6 +102,10 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact(&self.database_url))
+            .field(
+                "database_read_url",
+                &self.database_read_url.as_deref().map(redact),
+            )
             .field("redis_url", &self.redis_url.as_deref().map(redact))
             .field("redis_prefix", &self.redis_prefix)
             .field("listen_addr", &self.listen_addr)
@@ -158,6 +166,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_string(),
+            database_read_url: None,
             redis_url: None,
             redis_prefix: "dojoql".to_string(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -167,7 +176,7 @@ impl Default for Config {
             max_body_bytes: 2 * 1024 * 1024,
             max_upload_bytes: 100 * 1024 * 1024,
             introspection: true,
-            loader_delay: Duration::from_millis(2),
+            loader_delay: Duration::ZERO,
             suggestions: true,
             query_limits: QueryLimits::default(),
             max_response_bytes: 64 * 1024 * 1024,
@@ -191,6 +200,7 @@ impl Config {
         let d = Self::default();
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or(d.database_url),
+            database_read_url: var("DATABASE_READ_URL").filter(|s| !s.is_empty()),
             redis_url: var("REDIS_URL").filter(|s| !s.is_empty()),
             redis_prefix: var("REDIS_PREFIX").unwrap_or(d.redis_prefix),
             listen_addr: parse("LISTEN_ADDR")?.unwrap_or(d.listen_addr),

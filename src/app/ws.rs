@@ -325,6 +325,9 @@ impl Drop for Operations {
 /// The protocol state of one socket: what its client messages act on.
 struct Session {
     state: AppState,
+    /// The connection's database handle: what one operation wrote, the next ones read (see
+    /// [`crate::db::Db::session`]).
+    db: crate::db::Db,
     protocol: Protocol,
     /// The upgrade request's `Authorization` header, used when `connection_init` names none.
     header_credential: Option<String>,
@@ -411,6 +414,7 @@ impl Connection {
             socket,
             credential_epoch: state.events.credential_epoch(),
             session: Session {
+                db: state.db.session(),
                 state,
                 protocol,
                 header_credential,
@@ -771,6 +775,7 @@ impl Session {
         self.next_serial += 1;
         let operation = Operation {
             state: self.state.clone(),
+            db: self.db.clone(),
             protocol: self.protocol,
             id: id.clone(),
             serial,
@@ -785,6 +790,7 @@ impl Session {
 /// One running operation.
 struct Operation {
     state: AppState,
+    db: crate::db::Db,
     protocol: Protocol,
     id: String,
     serial: u64,
@@ -812,9 +818,9 @@ impl Operation {
             == Some(OperationType::Subscription);
         // A subscription's loader does not cache: each event sees objects as they are then.
         let request = if is_subscription {
-            graphql::prepare_subscription(request, &self.state.db, config.loader_delay, principal)
+            graphql::prepare_subscription(request, &self.db, config.loader_delay, principal)
         } else {
-            graphql::prepare(request, &self.state.db, config.loader_delay, principal)
+            graphql::prepare(request, &self.db, config.loader_delay, principal)
         };
 
         if !is_subscription {

@@ -166,17 +166,11 @@ pub enum AuthError {
 pub async fn authenticate(db: &Db, header: &str) -> Result<Principal, AuthError> {
     let key = parse_authorization(header).ok_or(AuthError::Malformed)?;
     let hash = hash_token(key);
-    let (token, roles) = db
-        .read(async move |c| {
-            let Some(token) = db::api_token::authenticate(c, &hash).await? else {
-                return Ok(None);
-            };
-            let roles = db::authz::global_roles(c, token.user.id).await?;
-            Ok(Some((token, roles)))
-        })
+    let token = db
+        .read(async move |c| db::api_token::authenticate(c, &hash).await)
         .await?
         .ok_or(AuthError::Invalid)?;
-    let mut principal = Principal::new(token.user, &roles);
+    let mut principal = Principal::new(token.user, &token.global_roles);
     principal.expires_at = token.expires_at;
     principal.token_id = Some(token.token_id);
     Ok(principal)

@@ -20,7 +20,10 @@ use super::{
     schema::{api_tokens, users},
     user::User,
 };
-use crate::domain::ids::{ApiTokenId, UserId};
+use crate::domain::{
+    Role,
+    ids::{ApiTokenId, UserId},
+};
 
 /// The transaction-level advisory lock that serializes token creations through a token with
 /// revocations ("dojotokn").
@@ -156,16 +159,24 @@ pub struct Authenticated {
     pub user: User,
     pub token_id: ApiTokenId,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The global roles the user holds: its own and its groups'.
+    pub global_roles: Vec<Role>,
 }
 
+/// The global roles of the user's groups, beside the user's own (`users.global_role`).
+const GROUP_GLOBAL_ROLES: &str = "ARRAY(SELECT g.global_role FROM groups g \
+     JOIN group_members gm ON gm.group_id = g.id \
+     WHERE gm.user_id = users.id AND g.global_role IS NOT NULL)";
+
 /// The active user owning a valid (unrevoked, unexpired) token with this hash, with the token's
-/// id and expiry, in one statement.
+/// id and expiry and the user's global roles, in one (prepared, reused) statement.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     conn: &mut AsyncPgConnection,
     token_hash: &str,
 ) -> QueryResult<Option<Authenticated>> {
-    let found: Option<(User, ApiTokenId, Option<DateTime<Utc>>)> = api_tokens::table
+    type Found = (User, ApiTokenId, Option<DateTime<Utc>>, Vec<Role>);
+    let found: Option<Found> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
@@ -175,13 +186,23 @@ pub async fn authenticate(
                 .or(api_tokens::expires_at.gt(diesel::dsl::now)),
         )
         .filter(users::is_active.eq(true))
-        .select((User::as_select(), api_tokens::id, api_tokens::expires_at))
+        .select((
+            User::as_select(),
+            api_tokens::id,
+            api_tokens::expires_at,
+            diesel::dsl::sql::<diesel::sql_types::Array<diesel::sql_types::Text>>(
+                GROUP_GLOBAL_ROLES,
+            ),
+        ))
         .first(conn)
         .await
         .optional()?;
-    Ok(found.map(|(user, token_id, expires_at)| Authenticated {
-        user,
-        token_id,
-        expires_at,
-    }))
+    Ok(
+        found.map(|(user, token_id, expires_at, groups)| Authenticated {
+            global_roles: user.global_role.into_iter().chain(groups).collect(),
+            user,
+            token_id,
+            expires_at,
+        }),
+    )
 }

@@ -387,7 +387,7 @@ pub async fn anchor(
         select.0, select.1, select.2
     ));
     sql.bind::<Integer, _>(id).push(lock.sql());
-    let row: AnchorRow = sql.build().get_result(conn).await?;
+    let row: AnchorRow = sql.prepared().get_result(conn).await?;
     match (row.product_type_id, row.product_id, row.group_id) {
         (Some(id), _, _) => Ok(Anchor::ProductType(id)),
         (_, Some(id), _) => Ok(Anchor::Product(id)),

@@ -118,7 +118,7 @@ pub async fn active_by_severity(
             authz::push_visible(&mut sql, authz::Scope::Product("f.product_id"), viewer);
         }
         sql.push(" GROUP BY 1, 2");
-        let rows: Vec<Row> = sql.build().load(conn).await?;
+        let rows: Vec<Row> = sql.prepared().load(conn).await?;
         let mut counts: HashMap<i32, SeverityCounts> = HashMap::new();
         for r in rows {
             counts.entry(r.parent).or_default().add(r.severity, r.n);

@@ -2,6 +2,7 @@
 //! statements of the periodic jobs). The rules that decide when these run live in
 //! `service::lifecycle::engagement`.
 
+use super::page::SortKey;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
     QueryableByName,
@@ -234,15 +235,15 @@ impl Listed for Engagement {
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = EngagementFilter;
     type Order = EngagementOrder;
-    fn order_column(order: EngagementOrder) -> &'static str {
+    fn sort_key(order: EngagementOrder) -> SortKey {
         match order {
-            EngagementOrder::Id => "t.id",
-            EngagementOrder::Name => "lower(t.name)",
-            EngagementOrder::TargetStart => "t.target_start",
-            EngagementOrder::TargetEnd => "t.target_end",
-            EngagementOrder::Status => "t.status",
-            EngagementOrder::Created => "t.created",
-            EngagementOrder::Updated => "t.updated",
+            EngagementOrder::Id => SortKey::ID,
+            EngagementOrder::Name => SortKey::text("lower(t.name)"),
+            EngagementOrder::TargetStart => SortKey::date("t.target_start"),
+            EngagementOrder::TargetEnd => SortKey::date("t.target_end"),
+            EngagementOrder::Status => SortKey::text("t.status"),
+            EngagementOrder::Created => SortKey::timestamp("t.created"),
+            EngagementOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
 }

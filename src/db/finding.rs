@@ -1,6 +1,7 @@
 //! Findings: rows, inserts, changes, the SLA deadline statement and queries. The status and
 //! duplicate rules and the change events live in `service::lifecycle::finding`.
 
+use super::page::SortKey;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{
     prelude::*,
@@ -268,6 +269,8 @@ pub struct FindingFilter {
     pub is_mitigated: Option<bool>,
     pub product_type_id: Option<ProductTypeId>,
     pub product_id: Option<ProductId>,
+    /// Any of these products.
+    pub product_ids: Option<Vec<ProductId>>,
     pub engagement_id: Option<EngagementId>,
     pub test_id: Option<TestId>,
     pub cwe: Option<i32>,
@@ -312,6 +315,12 @@ impl SqlFilter for FindingFilter {
         }
         if let Some(v) = self.product_id {
             sql.and::<Integer, _>("t.product_id = ", v);
+        }
+        if let Some(v) = &self.product_ids {
+            let v: Vec<i32> = v.iter().map(|id| id.get()).collect();
+            sql.push(" AND t.product_id = ANY(")
+                .bind::<Array<Integer>, _>(v)
+                .push(")");
         }
         if let Some(v) = self.engagement_id {
             sql.and::<Integer, _>("t.engagement_id = ", v);
@@ -387,15 +396,15 @@ impl Listed for Finding {
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = FindingFilter;
     type Order = FindingOrder;
-    fn order_column(order: FindingOrder) -> &'static str {
+    fn sort_key(order: FindingOrder) -> SortKey {
         match order {
-            FindingOrder::Id => "t.id",
-            FindingOrder::Severity => "t.numerical_severity",
-            FindingOrder::Date => "t.date",
-            FindingOrder::Title => "lower(t.title)",
-            FindingOrder::SlaExpirationDate => "t.sla_expiration_date",
-            FindingOrder::Created => "t.created",
-            FindingOrder::Updated => "t.updated",
+            FindingOrder::Id => SortKey::ID,
+            FindingOrder::Severity => SortKey::text("t.numerical_severity"),
+            FindingOrder::Date => SortKey::date("t.date"),
+            FindingOrder::Title => SortKey::text("lower(t.title)"),
+            FindingOrder::SlaExpirationDate => SortKey::date("t.sla_expiration_date").nullable(),
+            FindingOrder::Created => SortKey::timestamp("t.created"),
+            FindingOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
 }

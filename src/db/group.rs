@@ -3,6 +3,7 @@
 //! keeps an OWNER, who may add or remove whom) and the `ACCESS_CHANGED` events are in
 //! `service::access`.
 
+use super::page::SortKey;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -83,10 +84,10 @@ impl Listed for Group {
     const SCOPE: super::authz::Scope = super::authz::Scope::Group;
     type Filter = GroupFilter;
     type Order = GroupOrder;
-    fn order_column(order: GroupOrder) -> &'static str {
+    fn sort_key(order: GroupOrder) -> SortKey {
         match order {
-            GroupOrder::Id => "t.id",
-            GroupOrder::Name => "lower(t.name)",
+            GroupOrder::Id => SortKey::ID,
+            GroupOrder::Name => SortKey::text("lower(t.name)"),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! ([`TestTypeByName`]); [`find_or_create_test_type_as_system`] is the entry point for trusted
 //! server-side callers.
 
+use super::page::SortKey;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -53,10 +54,10 @@ impl Listed for TestType {
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = NameOrder;
-    fn order_column(order: NameOrder) -> &'static str {
+    fn sort_key(order: NameOrder) -> SortKey {
         match order {
-            NameOrder::Id => "t.id",
-            NameOrder::Name => "lower(t.name)",
+            NameOrder::Id => SortKey::ID,
+            NameOrder::Name => SortKey::text("lower(t.name)"),
         }
     }
 }
@@ -71,10 +72,10 @@ impl Listed for DevelopmentEnvironment {
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = NameOrder;
-    fn order_column(order: NameOrder) -> &'static str {
+    fn sort_key(order: NameOrder) -> SortKey {
         match order {
-            NameOrder::Id => "t.id",
-            NameOrder::Name => "lower(t.name)",
+            NameOrder::Id => SortKey::ID,
+            NameOrder::Name => SortKey::text("lower(t.name)"),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod page;
 pub mod product;
 pub mod product_type;
+pub mod replica;
 pub mod schema;
 pub mod sla_configuration;
 pub mod sql;
@@ -177,17 +178,22 @@ impl StatementLog {
 }
 
 /// `$body` (an expression using a pooled connection bound to `$conn`) as [`Db::read`] runs it:
-/// once more on another connection when the first was lost. For futures that must be `Send`
+/// on the read replica when the session may read there, once more on another connection (the
+/// primary's, when the replica failed) when the first was lost. For futures that must be `Send`
 /// for any lifetime (dataloaders), which the compiler cannot prove of an async closure.
 macro_rules! read_retrying {
     ($db:expr, |$conn:ident| $body:expr) => {{
         let mut retried = false;
         loop {
-            let mut $conn = $db.conn().await?;
+            let (mut $conn, on_replica) = $db.read_conn().await?;
             let result: $crate::db::QueryResult<_> = $body.await;
             match result {
-                Err(e) if !retried && e.is_lost_connection() => {
-                    tracing::warn!(error = %e, "a pooled database connection was lost; reading again");
+                Err(e) if !retried && (e.is_lost_connection() || (on_replica && e.is_replica_conflict())) => {
+                    if on_replica {
+                        $db.replica_failed(&e);
+                    } else {
+                        tracing::warn!(error = %e, "a pooled database connection was lost; reading again");
+                    }
                     // Out of the pool: it may not know yet that the socket has closed.
                     drop($crate::db::Conn::take($conn));
                     retried = true;
@@ -208,11 +214,16 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
 }
 
-/// The pool plus the statement log every pooled connection reports to.
+/// The pool plus the statement log every pooled connection reports to; optionally a read
+/// replica, and the session (request or websocket connection) this handle reads for.
 #[derive(Clone)]
 pub struct Db {
     pub pool: Pool,
     pub log: Arc<StatementLog>,
+    replica: Option<Arc<replica::Replica>>,
+    /// Set on a session's handle ([`Db::session`]): reads may go to the replica, and what the
+    /// session wrote keeps its reads on the primary until the replica has it.
+    session: Option<Arc<replica::Session>>,
 }
 
 impl Db {
@@ -223,7 +234,58 @@ impl Db {
     /// work, every chunk. Our statements are short index-driven ones; none gains from it.)
     pub fn connect(settings: &PoolSettings) -> anyhow::Result<Self> {
         let log = Arc::new(StatementLog::default());
-        let setup_log = log.clone();
+        let pool = Self::pool(settings, log.clone())?;
+        Ok(Self {
+            pool,
+            log,
+            replica: None,
+            session: None,
+        })
+    }
+
+    /// [`Db::connect`] plus a read replica at `read_url` (a streaming replica of the same
+    /// cluster), whose replay position is followed from now on (see [`replica`]). Needs a Tokio
+    /// runtime.
+    pub fn connect_with_replica(settings: &PoolSettings, read_url: &str) -> anyhow::Result<Self> {
+        let mut db = Self::connect(settings)?;
+        let replica_pool = Self::pool(
+            &PoolSettings {
+                url: read_url.to_string(),
+                ..settings.clone()
+            },
+            db.log.clone(),
+        )?;
+        let replica = replica::Replica::new(replica_pool);
+        tokio::spawn(replica.clone().track(db.pool.clone()));
+        db.replica = Some(replica);
+        Ok(db)
+    }
+
+    /// A handle for one session (an HTTP request or a websocket connection): its reads go to
+    /// the replica, if there is one, except while the replica lacks what the session wrote.
+    /// Without a replica, the same as `self`.
+    pub fn session(&self) -> Db {
+        Db {
+            session: self.replica.as_ref().map(|_| Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the read replica was reachable at the last attempt; `None` without one.
+    pub fn replica_reachable(&self) -> Option<bool> {
+        self.replica.as_ref().map(|r| r.reachable())
+    }
+
+    /// Makes this session's later reads see every commit that finished before now (an event
+    /// just received: the objects it names), from the primary until the replica has them.
+    pub fn see_commits_until_now(&self) {
+        if let (Some(replica), Some(session)) = (&self.replica, &self.session) {
+            session.wrote_at(replica.now());
+        }
+    }
+
+    fn pool(settings: &PoolSettings, log: Arc<StatementLog>) -> anyhow::Result<Pool> {
+        let setup_log = log;
         let stmt_ms = settings.statement_timeout.as_millis();
         let mut mgr_config = ManagerConfig::<AsyncPgConnection>::default();
         // No test statement before a connection is reused (it was one round trip per dataloader
@@ -261,12 +323,32 @@ impl Db {
             .recycle_timeout(Some(settings.wait_timeout))
             .runtime(::deadpool::Runtime::Tokio1)
             .build()?;
-        Ok(Self { pool, log })
+        Ok(pool)
     }
 
-    /// A pooled connection, or `Unavailable` after the wait timeout.
+    /// A pooled connection to the primary, or `Unavailable` after the wait timeout.
     pub async fn conn(&self) -> QueryResult<Conn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection to read from, and whether it is the replica's: the replica's when this is a
+    /// session's handle, the replica is reachable and holds what the session wrote; the
+    /// primary's otherwise.
+    pub async fn read_conn(&self) -> QueryResult<(Conn, bool)> {
+        if let (Some(replica), Some(session)) = (&self.replica, &self.session)
+            && replica.serves(session.last_write())
+            && let Some(conn) = replica.conn().await
+        {
+            return Ok((conn, true));
+        }
+        Ok((self.conn().await?, false))
+    }
+
+    /// A read on the replica failed with `error`: reads go to the primary until it is back.
+    pub fn replica_failed(&self, error: &DbError) {
+        if let Some(replica) = &self.replica {
+            replica.failed(error);
+        }
     }
 
     /// Runs `f` inside one transaction on a spawned task: the transaction either commits or rolls
@@ -287,10 +369,13 @@ impl Db {
             conn.transaction::<T, DbError, _>(async move |c| f(c).await)
                 .await
         });
-        match task.await {
+        let result = match task.await {
             Ok(result) => result,
             Err(join) => Err(DbError::Unavailable(format!("write task failed: {join}"))),
-        }
+        };
+        // Even a failed write may have committed (a lost reply): read it from the primary.
+        self.see_commits_until_now();
+        result
     }
 
     /// Runs a read on a pooled connection; once more on another connection when the first
@@ -302,6 +387,13 @@ impl Db {
 }
 
 impl DbError {
+    /// Whether a read on a replica was cancelled because replay needed what it read (a hot
+    /// standby conflict): the primary answers it.
+    pub fn is_replica_conflict(&self) -> bool {
+        matches!(self, DbError::Query(diesel::result::Error::DatabaseError(_, info))
+            if info.message().starts_with("canceling statement due to conflict with recovery"))
+    }
+
     /// Whether the statement failed because its connection is gone (the server closed it,
     /// terminated its backend or is shutting down) rather than because of the statement.
     pub fn is_lost_connection(&self) -> bool {

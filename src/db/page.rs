@@ -1,21 +1,19 @@
-//! Windowed list queries: one SQL statement returns a page of children for *many* parents at
-//! once (`row_number()`/`count(*)` over `PARTITION BY parent`), which is what lets a dataloader
-//! fetch `products { engagements(first: 10) }` for fifty products in one round trip. Top-level
-//! lists use plain `OFFSET`/`LIMIT`. Positions are 1-based row numbers in the ordered, filtered
-//! list; the GraphQL layer turns them into opaque cursors.
+//! Keyset-paged list queries. A page starts after (or ends before) a [`Position`]: a row's sort
+//! key and id, so that a page does not shift when rows are added or removed before it, and a
+//! deep page costs what the first one does where an index serves the order. One statement
+//! returns the pages of *many* parents at once, each parent's read on its own
+//! (`LATERAL … ORDER BY … LIMIT n + 1`), which is what lets a dataloader fetch
+//! `products { engagements(first: 10) }` for fifty products in one round trip. The GraphQL layer
+//! turns positions into opaque cursors.
 
-use std::{
-    collections::{HashMap, HashSet},
-    fmt::Debug,
-    hash::Hash,
-};
+use std::{collections::HashMap, fmt::Debug, hash::Hash};
 
 use diesel::{
     QueryableByName,
     deserialize::{self, QueryableByName as QBN},
     pg::Pg,
     row::NamedRow,
-    sql_types::{BigInt, Integer},
+    sql_types::{BigInt, Integer, Nullable, Text},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -37,11 +35,236 @@ pub trait Listed: QBN<Pg> + Send + 'static {
     type Parent: ListParent;
     const FROM: &'static str;
     type Filter: SqlFilter + Clone + Eq + std::hash::Hash + Send + Sync + 'static;
-    type Order: Copy + Eq + std::hash::Hash + Default + Send + Sync + 'static;
+    type Order: Copy + Eq + std::hash::Hash + Default + Debug + Send + Sync + 'static;
     /// Which rows a viewer may read.
     const SCOPE: Scope;
-    /// The SQL expression sorted on for `order`.
-    fn order_column(order: Self::Order) -> &'static str;
+    /// What `order` sorts on.
+    fn sort_key(order: Self::Order) -> SortKey;
+}
+
+/// What a list is sorted on: an SQL expression over the list's alias `t`, the kind of its
+/// values (which decides how a cursor carries them) and whether it can be NULL. Ties are broken
+/// by `t.id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    expr: &'static str,
+    kind: KeyKind,
+    nullable: bool,
+}
+
+/// The kind of a sort key's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// The row id itself: a position is the id alone.
+    Id,
+    Text,
+    /// Carried as days since 2000-01-01.
+    Date,
+    /// Carried as microseconds since the Unix epoch (exact: Postgres keeps microseconds).
+    Timestamp,
+}
+
+impl SortKey {
+    /// Sorted by id alone.
+    pub const ID: SortKey = SortKey {
+        expr: "t.id",
+        kind: KeyKind::Id,
+        nullable: false,
+    };
+
+    pub const fn text(expr: &'static str) -> Self {
+        Self {
+            expr,
+            kind: KeyKind::Text,
+            nullable: false,
+        }
+    }
+
+    pub const fn date(expr: &'static str) -> Self {
+        Self {
+            expr,
+            kind: KeyKind::Date,
+            nullable: false,
+        }
+    }
+
+    pub const fn timestamp(expr: &'static str) -> Self {
+        Self {
+            expr,
+            kind: KeyKind::Timestamp,
+            nullable: false,
+        }
+    }
+
+    /// The same key over an expression that can be NULL (sorted last ascending, first
+    /// descending).
+    pub const fn nullable(self) -> Self {
+        Self {
+            nullable: true,
+            ..self
+        }
+    }
+
+    /// `ORDER BY` text for `direction`.
+    fn order_by(self, direction: Direction) -> String {
+        let dir = direction.sql();
+        match self.kind {
+            KeyKind::Id => format!("t.id {dir}"),
+            _ => {
+                let nulls = match direction {
+                    Direction::Asc => "NULLS LAST",
+                    Direction::Desc => "NULLS FIRST",
+                };
+                format!("{} {dir} {nulls}, t.id {dir}", self.expr)
+            }
+        }
+    }
+
+    /// The key of a row as text (`__key`), which [`SortKey::key_from_sql`] reads back.
+    fn select_sql(self) -> String {
+        let e = self.expr;
+        match self.kind {
+            KeyKind::Id => "NULL::text".into(),
+            KeyKind::Text => format!("({e})::text"),
+            KeyKind::Date => format!("(({e}) - DATE '2000-01-01')::text"),
+            KeyKind::Timestamp => format!("(extract(epoch FROM {e}) * 1000000)::bigint::text"),
+        }
+    }
+
+    fn key_from_sql(self, text: Option<String>) -> QueryResult<Option<Key>> {
+        let Some(text) = text else { return Ok(None) };
+        Ok(Some(match self.kind {
+            KeyKind::Id => return Ok(None),
+            KeyKind::Text => Key::Text(text),
+            KeyKind::Date | KeyKind::Timestamp => Key::Int(text.parse().map_err(|_| {
+                diesel::result::Error::DeserializationError(
+                    format!("sort key {text:?} is not an integer").into(),
+                )
+            })?),
+        }))
+    }
+
+    /// Whether `key` is a value this sort key can hold (a client's cursor carries it).
+    fn accepts(self, key: &Option<Key>) -> bool {
+        match (self.kind, key) {
+            (KeyKind::Id, None) => true,
+            (KeyKind::Id, Some(_)) => false,
+            (_, None) => self.nullable,
+            (KeyKind::Text, Some(Key::Text(_))) => true,
+            (KeyKind::Date, Some(Key::Int(days))) => i32::try_from(*days).is_ok(),
+            (KeyKind::Timestamp, Some(Key::Int(_))) => true,
+            _ => false,
+        }
+    }
+
+    /// Pushes the key value `key` as an SQL value of the sorted expression's type.
+    fn push_value(self, sql: &mut Sql, key: &Key) {
+        match (self.kind, key) {
+            (KeyKind::Text, Key::Text(text)) => {
+                sql.bind::<Text, _>(text.clone());
+            }
+            (KeyKind::Date, Key::Int(days)) => {
+                sql.push("(DATE '2000-01-01' + ")
+                    .bind::<Integer, _>(i32::try_from(*days).unwrap_or_default())
+                    .push(")");
+            }
+            (KeyKind::Timestamp, Key::Int(micros)) => {
+                sql.push("(TIMESTAMPTZ 'epoch' + ")
+                    .bind::<BigInt, _>(*micros)
+                    .push("::float8 * INTERVAL '1 microsecond')");
+            }
+            // Refused by `accepts` before a query is built.
+            _ => {
+                sql.push("NULL");
+            }
+        }
+    }
+
+    /// ` AND` the rows after `at` in `direction`'s order (`ORDER BY` of [`SortKey::order_by`]).
+    /// The rows before `at` are the rows after it in the reversed order.
+    fn push_after(self, sql: &mut Sql, direction: Direction, at: &Position) {
+        let (e, cmp) = (
+            self.expr,
+            match direction {
+                Direction::Asc => ">",
+                Direction::Desc => "<",
+            },
+        );
+        match (self.kind, &at.key, direction) {
+            (KeyKind::Id, _, _) => {
+                sql.push(&format!(" AND t.id {cmp} "))
+                    .bind::<Integer, _>(at.id);
+            }
+            (_, Some(key), _) => {
+                // A NULL key compares as NULL (no row): NULLs sort after every value ascending
+                // and before every value descending.
+                sql.push(&format!(" AND (({e}, t.id) {cmp} ("));
+                self.push_value(sql, key);
+                sql.push(", ").bind::<Integer, _>(at.id).push(")");
+                if self.nullable && direction == Direction::Asc {
+                    sql.push(&format!(" OR {e} IS NULL"));
+                }
+                sql.push(")");
+            }
+            (_, None, Direction::Asc) => {
+                sql.push(&format!(" AND ({e} IS NULL AND t.id > "))
+                    .bind::<Integer, _>(at.id)
+                    .push(")");
+            }
+            (_, None, Direction::Desc) => {
+                sql.push(&format!(" AND (({e} IS NULL AND t.id < "))
+                    .bind::<Integer, _>(at.id)
+                    .push(&format!(") OR {e} IS NOT NULL)"));
+            }
+        }
+    }
+}
+
+/// A sort key value, as a cursor carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Int(i64),
+    Text(String),
+}
+
+/// Where a row stands in its ordered list: its sort key (none when sorted by id, or when the
+/// key is NULL) and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub key: Option<Key>,
+    pub id: i32,
+}
+
+/// A position in one list: `list` names the kind of row and the order it was taken under (see
+/// [`list_name`]), so that it is not used with another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub list: String,
+    pub at: Position,
+}
+
+/// The name of the list of `T` in `sort`'s order, as cursors carry it: `findings.Severity.Desc`.
+pub fn list_name<T: Listed>(sort: Sort<T::Order>) -> String {
+    let table = T::FROM.split_whitespace().next().unwrap_or(T::FROM);
+    format!("{table}.{:?}.{:?}", sort.field, sort.direction)
+}
+
+/// Why the window's cursors do not fit the list of `T` in `sort`'s order, if they do not.
+pub fn check_cursors<T: Listed>(sort: Sort<T::Order>, window: &Window) -> Result<(), String> {
+    let name = list_name::<T>(sort);
+    let key = T::sort_key(sort.field);
+    for cursor in [&window.after, &window.before].into_iter().flatten() {
+        if cursor.list != name {
+            return Err(format!(
+                "the cursor belongs to another list or order ({}), not {name}",
+                cursor.list
+            ));
+        }
+        if !key.accepts(&cursor.at.key) {
+            return Err(format!("the cursor's sort key does not fit {name}"));
+        }
+    }
+    Ok(())
 }
 
 /// The parent of a nested list of one kind of child (see [`Listed::Parent`]). The SQL that names
@@ -128,18 +351,6 @@ pub struct ListArgs<F, O> {
     pub window: Window,
 }
 
-fn spec_for<T: Listed>(sort: Sort<T::Order>) -> ListSpec {
-    let dir = sort.direction.sql();
-    let nulls = match sort.direction {
-        Direction::Asc => "NULLS LAST",
-        Direction::Desc => "NULLS FIRST",
-    };
-    ListSpec {
-        from: T::FROM,
-        order_by: format!("{} {dir} {nulls}, t.id {dir}", T::order_column(sort.field)),
-    }
-}
-
 fn visible<T: Listed>(filter: &T::Filter, viewer: Viewer) -> Visible<'_, T::Filter> {
     Visible {
         filter,
@@ -148,7 +359,8 @@ fn visible<T: Listed>(filter: &T::Filter, viewer: Viewer) -> Visible<'_, T::Filt
     }
 }
 
-/// A top-level page of the `T` that `viewer` may read.
+/// A top-level page of the `T` that `viewer` may read (the cursors already checked with
+/// [`check_cursors`]), with a `count(*)` first when the total is wanted.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list<T: Listed>(
     conn: &mut AsyncPgConnection,
@@ -156,18 +368,31 @@ pub async fn list<T: Listed>(
     want_total: bool,
     viewer: Viewer,
 ) -> QueryResult<Page<T>> {
-    load_page(
-        conn,
-        &spec_for::<T>(args.sort),
-        &visible::<T>(&args.filter, viewer),
-        args.window,
-        want_total,
-    )
-    .await
+    let filter = visible::<T>(&args.filter, viewer);
+    let total = if want_total {
+        let mut sql = Sql::new(&format!("SELECT count(*) AS n FROM {} WHERE TRUE", T::FROM));
+        filter.push_conditions(&mut sql);
+        Some(sql.prepared().get_result::<Count>(conn).await?.n)
+    } else {
+        None
+    };
+    let read = Read::<T>::new(args);
+    let mut sql = Sql::new(&format!(
+        "SELECT t.*, {} AS __key FROM {} WHERE TRUE",
+        read.key.select_sql(),
+        T::FROM
+    ));
+    filter.push_conditions(&mut sql);
+    read.push_range_order_limit(&mut sql);
+    let rows: Vec<Keyed<T>> = sql.prepared().load(conn).await?;
+    let mut page = read.page(rows)?;
+    page.total = total;
+    Ok(page)
 }
 
 /// Pages of `T` for many parents, holding only rows `viewer` may read: one statement per kind
-/// of parent (parents of one kind share the SQL naming a row's parent).
+/// of parent (parents of one kind share the SQL naming a row's parent), each parent's page read
+/// on its own (`LATERAL … ORDER BY … LIMIT n + 1`), with each parent's total when wanted.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_for_parents<T: Listed>(
     conn: &mut AsyncPgConnection,
@@ -176,23 +401,55 @@ pub async fn list_for_parents<T: Listed>(
     want_total: bool,
     viewer: Viewer,
 ) -> QueryResult<HashMap<T::Parent, Page<T>>> {
-    let mut by_column: HashMap<&'static str, HashSet<T::Parent>> = HashMap::new();
+    let mut by_column: HashMap<&'static str, Vec<T::Parent>> = HashMap::new();
     for p in parents {
-        by_column.entry(p.column()).or_default().insert(*p);
+        let group = by_column.entry(p.column()).or_default();
+        if !group.contains(p) {
+            group.push(*p);
+        }
     }
-    let spec = spec_for::<T>(args.sort);
     let filter = visible::<T>(&args.filter, viewer);
+    let read = Read::<T>::new(args);
     let mut out = HashMap::with_capacity(parents.len());
     for (column, group) in by_column {
         let ids: Vec<i32> = group.iter().map(|p| p.raw_id()).collect();
-        let mut pages =
-            if want_total || args.window.after.unwrap_or(0) > 0 || args.window.needs_total() {
-                load_pages(conn, &spec, column, &ids, &filter, args.window).await?
-            } else {
-                load_first_pages(conn, &spec, column, &ids, &filter, args.window.first).await?
-            };
+        let mut sql = Sql::new("SELECT p.id AS __parent, ");
+        sql.push(if want_total {
+            "n.__total, "
+        } else {
+            "NULL::bigint AS __total, "
+        })
+        .push("c.* FROM unnest(")
+        .bind::<diesel::sql_types::Array<Integer>, _>(ids)
+        .push("::int[]) WITH ORDINALITY AS p(id, __ord)");
+        if want_total {
+            sql.push(&format!(
+                " CROSS JOIN LATERAL (SELECT count(*) AS __total FROM {} WHERE {column} = p.id",
+                T::FROM
+            ));
+            filter.push_conditions(&mut sql);
+            sql.push(") n");
+        }
+        sql.push(&format!(
+            " LEFT JOIN LATERAL (SELECT t.*, {} AS __key, row_number() OVER (ORDER BY {}) AS __rn \
+             FROM {} WHERE {column} = p.id",
+            read.key.select_sql(),
+            read.key.order_by(read.direction),
+            T::FROM
+        ));
+        filter.push_conditions(&mut sql);
+        read.push_range_order_limit(&mut sql);
+        sql.push(") c ON TRUE ORDER BY p.__ord, c.__rn");
+        let slots: Vec<Slot<T>> = sql.prepared().load(conn).await?;
+        let mut rows: HashMap<i32, (Option<i64>, Vec<Keyed<T>>)> = HashMap::new();
+        for slot in slots {
+            let entry = rows.entry(slot.parent).or_insert((slot.total, Vec::new()));
+            entry.1.extend(slot.row);
+        }
         for p in group {
-            let page = pages.remove(&p.raw_id()).unwrap_or_else(Page::empty);
+            let (total, rows) = rows.remove(&p.raw_id()).unwrap_or((Some(0), Vec::new()));
+            let mut page = read.page(rows)?;
+            page.total = total;
             out.insert(p, page);
         }
     }
@@ -215,58 +472,108 @@ pub async fn by_ids<T: Listed>(
     sql.bind::<diesel::sql_types::Array<Integer>, _>(ids)
         .push(")");
     super::authz::push_visible(&mut sql, T::SCOPE, viewer);
-    Ok(sql.build().load(conn).await?)
+    Ok(sql.prepared().load(conn).await?)
 }
 
-/// Which slice of the ordered list to return, in positions (already validated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Which slice of the ordered list to return (already validated: `first`/`last` positive).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Window {
     /// Return rows after this position.
-    pub after: Option<i64>,
+    pub after: Option<Cursor>,
     /// Return rows before this position.
-    pub before: Option<i64>,
+    pub before: Option<Cursor>,
     /// At most this many rows from the start of the range.
     pub first: Option<i64>,
     /// At most this many rows from the end of the range.
     pub last: Option<i64>,
 }
 
-impl Window {
-    fn needs_total(&self) -> bool {
-        self.last.is_some() || self.before.is_some()
+/// How one page is read: the sort key, the direction the rows are fetched in (reversed for
+/// `last` without `first`) and how many.
+struct Read<'a, T: Listed> {
+    key: SortKey,
+    sort: Direction,
+    /// The direction rows are fetched in: the list's, or its reverse when reading from the end.
+    direction: Direction,
+    window: &'a Window,
+    /// Rows to return (one more is fetched, to know whether there are more).
+    limit: i64,
+    _rows: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Listed> Read<'a, T> {
+    fn new(args: &'a ListArgs<T::Filter, T::Order>) -> Self {
+        let window = &args.window;
+        let backward = window.first.is_none() && window.last.is_some();
+        let limit = if backward { window.last } else { window.first };
+        Self {
+            key: T::sort_key(args.sort.field),
+            sort: args.sort.direction,
+            direction: if backward {
+                args.sort.direction.reversed()
+            } else {
+                args.sort.direction
+            },
+            window,
+            limit: limit.unwrap_or(100).max(0),
+            _rows: std::marker::PhantomData,
+        }
     }
 
-    /// Start and end (exclusive start, inclusive end) once the total is known.
-    fn bounds(&self, total: i64) -> (i64, i64) {
-        let mut start = self.after.unwrap_or(0).clamp(0, total);
-        let mut end = self
-            .before
-            .map(|b| (b - 1).min(total))
-            .unwrap_or(total)
-            .max(start);
-        if let Some(f) = self.first {
-            end = end.min(start + f);
-        }
-        if let Some(l) = self.last {
-            start = start.max(end - l);
-        }
-        (start, end)
+    fn backward(&self) -> bool {
+        self.direction != self.sort
     }
 
-    /// The same bounds as SQL expressions over a `__total` column.
-    fn sql_bounds(&self) -> (String, String) {
-        let mut start = format!("LEAST({}, __total)", self.after.unwrap_or(0).max(0));
-        let mut end = match self.before {
-            Some(b) => format!("GREATEST(LEAST({}, __total), {start})", b - 1),
-            None => "__total".to_string(),
+    /// ` AND` the cursor conditions, then ` ORDER BY … LIMIT $n` (one row more than the page).
+    fn push_range_order_limit(&self, sql: &mut Sql) {
+        if let Some(after) = &self.window.after {
+            self.key.push_after(sql, self.sort, &after.at);
+        }
+        if let Some(before) = &self.window.before {
+            self.key.push_after(sql, self.sort.reversed(), &before.at);
+        }
+        sql.push(&format!(
+            " ORDER BY {} LIMIT ",
+            self.key.order_by(self.direction)
+        ))
+        .bind::<BigInt, _>(self.limit + 1);
+    }
+
+    /// The page from the rows fetched (in fetch order, at most `limit + 1`). No total.
+    fn page(&self, mut rows: Vec<Keyed<T>>) -> QueryResult<Page<T>> {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        if self.backward() {
+            rows.reverse();
+        }
+        let (mut has_previous, mut has_next) = if self.backward() {
+            (more, self.window.before.is_some())
+        } else {
+            (self.window.after.is_some(), more)
         };
-        if let Some(f) = self.first {
-            end = format!("LEAST({end}, {start} + {f})");
+        // `first` and `last` together: the last `last` of the first `first`.
+        if let (Some(_), Some(last)) = (self.window.first, self.window.last)
+            && rows.len() as i64 > last
+        {
+            rows.drain(..rows.len() - last.max(0) as usize);
+            has_previous = true;
+            has_next |= more;
         }
-        if let Some(l) = self.last {
-            start = format!("GREATEST({start}, {end} - {l})");
+        let mut page = Page {
+            rows: Vec::with_capacity(rows.len()),
+            positions: Vec::with_capacity(rows.len()),
+            total: None,
+            has_previous,
+            has_next,
+        };
+        for r in rows {
+            page.positions.push(Position {
+                key: self.key.key_from_sql(r.key)?,
+                id: r.row.row_id().get(),
+            });
+            page.rows.push(r.row);
         }
-        (start, end)
+        Ok(page)
     }
 }
 
@@ -274,8 +581,8 @@ impl Window {
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub rows: Vec<T>,
-    /// Position of the row before the first one returned (so row `i` is at `start + 1 + i`).
-    pub start: i64,
+    /// Where each row stands (cursors are made from these).
+    pub positions: Vec<Position>,
     /// Rows in the whole filtered list, when it was computed.
     pub total: Option<i64>,
     pub has_previous: bool,
@@ -286,7 +593,7 @@ impl<T> Page<T> {
     pub fn empty() -> Self {
         Self {
             rows: Vec::new(),
-            start: 0,
+            positions: Vec::new(),
             total: Some(0),
             has_previous: false,
             has_next: false,
@@ -296,7 +603,7 @@ impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             rows: self.rows.into_iter().map(f).collect(),
-            start: self.start,
+            positions: self.positions,
             total: self.total,
             has_previous: self.has_previous,
             has_next: self.has_next,
@@ -304,41 +611,40 @@ impl<T> Page<T> {
     }
 }
 
-/// How an entity's list is selected: the `FROM` clause (its own table aliased `t`, plus joins a
-/// filter or parent needs) and the `ORDER BY` (ties broken by `t.id`).
-struct ListSpec {
-    from: &'static str,
-    order_by: String,
+/// A row and its sort key as text (`__key`).
+struct Keyed<T> {
+    row: T,
+    key: Option<String>,
 }
 
-/// A row plus its parent and the window columns of a partitioned query.
-struct Ranked<T> {
-    child: Child<T>,
-    rn: i64,
-    total: i64,
-}
-
-impl<T: QBN<Pg>> QBN<Pg> for Ranked<T> {
+impl<T: QBN<Pg>> QBN<Pg> for Keyed<T> {
     fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
         Ok(Self {
-            child: Child::build(row)?,
-            rn: NamedRow::get::<BigInt, i64>(row, "__rn")?,
-            total: NamedRow::get::<BigInt, i64>(row, "__total")?,
+            row: T::build(row)?,
+            key: NamedRow::get::<Nullable<Text>, Option<String>>(row, "__key")?,
         })
     }
 }
 
-/// A row plus the parent it was fetched for.
-struct Child<T> {
-    row: T,
+/// One row of a per-parent statement: the parent, its total (when counted) and one of its rows,
+/// or none when its page is empty (`LEFT JOIN LATERAL`).
+struct Slot<T> {
     parent: i32,
+    total: Option<i64>,
+    row: Option<Keyed<T>>,
 }
 
-impl<T: QBN<Pg>> QBN<Pg> for Child<T> {
+impl<T: QBN<Pg>> QBN<Pg> for Slot<T> {
     fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+        let present = NamedRow::get::<Nullable<BigInt>, Option<i64>>(row, "__rn")?.is_some();
         Ok(Self {
-            row: T::build(row)?,
             parent: NamedRow::get::<Integer, i32>(row, "__parent")?,
+            total: NamedRow::get::<Nullable<BigInt>, Option<i64>>(row, "__total")?,
+            row: if present {
+                Some(Keyed::build(row)?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -347,240 +653,4 @@ impl<T: QBN<Pg>> QBN<Pg> for Child<T> {
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
-}
-
-#[derive(QueryableByName)]
-struct ParentCount {
-    #[diesel(sql_type = Integer)]
-    parent: i32,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// A top-level list: `SELECT t.* … ORDER BY … OFFSET … LIMIT …`, with a `count(*)` first when
-/// the total is wanted or the window is anchored at the end.
-#[tracing::instrument(level = "debug", skip_all)]
-async fn load_page<T, F>(
-    conn: &mut AsyncPgConnection,
-    spec: &ListSpec,
-    filter: &F,
-    window: Window,
-    want_total: bool,
-) -> QueryResult<Page<T>>
-where
-    T: QBN<Pg> + Send + 'static,
-    F: SqlFilter + ?Sized,
-{
-    let total = if want_total || window.needs_total() {
-        let mut sql = Sql::new(&format!(
-            "SELECT count(*) AS n FROM {} WHERE TRUE",
-            spec.from
-        ));
-        filter.push_conditions(&mut sql);
-        Some(sql.build().get_result::<Count>(conn).await?.n)
-    } else {
-        None
-    };
-    let (start, end) = match total {
-        Some(total) => window.bounds(total),
-        None => {
-            let start = window.after.unwrap_or(0).max(0);
-            (start, start + window.first.unwrap_or(100))
-        }
-    };
-    let limit = if total.is_some() {
-        end - start
-    } else {
-        end - start + 1
-    };
-    let mut sql = Sql::new(&format!("SELECT t.* FROM {} WHERE TRUE", spec.from));
-    filter.push_conditions(&mut sql);
-    sql.push(&format!(
-        " ORDER BY {} OFFSET {start} LIMIT {}",
-        spec.order_by,
-        limit.max(0)
-    ));
-    let mut rows: Vec<T> = sql.build().load(conn).await?;
-    let has_next = match total {
-        Some(total) => end < total,
-        None => {
-            let more = rows.len() as i64 > end - start;
-            rows.truncate((end - start).max(0) as usize);
-            more
-        }
-    };
-    Ok(Page {
-        rows,
-        start,
-        total,
-        has_previous: start > 0,
-        has_next,
-    })
-}
-
-/// The first `first` children (all without it) of many parents in one statement, each parent's
-/// read on its own (`LATERAL … ORDER BY … LIMIT first + 1`): Postgres reads only the rows
-/// returned (and one more, for `hasNextPage`) where an index serves the order, a short sort of
-/// one parent's rows where none does, instead of ranking every child of every parent. No total:
-/// the caller did not select `totalCount`.
-#[tracing::instrument(level = "debug", skip_all)]
-async fn load_first_pages<T, F>(
-    conn: &mut AsyncPgConnection,
-    spec: &ListSpec,
-    parent: &str,
-    parents: &[i32],
-    filter: &F,
-    first: Option<i64>,
-) -> QueryResult<HashMap<i32, Page<T>>>
-where
-    T: QBN<Pg> + Send + 'static,
-    F: SqlFilter + ?Sized,
-{
-    let mut out: HashMap<i32, Page<T>> = HashMap::new();
-    if parents.is_empty() {
-        return Ok(out);
-    }
-    let limit = first.map_or("ALL".to_string(), |f| (f.max(0) + 1).to_string());
-    let mut sql = Sql::new("SELECT c.* FROM unnest(");
-    sql.bind::<diesel::sql_types::Array<Integer>, _>(parents.to_vec())
-        .push(&format!(
-            "::int[]) WITH ORDINALITY AS p(id, __ord) CROSS JOIN LATERAL (\
-             SELECT t.*, p.id AS __parent, row_number() OVER (ORDER BY {order}) AS __rn \
-             FROM {from} WHERE {parent} = p.id",
-            order = spec.order_by,
-            from = spec.from,
-        ));
-    filter.push_conditions(&mut sql);
-    sql.push(&format!(
-        " ORDER BY {order} LIMIT {limit}) c ORDER BY p.__ord, c.__rn",
-        order = spec.order_by
-    ));
-    let children: Vec<Child<T>> = sql.build().load(conn).await?;
-    for c in children {
-        out.entry(c.parent)
-            .or_insert_with(|| Page {
-                rows: Vec::new(),
-                start: 0,
-                total: None,
-                has_previous: false,
-                has_next: false,
-            })
-            .rows
-            .push(c.row);
-    }
-    for p in parents {
-        let page = out.entry(*p).or_insert_with(Page::empty);
-        if let Some(f) = first
-            && page.rows.len() as i64 > f
-        {
-            page.rows.truncate(f.max(0) as usize);
-            page.has_next = true;
-        }
-    }
-    Ok(out)
-}
-
-/// Pages of children for many parents in one statement. `parent` is the SQL expression naming a
-/// row's parent id (e.g. `t.product_id`). Parents without rows get an empty page.
-#[tracing::instrument(level = "debug", skip_all)]
-async fn load_pages<T, F>(
-    conn: &mut AsyncPgConnection,
-    spec: &ListSpec,
-    parent: &str,
-    parents: &[i32],
-    filter: &F,
-    window: Window,
-) -> QueryResult<HashMap<i32, Page<T>>>
-where
-    T: QBN<Pg> + Send + 'static,
-    F: SqlFilter + ?Sized,
-{
-    let mut out: HashMap<i32, Page<T>> = HashMap::new();
-    if parents.is_empty() {
-        return Ok(out);
-    }
-    let (start_expr, end_expr) = window.sql_bounds();
-    let mut sql = Sql::new(&format!(
-        "SELECT * FROM (SELECT t.*, {parent} AS __parent, \
-         row_number() OVER (PARTITION BY {parent} ORDER BY {order}) AS __rn, \
-         count(*) OVER (PARTITION BY {parent}) AS __total FROM {from} WHERE {parent} = ANY(",
-        order = spec.order_by,
-        from = spec.from,
-    ));
-    sql.bind::<diesel::sql_types::Array<Integer>, _>(parents.to_vec())
-        .push(")");
-    filter.push_conditions(&mut sql);
-    sql.push(&format!(
-        ") __w WHERE __rn > {start_expr} AND __rn <= {end_expr} ORDER BY __parent, __rn"
-    ));
-    let ranked: Vec<Ranked<T>> = sql.build().load(conn).await?;
-    for r in ranked {
-        let page = out.entry(r.child.parent).or_insert_with(|| Page {
-            rows: Vec::new(),
-            start: r.rn - 1,
-            total: Some(r.total),
-            has_previous: r.rn > 1,
-            has_next: false,
-        });
-        page.has_next = r.rn < r.total;
-        page.rows.push(r.child.row);
-    }
-    // Parents whose window came back empty: their total needs a count of its own (only when the
-    // window does not start at the beginning, since otherwise an empty window means no rows).
-    let missing: Vec<i32> = parents
-        .iter()
-        .copied()
-        .filter(|p| !out.contains_key(p))
-        .collect();
-    let anchored_at_start =
-        window.after.unwrap_or(0) <= 0 && window.last.is_none() && window.before.is_none();
-    if !missing.is_empty() && !anchored_at_start {
-        let mut sql = Sql::new(&format!(
-            "SELECT {parent} AS parent, count(*) AS n FROM {} WHERE {parent} = ANY(",
-            spec.from
-        ));
-        sql.bind::<diesel::sql_types::Array<Integer>, _>(missing.clone())
-            .push(")");
-        filter.push_conditions(&mut sql);
-        sql.push(" GROUP BY 1");
-        let counts: Vec<ParentCount> = sql.build().load(conn).await?;
-        for c in counts {
-            let (start, end) = window.bounds(c.n);
-            out.insert(
-                c.parent,
-                Page {
-                    rows: Vec::new(),
-                    start,
-                    total: Some(c.n),
-                    has_previous: start > 0,
-                    has_next: end < c.n,
-                },
-            );
-        }
-    }
-    for p in missing {
-        out.entry(p).or_insert_with(Page::empty);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Window;
-
-    #[test]
-    fn bounds_follow_relay_rules() {
-        let w = |after, before, first, last| Window {
-            after,
-            before,
-            first,
-            last,
-        };
-        assert_eq!(w(None, None, Some(10), None).bounds(25), (0, 10));
-        assert_eq!(w(Some(20), None, Some(10), None).bounds(25), (20, 25));
-        assert_eq!(w(None, None, None, Some(10)).bounds(25), (15, 25));
-        assert_eq!(w(None, Some(11), None, Some(5)).bounds(25), (5, 10));
-        assert_eq!(w(Some(30), None, Some(5), None).bounds(25), (25, 25));
-        assert_eq!(w(Some(2), Some(6), None, None).bounds(25), (2, 5));
-    }
 }

@@ -1,5 +1,6 @@
 //! Products: rows, inserts, changes and their queries.
 
+use super::page::SortKey;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -211,12 +212,12 @@ impl Listed for Product {
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.id");
     type Filter = ProductFilter;
     type Order = ProductOrder;
-    fn order_column(order: ProductOrder) -> &'static str {
+    fn sort_key(order: ProductOrder) -> SortKey {
         match order {
-            ProductOrder::Id => "t.id",
-            ProductOrder::Name => "lower(t.name)",
-            ProductOrder::Created => "t.created",
-            ProductOrder::Updated => "t.updated",
+            ProductOrder::Id => SortKey::ID,
+            ProductOrder::Name => SortKey::text("lower(t.name)"),
+            ProductOrder::Created => SortKey::timestamp("t.created"),
+            ProductOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
 }

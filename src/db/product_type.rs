@@ -1,5 +1,6 @@
 //! Product types: rows, inserts, changes and their queries.
 
+use super::page::SortKey;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -90,12 +91,12 @@ impl Listed for ProductType {
     const SCOPE: super::authz::Scope = super::authz::Scope::ProductType;
     type Filter = ProductTypeFilter;
     type Order = ProductTypeOrder;
-    fn order_column(order: ProductTypeOrder) -> &'static str {
+    fn sort_key(order: ProductTypeOrder) -> SortKey {
         match order {
-            ProductTypeOrder::Id => "t.id",
-            ProductTypeOrder::Name => "lower(t.name)",
-            ProductTypeOrder::Created => "t.created",
-            ProductTypeOrder::Updated => "t.updated",
+            ProductTypeOrder::Id => SortKey::ID,
+            ProductTypeOrder::Name => SortKey::text("lower(t.name)"),
+            ProductTypeOrder::Created => SortKey::timestamp("t.created"),
+            ProductTypeOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! SLA configurations: days and enforcement per severity. Id 1 ("Default") always exists
 //! (`service::reference` refuses to delete it).
 
+use super::page::SortKey;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -103,10 +104,10 @@ impl Listed for SlaConfiguration {
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = NoFilter;
     type Order = SlaConfigurationOrder;
-    fn order_column(order: SlaConfigurationOrder) -> &'static str {
+    fn sort_key(order: SlaConfigurationOrder) -> SortKey {
         match order {
-            SlaConfigurationOrder::Id => "t.id",
-            SlaConfigurationOrder::Name => "lower(t.name)",
+            SlaConfigurationOrder::Id => SortKey::ID,
+            SlaConfigurationOrder::Name => SortKey::text("lower(t.name)"),
         }
     }
 }

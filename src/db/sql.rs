@@ -3,10 +3,11 @@
 //! Values are always bound, never spliced; only integers the code itself computed are inlined.
 
 use diesel::{
+    QueryResult,
     pg::Pg,
-    query_builder::{BoxedSqlQuery, SqlQuery},
+    query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery},
     serialize::ToSql,
-    sql_types::{HasSqlType, SingleValue},
+    sql_types::{HasSqlType, SingleValue, Untyped},
 };
 
 type Boxed = BoxedSqlQuery<'static, Pg, SqlQuery>;
@@ -82,6 +83,38 @@ impl Sql {
         }
         q
     }
+
+    /// The finished query as a statement the connection prepares once and reuses for every
+    /// query with the same text (see [`Prepared`]). Only for text whose values are all bound:
+    /// each distinct text stays in the connection's statement cache.
+    pub fn prepared(self) -> Prepared {
+        Prepared(self.build())
+    }
+}
+
+/// A query built by [`Sql`] whose prepared statement the connection keeps, keyed by its text and
+/// bind types. diesel never caches a `sql_query` (its text could hold anything); list and count
+/// queries have one text per shape of request, so parsing and planning them again on every
+/// request is waste.
+pub struct Prepared(Boxed);
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for Prepared {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
 }
 
 /// Escapes `%`, `_` and `\` so a user's search text matches literally inside `ILIKE '%…%'`.
@@ -111,6 +144,14 @@ impl Direction {
         match self {
             Direction::Asc => "ASC",
             Direction::Desc => "DESC",
+        }
+    }
+
+    /// The other direction.
+    pub fn reversed(self) -> Self {
+        match self {
+            Direction::Asc => Direction::Desc,
+            Direction::Desc => Direction::Asc,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Tests (the entity: one run of a tool or a manual test inside an engagement).
 
+use super::page::SortKey;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -155,13 +156,13 @@ impl Listed for Test {
     const SCOPE: super::authz::Scope = super::authz::Scope::Product("t.product_id");
     type Filter = TestFilter;
     type Order = TestOrder;
-    fn order_column(order: TestOrder) -> &'static str {
+    fn sort_key(order: TestOrder) -> SortKey {
         match order {
-            TestOrder::Id => "t.id",
-            TestOrder::Title => "lower(t.title)",
-            TestOrder::TargetStart => "t.target_start",
-            TestOrder::Created => "t.created",
-            TestOrder::Updated => "t.updated",
+            TestOrder::Id => SortKey::ID,
+            TestOrder::Title => SortKey::text("lower(t.title)").nullable(),
+            TestOrder::TargetStart => SortKey::date("t.target_start"),
+            TestOrder::Created => SortKey::timestamp("t.created"),
+            TestOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Users: the people named as leads, managers, reporters and note authors.
 
+use super::page::SortKey;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -86,10 +87,10 @@ impl Listed for User {
     const SCOPE: super::authz::Scope = super::authz::Scope::Public;
     type Filter = UserFilter;
     type Order = UserOrder;
-    fn order_column(order: UserOrder) -> &'static str {
+    fn sort_key(order: UserOrder) -> SortKey {
         match order {
-            UserOrder::Id => "t.id",
-            UserOrder::Username => "lower(t.username)",
+            UserOrder::Id => SortKey::ID,
+            UserOrder::Username => SortKey::text("lower(t.username)"),
         }
     }
 }

@@ -331,6 +331,8 @@ pub struct FindingFilter {
     mitigated: Option<bool>,
     product_type_id: Option<ID>,
     product_id: Option<ID>,
+    /// Findings of any of these products (at most 1,000).
+    product_ids: Option<Vec<ID>>,
     engagement_id: Option<ID>,
     test_id: Option<ID>,
     cwe: Option<i32>,
@@ -362,6 +364,19 @@ impl FindingFilter {
             is_mitigated: self.mitigated,
             product_type_id: ids::decode_opt::<ProductTypeId>(&self.product_type_id)?,
             product_id: ids::decode_opt::<ProductId>(&self.product_id)?,
+            product_ids: match self.product_ids {
+                Some(list) if list.len() > 1000 => {
+                    return Err(ServiceError::bad_input(
+                        "productIds takes at most 1000 ids".to_string(),
+                    ));
+                }
+                Some(list) => Some(
+                    list.iter()
+                        .map(ids::decode::<ProductId>)
+                        .collect::<ServiceResult<_>>()?,
+                ),
+                None => None,
+            },
             engagement_id: ids::decode_opt::<EngagementId>(&self.engagement_id)?,
             test_id: ids::decode_opt::<TestId>(&self.test_id)?,
             cwe: self.cwe,

@@ -32,6 +32,7 @@ pub mod settings;
 pub mod subscription;
 pub mod test;
 pub mod uploads;
+pub mod waves;
 
 use std::sync::Arc;
 
@@ -160,6 +161,8 @@ pub fn prepare_subscription(
     attach(request, db, delay, principal, false)
 }
 
+/// `db` is the session's handle ([`Db::session`]): one per HTTP request, one per websocket
+/// connection, so that what it wrote is what it reads.
 fn attach(
     request: async_graphql::Request,
     db: &Db,
@@ -169,11 +172,11 @@ fn attach(
 ) -> async_graphql::Request {
     let loader: loaders::RequestLoader = DataLoader::with_cache(
         loaders::PgLoader::new(db.clone(), principal.viewer(), principal.user_id),
-        tokio::spawn,
+        waves::spawn_batch,
         loaders::RequestCache { enabled: cache },
     )
     .delay(delay);
-    request.data(loader).data(principal)
+    request.data(loader).data(principal).data(db.clone())
 }
 
 /// Executes one request and gives every error without one an `extensions.code`: errors raised
@@ -205,7 +208,8 @@ pub async fn execute(
         Ok(Err(refusal)) => return refusal,
         Err(_) => return timed_out(),
     };
-    let mut response = match tokio::time::timeout_at(deadline, schema.execute(request)).await {
+    let run = waves::Waves::new(schema.execute(request));
+    let mut response = match tokio::time::timeout_at(deadline, run).await {
         Ok(r) => r,
         Err(_) => return timed_out(),
     };
@@ -268,8 +272,7 @@ pub fn execute_stream(
     let limits = *limits;
     futures_util::stream::once(checked(request, limits))
         .flat_map(move |checked| match checked {
-            Ok(request) => schema
-                .execute_stream(request)
+            Ok(request) => waves::Waves::new(schema.execute_stream(request))
                 .map(|mut response| {
                     for e in &mut response.errors {
                         fill_code(e);

@@ -2,7 +2,7 @@
 //! generic `XConnection`/`XEdge` types built from a `db::page::Page`.
 
 use async_graphql::{OutputType, SimpleObject};
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
     access::Group,
@@ -14,7 +14,7 @@ use super::{
     test::Test,
 };
 use crate::{
-    db::page::{Page, Window},
+    db::page::{self, Cursor, Key, ListArgs, Listed, Page, Position, Window},
     error::{ServiceError, ServiceResult},
 };
 
@@ -40,23 +40,36 @@ pub fn take_first<T>(mut items: Vec<T>, first: Option<i32>) -> ServiceResult<Vec
     Ok(items)
 }
 
-fn encode_cursor(position: i64) -> String {
-    STANDARD.encode(format!("cursor:{position}"))
+/// The opaque text of a cursor: base64url of `list|id|key` where key is `-` (none), `i<n>` or
+/// `s<text>`.
+fn encode_cursor(list: &str, at: &Position) -> String {
+    let key = match &at.key {
+        None => "-".to_string(),
+        Some(Key::Int(n)) => format!("i{n}"),
+        Some(Key::Text(t)) => format!("s{t}"),
+    };
+    URL_SAFE_NO_PAD.encode(format!("{list}|{}|{key}", at.id))
 }
 
-fn decode_cursor(raw: &str) -> ServiceResult<i64> {
+fn decode_cursor(raw: &str) -> ServiceResult<Cursor> {
     let bad = || ServiceError::bad_input(format!("{raw:?} is not a valid cursor"));
-    let bytes = STANDARD.decode(raw).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let n: i64 = text
-        .strip_prefix("cursor:")
-        .ok_or_else(bad)?
-        .parse()
-        .map_err(|_| bad())?;
-    if n < 0 {
+    let mut parts = text.splitn(3, '|');
+    let (Some(list), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
-    }
-    Ok(n)
+    };
+    let id: i32 = id.parse().map_err(|_| bad())?;
+    let key = match key.split_at_checked(1) {
+        Some(("-", "")) => None,
+        Some(("i", n)) => Some(Key::Int(n.parse().map_err(|_| bad())?)),
+        Some(("s", t)) => Some(Key::Text(t.to_string())),
+        _ => return Err(bad()),
+    };
+    Ok(Cursor {
+        list: list.to_string(),
+        at: Position { key, id },
+    })
 }
 
 /// Gives an `orderBy:` input type (a `field` and a `direction`) its
@@ -160,15 +173,15 @@ impl<T: OutputType + Clone> Connection<T>
 where
     Edge<T>: OutputType,
 {
-    /// Builds a connection from a page of rows, wrapping each row with `wrap`.
-    pub fn from_page<R>(page: Page<R>, wrap: impl Fn(R) -> T) -> Self {
-        let start = page.start;
+    /// Builds a connection from a page of rows of the list named `list` (see
+    /// [`page::list_name`]), wrapping each row with `wrap`.
+    pub fn from_page<R>(list: &str, page: Page<R>, wrap: impl Fn(R) -> T) -> Self {
         let nodes: Vec<T> = page.rows.into_iter().map(wrap).collect();
         let edges: Vec<Edge<T>> = nodes
             .iter()
-            .enumerate()
-            .map(|(i, n)| Edge {
-                cursor: encode_cursor(start + 1 + i as i64),
+            .zip(&page.positions)
+            .map(|(n, at)| Edge {
+                cursor: encode_cursor(list, at),
                 node: n.clone(),
             })
             .collect();
@@ -186,46 +199,57 @@ where
     }
 }
 
-/// Resolves a top-level list: one `OFFSET/LIMIT` query, plus a `count(*)` only when the client
-/// selected `totalCount` (or anchored the window at the end).
+/// The name of the list `args` reads, once its cursors are known to belong to it: a cursor
+/// taken under another list or order is `BAD_USER_INPUT`.
+fn checked_list<T: Listed>(args: &ListArgs<T::Filter, T::Order>) -> ServiceResult<String> {
+    page::check_cursors::<T>(args.sort, &args.window).map_err(ServiceError::bad_input)?;
+    Ok(page::list_name::<T>(args.sort))
+}
+
+/// Resolves a top-level list: one keyset query, plus a `count(*)` only when the client selected
+/// `totalCount`.
 pub async fn top_level<T, G>(
     ctx: &async_graphql::Context<'_>,
-    args: crate::db::page::ListArgs<T::Filter, T::Order>,
+    args: ListArgs<T::Filter, T::Order>,
     wrap: impl Fn(T) -> G,
 ) -> async_graphql::Result<Connection<G>>
 where
-    T: crate::db::page::Listed,
+    T: Listed,
     G: OutputType + Clone,
     Edge<G>: OutputType,
 {
+    let list = checked_list::<T>(&args)?;
     let want_total = ctx.look_ahead().field("totalCount").exists();
     let viewer = super::context::viewer(ctx);
     let page = super::context::db(ctx)
         .read(async move |c| crate::db::page::list::<T>(c, &args, want_total, viewer).await)
         .await
         .map_err(super::context::map_db("list"))?;
-    Ok(Connection::from_page(page, wrap))
+    Ok(Connection::from_page(&list, page, wrap))
 }
 
 /// Resolves a nested list of `parent`'s children through the dataloader: the pages of all
-/// siblings come from one windowed statement.
+/// siblings come from one statement. A cursor is a position in the sorted order, so one taken
+/// from a parent's list continues that list, and applied to a sibling's it starts the sibling's
+/// list at the same sort key.
 pub async fn children<T, G>(
     ctx: &async_graphql::Context<'_>,
     parent: T::Parent,
-    args: crate::db::page::ListArgs<T::Filter, T::Order>,
+    args: ListArgs<T::Filter, T::Order>,
     wrap: impl Fn(T) -> G,
 ) -> async_graphql::Result<Connection<G>>
 where
-    T: crate::db::page::Listed + Clone + Sync,
+    T: Listed + Clone + Sync,
     G: OutputType + Clone,
     Edge<G>: OutputType,
 {
+    let list = checked_list::<T>(&args)?;
     let want_total = ctx.look_ahead().field("totalCount").exists();
     let page = super::context::loader(ctx)
         .load_one(super::loaders::Children::<T>::new(parent, args, want_total))
         .await?
         .unwrap_or_else(Page::empty);
-    Ok(Connection::from_page(page, wrap))
+    Ok(Connection::from_page(&list, page, wrap))
 }
 
 #[cfg(test)]
@@ -240,7 +264,26 @@ mod tests {
         assert!(window(None, Some("nope".into()), None, None).is_err());
         let w = window(None, None, None, None).unwrap();
         assert_eq!(w.first, Some(100));
-        let w = window(Some(5), Some(encode_cursor(7)), None, None).unwrap();
-        assert_eq!((w.first, w.after), (Some(5), Some(7)));
+        let at = Position {
+            key: Some(Key::Text("a|b".into())),
+            id: 7,
+        };
+        let w = window(
+            Some(5),
+            Some(encode_cursor("products.Name.Asc", &at)),
+            None,
+            None,
+        )
+        .unwrap();
+        let after = w.after.unwrap();
+        assert_eq!(
+            (w.first, after.list.as_str()),
+            (Some(5), "products.Name.Asc")
+        );
+        assert_eq!(after.at, at);
+        for key in [None, Some(Key::Int(-3)), Some(Key::Text(String::new()))] {
+            let at = Position { key, id: 1 };
+            assert_eq!(decode_cursor(&encode_cursor("x", &at)).unwrap().at, at);
+        }
     }
 }

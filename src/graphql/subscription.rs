@@ -54,11 +54,20 @@ async fn open<T: Send + 'static>(
     let events = stream::subscribe(bus, user, after, filter)
         .await
         .map_err(|e| super::context::db_error(e, "event"))?;
+    // The objects an event names are read once a read replica has the event's commit (from the
+    // primary until then).
+    let db = db(ctx).clone();
     Ok(events
-        .filter_map(move |r| async move {
-            match r {
-                Ok(e) => wrap(e).map(Ok),
-                Err(Lagged { last }) => Some(Err(ServiceError::Lagged(last).into())),
+        .filter_map(move |r| {
+            let db = db.clone();
+            async move {
+                match r {
+                    Ok(e) => {
+                        db.see_commits_until_now();
+                        wrap(e).map(Ok)
+                    }
+                    Err(Lagged { last }) => Some(Err(ServiceError::Lagged(last).into())),
+                }
             }
         })
         .boxed())

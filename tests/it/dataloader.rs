@@ -25,18 +25,19 @@ async fn seed(app: &TestApp, products: usize) {
     }
 }
 
-/// A batching window wide enough for a debug build on a loaded 2-core machine (production default:
-/// 2 ms, ample for a release build). Results of one batch reach sibling resolvers a few polls
-/// apart on a multi-threaded runtime; the window only has to cover that spread.
-fn wide_window(c: &mut dojoql::config::Config) {
-    c.loader_delay = std::time::Duration::from_millis(250);
+/// No batching delay (the default): a batch starts when the request's wave of resolvers has
+/// queued its keys (`graphql::waves`). With the plain `tokio::spawn` spawner and no delay, the
+/// same dashboard took 12 to 22 statements: batch tasks ran on the other worker thread while
+/// siblings were still queueing keys.
+fn no_delay(c: &mut dojoql::config::Config) {
+    c.loader_delay = std::time::Duration::ZERO;
     // Five nested levels of `first: 100` are over the default node budget; this test is about
     // round trips, not limits.
     c.query_limits.max_nodes = u64::MAX;
 }
 
 async fn statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
-    let app = TestApp::with_config(wide_window).await;
+    let app = TestApp::with_config(no_delay).await;
     seed(&app, products).await;
     app.statements().start_recording();
     let d = app.ok(DASHBOARD, json!({})).await;
@@ -48,7 +49,7 @@ async fn statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
 /// Like [`statements_for_dashboard`], as a READER of product type A only: the visibility
 /// conditions ride inside the same statements.
 async fn member_statements_for_dashboard(products: usize) -> (usize, Vec<String>) {
-    let app = TestApp::with_config(wide_window).await;
+    let app = TestApp::with_config(no_delay).await;
     seed(&app, products).await;
     let reader = app.user("reader").await;
     let d = app
@@ -130,7 +131,7 @@ async fn a_members_dashboard_costs_the_same_statements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_to_parent_hops_are_batched() {
-    let app = TestApp::with_config(wide_window).await;
+    let app = TestApp::with_config(no_delay).await;
     seed(&app, 6).await;
     app.statements().start_recording();
     let d = app

@@ -9,7 +9,9 @@ use diesel::{QueryableByName, sql_types::Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, assert_code, assert_json_snapshot, attached, ws::*};
+use crate::helpers::{
+    TestApp, TestUser, assert_code, assert_json_snapshot, attached, cluster::free_port, ws::*,
+};
 
 /// The events recorded so far, oldest first, as `kind` and payload.
 async fn outbox(app: &TestApp) -> Vec<(String, Value)> {
@@ -372,14 +374,6 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The shared Redis of the test run.

@@ -28,6 +28,7 @@ mod private_notes;
 mod product;
 mod product_type;
 mod rbac;
+mod read_replica;
 mod reference;
 mod schema_rs;
 mod schema_sdl;

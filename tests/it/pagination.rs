@@ -1,5 +1,5 @@
-//! Relay pagination: forward and backward, cursors, page info and totals, at the top level and
-//! nested (where the pages of all siblings come from one windowed statement).
+//! Relay pagination: forward and backward, keyset cursors, page info and totals, at the top level
+//! and nested (where the pages of all siblings come from one statement).
 
 use serde_json::{Value, json};
 
@@ -151,10 +151,17 @@ async fn pages_nested_lists_per_parent() {
     let d = app.ok(NESTED, json!({ "first": 2, "after": cursor })).await;
     assert_eq!(names(nested(&d, 0)), ["a3", "a4"]);
     assert_eq!(nested(&d, 0)["pageInfo"]["hasPreviousPage"], true);
-    // b has nothing after position 2, yet its total is still known.
+    // A cursor is a place in the order (here: after a2's id), so b's list starts there too: b's
+    // engagements were created after a's.
+    assert_eq!(names(nested(&d, 1)), ["b1", "b2"]);
+    assert_eq!(nested(&d, 1)["totalCount"], 2);
+    // Past the end of a list: an empty page, its total still known.
+    let cursor = nested(&d, 1)["pageInfo"]["endCursor"].clone();
+    let d = app.ok(NESTED, json!({ "first": 2, "after": cursor })).await;
     assert_eq!(names(nested(&d, 1)), Vec::<String>::new());
     assert_eq!(nested(&d, 1)["totalCount"], 2);
     assert_eq!(nested(&d, 1)["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(nested(&d, 2)["totalCount"], 0);
 
     // Backward: the last two of each.
     let d = app.ok(NESTED, json!({ "last": 2 })).await;
@@ -240,4 +247,192 @@ async fn nested_first_pages_without_a_total_match_the_counted_ones() {
     assert_eq!(nested(&d, 0)["pageInfo"]["hasNextPage"], true);
     assert_eq!(names(nested(&d, 1)), ["b1"]);
     assert_eq!(nested(&d, 1)["pageInfo"]["hasNextPage"], false);
+}
+
+const FINDINGS: &str = "query($first: Int, $after: String, $last: Int, $before: String, $order: FindingOrder) {
+  findings(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { id title } } }";
+
+fn ids(conn: &Value) -> Vec<String> {
+    conn["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Findings with ties in every sort key, NULL SLA dates (Info has none) and equal titles but
+/// for case.
+async fn varied_findings(app: &TestApp) {
+    let pt = app.product_type("PT").await;
+    let p = app.product(&pt, "P").await;
+    let e = app.engagement(&p, "E").await;
+    let t = app.test(&e, "T").await;
+    let rows = [
+        ("b", "HIGH", "2026-03-01"),
+        ("A", "INFO", "2026-01-01"),
+        ("a", "CRITICAL", "2026-03-01"),
+        ("c", "INFO", "2026-02-01"),
+        ("b", "LOW", "2026-01-01"),
+        ("B", "HIGH", "2026-02-01"),
+        ("d", "INFO", "2026-03-01"),
+    ];
+    for (title, severity, date) in rows {
+        app.finding_with(&t, title, severity, json!({ "date": date }))
+            .await;
+    }
+}
+
+/// Walking a list a page at a time, forward with `first`/`after` and backward with
+/// `last`/`before`, gives exactly the whole list, in every order and direction: cursors carry
+/// text, date, timestamp and NULL keys and break ties by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_pages_walk_every_order_both_ways() {
+    let app = TestApp::new().await;
+    varied_findings(&app).await;
+    for field in [
+        "ID",
+        "SEVERITY",
+        "DATE",
+        "TITLE",
+        "SLA_EXPIRATION_DATE",
+        "CREATED",
+        "UPDATED",
+    ] {
+        for direction in ["ASC", "DESC"] {
+            let order = json!({ "field": field, "direction": direction });
+            let whole = app
+                .ok(FINDINGS, json!({ "first": 100, "order": order }))
+                .await;
+            let whole = ids(&whole["findings"]);
+            assert_eq!(whole.len(), 7);
+            for size in [1, 2, 3] {
+                let mut forward = Vec::new();
+                let mut after = Value::Null;
+                loop {
+                    let d = app
+                        .ok(
+                            FINDINGS,
+                            json!({ "first": size, "after": after, "order": order }),
+                        )
+                        .await;
+                    let c = &d["findings"];
+                    assert_eq!(c["totalCount"], 7);
+                    forward.extend(ids(c));
+                    if !c["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+                        break;
+                    }
+                    after = c["pageInfo"]["endCursor"].clone();
+                }
+                assert_eq!(forward, whole, "{order} forward by {size}");
+
+                let mut backward = Vec::new();
+                let mut before = Value::Null;
+                loop {
+                    let d = app
+                        .ok(
+                            FINDINGS,
+                            json!({ "last": size, "before": before, "order": order }),
+                        )
+                        .await;
+                    let c = &d["findings"];
+                    let mut page = ids(c);
+                    page.extend(backward);
+                    backward = page;
+                    if !c["pageInfo"]["hasPreviousPage"].as_bool().unwrap() {
+                        break;
+                    }
+                    before = c["pageInfo"]["startCursor"].clone();
+                }
+                assert_eq!(backward, whole, "{order} backward by {size}");
+            }
+        }
+    }
+}
+
+/// A cursor keeps its place when rows are added before it or when its own row is deleted: the
+/// next page starts right after it, with nothing skipped or repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_hold_their_place_under_inserts_and_deletes() {
+    let app = TestApp::new().await;
+    for n in ["b", "d", "f", "h", "j"] {
+        app.product_type(n).await;
+    }
+    let q = "query($after: String) { productTypes(first: 2, after: $after, orderBy: {field: NAME, direction: ASC}) {
+      pageInfo { endCursor } nodes { id name } } }";
+    let d = app.ok(q, json!({})).await;
+    assert_eq!(names(&d["productTypes"]), ["b", "d"]);
+    let cursor = d["productTypes"]["pageInfo"]["endCursor"].clone();
+    let d_id = d["productTypes"]["nodes"][1]["id"].clone();
+    // Rows sorting before the cursor (and one after it) arrive; the cursor's own row goes.
+    for n in ["a", "c", "e"] {
+        app.product_type(n).await;
+    }
+    app.ok(
+        "mutation($id: ID!) { deleteProductType(input: {id: $id}) { deletedId } }",
+        json!({ "id": d_id }),
+    )
+    .await;
+    let d = app.ok(q, json!({ "after": cursor })).await;
+    assert_eq!(names(&d["productTypes"]), ["e", "f"]);
+}
+
+/// A cursor is refused, as `BAD_USER_INPUT`, under another order, on another list, and when it
+/// is not one this server made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_of_another_list_or_order_are_refused() {
+    let app = TestApp::new().await;
+    let pt = app.product_type("PT").await;
+    app.product(&pt, "P").await;
+    let d = app
+        .ok(
+            "{ productTypes(orderBy: {field: NAME, direction: ASC}) { pageInfo { endCursor } }
+               products { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let by_name = d["productTypes"]["pageInfo"]["endCursor"].clone();
+    let product = d["products"]["pageInfo"]["endCursor"].clone();
+    let cases = [
+        // Taken under NAME ASC.
+        ("{ productTypes(after: $c) { totalCount } }", &by_name),
+        (
+            "{ productTypes(after: $c, orderBy: {field: NAME, direction: DESC}) { totalCount } }",
+            &by_name,
+        ),
+        // Taken from products.
+        (
+            "{ productTypes(before: $c, last: 1) { totalCount } }",
+            &product,
+        ),
+    ];
+    for (q, cursor) in cases {
+        let q = format!("query($c: String) {q}");
+        let code = app.err(&q, json!({ "c": cursor })).await;
+        assert_eq!(code, "BAD_USER_INPUT", "{q} {cursor}");
+    }
+    // The same cursor is fine where it came from.
+    app.ok(
+        "query($c: String) { productTypes(after: $c, orderBy: {field: NAME, direction: ASC}) { totalCount } }",
+        json!({ "c": by_name }),
+    )
+    .await;
+    // Forged: a date key that is text, an id that is not a number, a key under ID order.
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    for (field, raw) in [
+        ("TARGET_START", "engagements.TargetStart.Asc|1|sx"),
+        ("TARGET_START", "engagements.TargetStart.Asc|x|i1"),
+        ("TARGET_START", "engagements.TargetStart.Asc|1|i99999999999"),
+        ("ID", "engagements.Id.Asc|1|i5"),
+        ("NAME", "engagements.Name.Asc|1|-"),
+    ] {
+        let q = format!(
+            "query($c: String) {{ engagements(after: $c, orderBy: {{field: {field}, direction: ASC}}) {{ totalCount }} }}"
+        );
+        let code = app
+            .err(&q, json!({ "c": URL_SAFE_NO_PAD.encode(raw) }))
+            .await;
+        assert_eq!(code, "BAD_USER_INPUT", "{raw}");
+    }
 }

@@ -67,8 +67,12 @@ impl TestApp {
     }
 
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::on_database(TestDb::new().await, adjust).await
+    }
+
+    /// The app on `db`, a migrated database (of another server than the tests' own, say).
+    pub async fn on_database(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         dojoql::telemetry::init_for_test();
-        let db = TestDb::new().await;
         let mut config = Config {
             database_url: db.url.clone(),
             redis_url: None,

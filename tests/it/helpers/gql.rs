@@ -44,7 +44,7 @@ impl TestApp {
     async fn execute_as(&self, principal: &Principal, request: async_graphql::Request) -> Value {
         let request = graphql::prepare(
             request,
-            &self.state.db,
+            &self.state.db.session(),
             self.state.config.loader_delay,
             principal.clone(),
         );

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod cluster;
 pub mod db;
 pub mod fixtures;
 pub mod gql;

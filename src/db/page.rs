@@ -408,10 +408,20 @@ pub async fn list_for_parents<T: Listed>(
             group.push(*p);
         }
     }
-    let filter = visible::<T>(&args.filter, viewer);
     let read = Read::<T>::new(args);
     let mut out = HashMap::with_capacity(parents.len());
     for (column, group) in by_column {
+        // A product, engagement or test the caller could load is one whose product it may read,
+        // and its children are of that product: they need no visibility condition.
+        let filter = if matches!(T::SCOPE, Scope::Product(_)) && SAME_PRODUCT.contains(&column) {
+            Visible {
+                filter: &args.filter,
+                scope: Scope::Public,
+                viewer,
+            }
+        } else {
+            visible::<T>(&args.filter, viewer)
+        };
         let ids: Vec<i32> = group.iter().map(|p| p.raw_id()).collect();
         let mut sql = Sql::new("SELECT p.id AS __parent, ");
         sql.push(if want_total {
@@ -455,6 +465,9 @@ pub async fn list_for_parents<T: Listed>(
     }
     Ok(out)
 }
+
+/// The parent columns of lists whose rows are in their parent's product.
+const SAME_PRODUCT: [&str; 3] = ["t.product_id", "t.engagement_id", "t.test_id"];
 
 /// Rows of `T` by id that `viewer` may read, in one statement (missing and unreadable ids are
 /// both simply absent).

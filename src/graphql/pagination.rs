@@ -143,30 +143,52 @@ pub struct Edge<T: OutputType> {
     pub node: T,
 }
 
+/// A page of a list (Relay connection). Edges (a clone of every node, with its cursor) are
+/// built only when a query selects them.
+pub struct Connection<T> {
+    total_count: i64,
+    page_info: PageInfo,
+    nodes: Vec<T>,
+    /// The list's name (see [`page::list_name`]) and each node's position, for its cursor.
+    list: String,
+    positions: Vec<Position>,
+}
+
+impl<T: OutputType> async_graphql::TypeName for Connection<T> {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        format!("{}Connection", T::type_name()).into()
+    }
+}
+
 /// A page of a list (Relay connection).
-#[derive(SimpleObject, Clone)]
-#[graphql(concrete(name = "ProductTypeConnection", params(ProductType)))]
-#[graphql(concrete(name = "ProductConnection", params(Product)))]
-#[graphql(concrete(name = "EngagementConnection", params(Engagement)))]
-#[graphql(concrete(name = "TestConnection", params(Test)))]
-#[graphql(concrete(name = "FindingConnection", params(Finding)))]
-#[graphql(concrete(name = "UserConnection", params(User)))]
-#[graphql(concrete(name = "SlaConfigurationConnection", params(SlaConfiguration)))]
-#[graphql(concrete(name = "TestTypeConnection", params(TestType)))]
-#[graphql(concrete(
-    name = "DevelopmentEnvironmentConnection",
-    params(DevelopmentEnvironment)
-))]
-#[graphql(concrete(name = "GroupConnection", params(Group)))]
-pub struct Connection<T: OutputType + Clone>
+#[async_graphql::Object(name_type)]
+impl<T: OutputType + Clone> Connection<T>
 where
     Edge<T>: OutputType,
 {
     /// Items in the whole filtered list.
-    pub total_count: i64,
-    pub page_info: PageInfo,
-    pub edges: Vec<Edge<T>>,
-    pub nodes: Vec<T>,
+    async fn total_count(&self) -> i64 {
+        self.total_count
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    async fn edges(&self) -> Vec<Edge<T>> {
+        self.nodes
+            .iter()
+            .zip(&self.positions)
+            .map(|(node, at)| Edge {
+                cursor: encode_cursor(&self.list, at),
+                node: node.clone(),
+            })
+            .collect()
+    }
+
+    async fn nodes(&self) -> &Vec<T> {
+        &self.nodes
+    }
 }
 
 impl<T: OutputType + Clone> Connection<T>
@@ -176,25 +198,18 @@ where
     /// Builds a connection from a page of rows of the list named `list` (see
     /// [`page::list_name`]), wrapping each row with `wrap`.
     pub fn from_page<R>(list: &str, page: Page<R>, wrap: impl Fn(R) -> T) -> Self {
-        let nodes: Vec<T> = page.rows.into_iter().map(wrap).collect();
-        let edges: Vec<Edge<T>> = nodes
-            .iter()
-            .zip(&page.positions)
-            .map(|(n, at)| Edge {
-                cursor: encode_cursor(list, at),
-                node: n.clone(),
-            })
-            .collect();
+        let cursor = |at: Option<&Position>| at.map(|at| encode_cursor(list, at));
         Connection {
             total_count: page.total.unwrap_or(0),
             page_info: PageInfo {
                 has_next_page: page.has_next,
                 has_previous_page: page.has_previous,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
+                start_cursor: cursor(page.positions.first()),
+                end_cursor: cursor(page.positions.last()),
             },
-            edges,
-            nodes,
+            nodes: page.rows.into_iter().map(wrap).collect(),
+            list: list.to_string(),
+            positions: page.positions,
         }
     }
 }

@@ -116,14 +116,20 @@ async fn a_members_dashboard_costs_the_same_statements() {
     let (large, large_sql) = member_statements_for_dashboard(50).await;
     assert_eq!(small, 9, "{}", small_sql.join("\n"));
     assert_eq!(large, small, "{}", large_sql.join("\n"));
-    // Every list and the product types' counts carry the visibility condition; counts of a
-    // product, engagement or test need none (their parent was read through it).
-    let unconditioned: Vec<&String> = large_sql
+    // The product types, their products and the product types' counts carry the visibility
+    // condition; lists and counts under a product, engagement or test need none (their parent
+    // was read through it, and they are of its product).
+    let conditioned: Vec<&String> = large_sql
         .iter()
-        .filter(|s| !s.contains("product_grants"))
+        .filter(|s| s.contains("product_grants"))
         .collect();
     assert!(
-        unconditioned.len() == 3 && unconditioned.iter().all(|s| s.starts_with("SELECT f.")),
+        conditioned.len() == 3
+            && conditioned
+                .iter()
+                .any(|s| s.contains("FROM product_types t"))
+            && conditioned.iter().any(|s| s.contains("FROM products t"))
+            && conditioned.iter().any(|s| s.contains("FROM findings f")),
         "{}",
         large_sql.join("\n")
     );

@@ -407,6 +407,75 @@ impl Listed for Finding {
             FindingOrder::Updated => SortKey::timestamp("t.updated"),
         }
     }
+
+    /// Active findings filtered by nothing but severity and where they are: a sum of
+    /// `finding_counts` (kept by triggers), whose rows number the tests, not the findings.
+    fn fast_total(filter: &FindingFilter, viewer: super::authz::Viewer) -> Option<Sql> {
+        let FindingFilter {
+            severity,
+            active: Some(true),
+            verified: None,
+            duplicate: None,
+            false_p: None,
+            out_of_scope: None,
+            risk_accepted: None,
+            is_mitigated: None,
+            product_type_id,
+            product_id,
+            product_ids,
+            engagement_id,
+            test_id,
+            cwe: None,
+            vulnerability_id: None,
+            component_name: None,
+            title_contains: None,
+            sla_breached: None,
+            hash_code: None,
+            unique_id_from_tool: None,
+            tags,
+        } = filter
+        else {
+            return None;
+        };
+        if !tags.is_empty() {
+            return None;
+        }
+        let mut sql = Sql::new(
+            "SELECT COALESCE(sum(c.active), 0)::bigint AS n FROM finding_counts c WHERE TRUE",
+        );
+        if !severity.is_empty() {
+            let v: Vec<String> = severity.iter().map(|s| s.as_str().to_string()).collect();
+            sql.push(" AND c.severity = ANY(")
+                .bind::<Array<Text>, _>(v)
+                .push(")");
+        }
+        if let Some(v) = product_type_id {
+            sql.push(" AND c.product_id IN (SELECT id FROM products WHERE product_type_id = ")
+                .bind::<Integer, _>(*v)
+                .push(")");
+        }
+        if let Some(v) = product_id {
+            sql.and::<Integer, _>("c.product_id = ", *v);
+        }
+        if let Some(v) = product_ids {
+            let v: Vec<i32> = v.iter().map(|id| id.get()).collect();
+            sql.push(" AND c.product_id = ANY(")
+                .bind::<Array<Integer>, _>(v)
+                .push(")");
+        }
+        if let Some(v) = engagement_id {
+            sql.and::<Integer, _>("c.engagement_id = ", *v);
+        }
+        if let Some(v) = test_id {
+            sql.and::<Integer, _>("c.test_id = ", *v);
+        }
+        super::authz::push_visible(
+            &mut sql,
+            super::authz::Scope::Product("c.product_id"),
+            viewer,
+        );
+        Some(sql)
+    }
 }
 
 /// Which findings get their SLA deadline recomputed.

@@ -40,6 +40,12 @@ pub trait Listed: QBN<Pg> + Send + 'static {
     const SCOPE: Scope;
     /// What `order` sorts on.
     fn sort_key(order: Self::Order) -> SortKey;
+
+    /// A statement giving the total of the list under `filter` (one `n` column) cheaper than
+    /// counting its rows, where there is one.
+    fn fast_total(_filter: &Self::Filter, _viewer: Viewer) -> Option<Sql> {
+        None
+    }
 }
 
 /// What a list is sorted on: an SQL expression over the list's alias `t`, the kind of its
@@ -370,8 +376,11 @@ pub async fn list<T: Listed>(
 ) -> QueryResult<Page<T>> {
     let filter = visible::<T>(&args.filter, viewer);
     let total = if want_total {
-        let mut sql = Sql::new(&format!("SELECT count(*) AS n FROM {} WHERE TRUE", T::FROM));
-        filter.push_conditions(&mut sql);
+        let sql = T::fast_total(&args.filter, viewer).unwrap_or_else(|| {
+            let mut sql = Sql::new(&format!("SELECT count(*) AS n FROM {} WHERE TRUE", T::FROM));
+            filter.push_conditions(&mut sql);
+            sql
+        });
         Some(sql.prepared().get_result::<Count>(conn).await?.n)
     } else {
         None

@@ -148,6 +148,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    finding_counts (test_id, severity, engagement_id, product_id) {
+        product_id -> Int4,
+        engagement_id -> Int4,
+        test_id -> Int4,
+        #[max_length = 8]
+        severity -> Varchar,
+        active -> Int8,
+    }
+}
+
+diesel::table! {
     findings (id) {
         id -> Int4,
         test_id -> Int4,
@@ -501,6 +512,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_outbox,
     event_relay,
     files,
+    finding_counts,
     findings,
     group_members,
     groups,

@@ -5,8 +5,9 @@
 //! during that poll, on another worker thread, could take the keys queued so far and leave the
 //! rest to a second statement; the usual cure is a fixed delay before the batch runs (a few
 //! milliseconds on every level of every request). Here the request's future runs inside
-//! [`Waves`]: the dataloaders' spawner ([`spawn_batch`]) holds a batch task back until the
-//! current poll is over, so the batch holds every key of the wave, and runs at once.
+//! [`Waves`]: the dataloaders' spawner ([`spawn_batch`]) hands a batch task to it, which starts
+//! the task when the current poll is over (so the batch holds every key of the wave) and runs it
+//! beside the request, in the request's own task.
 
 use std::{
     cell::RefCell,
@@ -15,15 +16,15 @@ use std::{
     task::{Context, Poll},
 };
 
-use futures_util::{Stream, future::BoxFuture};
+use futures_util::{Stream, StreamExt, future::BoxFuture, stream::FuturesUnordered};
 
 tokio::task_local! {
     /// Batch tasks queued during the current poll of a [`Waves`].
     static WAVE: RefCell<Vec<BoxFuture<'static, ()>>>;
 }
 
-/// The dataloaders' spawner: inside [`Waves`], the task starts when the current poll is over;
-/// elsewhere at once.
+/// The dataloaders' spawner: inside [`Waves`], the task runs in the request's task once the
+/// current poll is over; elsewhere it is spawned at once.
 pub fn spawn_batch(task: BoxFuture<'static, ()>) {
     let mut task = Some(task);
     let _ = WAVE.try_with(|wave| {
@@ -36,28 +37,54 @@ pub fn spawn_batch(task: BoxFuture<'static, ()>) {
     }
 }
 
-/// Runs one poll with a wave open, then starts the batch tasks it queued.
-fn in_wave<T>(poll: impl FnOnce() -> T) -> T {
-    let (out, queued) = WAVE.sync_scope(RefCell::new(Vec::new()), || {
+/// Runs one poll with a wave open; returns its result and the batch tasks it queued.
+fn in_wave<T>(poll: impl FnOnce() -> T) -> (T, Vec<BoxFuture<'static, ()>>) {
+    WAVE.sync_scope(RefCell::new(Vec::new()), || {
         let out = poll();
         (
             out,
             WAVE.with(|wave| std::mem::take(&mut *wave.borrow_mut())),
         )
-    });
-    for task in queued {
-        tokio::spawn(task);
-    }
-    out
+    })
 }
 
-/// A request's future (or a subscription's stream) whose dataloader batches start when a poll
-/// of it is over.
-pub struct Waves<F>(Pin<Box<F>>);
+/// A request's future (or a subscription's stream) that runs its own dataloader batches: a
+/// batch starts when the poll that queued its keys is over, and a batch that finishes hands all
+/// its results over before the request is polled again (so the next wave is whole too: batches
+/// run on other threads would wake the request while still handing results out).
+pub struct Waves<F> {
+    inner: Pin<Box<F>>,
+    batches: FuturesUnordered<BoxFuture<'static, ()>>,
+}
 
 impl<F> Waves<F> {
     pub fn new(inner: F) -> Self {
-        Self(Box::pin(inner))
+        Self {
+            inner: Box::pin(inner),
+            batches: FuturesUnordered::new(),
+        }
+    }
+
+    /// Polls `poll_inner` with a wave open, then the batches, and again while a batch finished.
+    fn drive<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut poll_inner: impl FnMut(Pin<&mut F>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        loop {
+            let (out, queued) = in_wave(|| poll_inner(self.inner.as_mut(), cx));
+            self.batches.extend(queued);
+            if out.is_ready() {
+                return out;
+            }
+            let mut finished = false;
+            while let Poll::Ready(Some(())) = self.batches.poll_next_unpin(cx) {
+                finished = true;
+            }
+            if !finished {
+                return Poll::Pending;
+            }
+        }
     }
 }
 
@@ -65,8 +92,7 @@ impl<F: Future> Future for Waves<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let inner = self.get_mut().0.as_mut();
-        in_wave(|| inner.poll(cx))
+        self.get_mut().drive(cx, |inner, cx| inner.poll(cx))
     }
 }
 
@@ -74,7 +100,6 @@ impl<S: Stream> Stream for Waves<S> {
     type Item = S::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        let inner = self.get_mut().0.as_mut();
-        in_wave(|| inner.poll_next(cx))
+        self.get_mut().drive(cx, |inner, cx| inner.poll_next(cx))
     }
 }

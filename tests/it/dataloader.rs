@@ -129,7 +129,9 @@ async fn a_members_dashboard_costs_the_same_statements() {
                 .iter()
                 .any(|s| s.contains("FROM product_types t"))
             && conditioned.iter().any(|s| s.contains("FROM products t"))
-            && conditioned.iter().any(|s| s.contains("FROM findings f")),
+            && conditioned
+                .iter()
+                .any(|s| s.contains("FROM finding_counts f")),
         "{}",
         large_sql.join("\n")
     );

@@ -6,6 +6,8 @@ use dojoql::{
     service::import::{self, ImportOptions, ImportResult},
 };
 
+use serde_json::json;
+
 use crate::helpers::TestApp;
 
 fn sample(path: &str) -> Vec<u8> {
@@ -1316,4 +1318,119 @@ async fn a_reimport_mitigates_the_endpoints_a_matched_finding_no_longer_has() {
             ("c.example", false, false)
         ]
     );
+}
+
+/// `finding_counts` (kept by triggers, read by `findingCounts`) against counting the active
+/// findings, keyed by test and severity.
+async fn assert_counters_match(app: &TestApp, stage: &str) {
+    let kept = app
+        .dump(
+            "SELECT concat_ws('/', test_id, severity) AS id, product_id, engagement_id, active AS n \
+             FROM finding_counts WHERE active <> 0",
+        )
+        .await;
+    let counted = app
+        .dump(
+            "SELECT concat_ws('/', test_id, severity) AS id, product_id, engagement_id, count(*) AS n \
+             FROM findings WHERE active GROUP BY test_id, severity, product_id, engagement_id",
+        )
+        .await;
+    assert_eq!(kept, counted, "after {stage}");
+    assert_ne!(counted, "[]", "after {stage}: nothing counted");
+}
+
+/// The counters hold after every kind of write: imports, duplicates (inactive), a re-import that
+/// closes and one that reopens findings, edits of severity and status, and deletes of a finding,
+/// a test and an engagement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_counters_match_counting_after_every_kind_of_write() {
+    let app = TestApp::new().await;
+    let high = serde_json::json!({"title": "H", "severity": "High", "description": "d",
+        "file_path": "src/h.rs", "line": 1});
+    let critical = serde_json::json!({"title": "C", "severity": "Critical", "description": "d",
+        "file_path": "src/c.rs", "line": 2});
+    let full = generic_report(30, &[high.clone(), critical.clone()]);
+    let first = generic_into(&app, "counted", "e1", full.clone(), false).await;
+    assert_counters_match(&app, "an import").await;
+    let second = generic_into(&app, "counted", "e2", full.clone(), false).await;
+    assert_counters_match(&app, "an import of duplicates").await;
+    generic_into(&app, "counted", "e1", generic_report(20, &[high]), true).await;
+    assert_counters_match(&app, "a re-import that closes findings").await;
+    generic_into(&app, "counted", "e1", full, true).await;
+    assert_counters_match(&app, "a re-import that reopens them").await;
+
+    let ids: Vec<i32> = {
+        let rows = app
+            .dump(&format!(
+                "SELECT id FROM findings WHERE test_id = {} AND active",
+                first.test.id.get()
+            ))
+            .await;
+        serde_json::from_str::<Vec<serde_json::Value>>(&rows)
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap() as i32)
+            .collect()
+    };
+    let gid = |id: i32| dojoql::domain::ids::encode_id(dojoql::domain::ids::FindingId::new(id));
+    let update =
+        "mutation($i: UpdateFindingInput!) { updateFinding(input: $i) { finding { id } } }";
+    app.ok(
+        update,
+        json!({ "i": { "id": gid(ids[0]), "severity": "CRITICAL" } }),
+    )
+    .await;
+    assert_counters_match(&app, "a new severity").await;
+    app.ok(
+        update,
+        json!({ "i": { "id": gid(ids[1]), "active": false } }),
+    )
+    .await;
+    assert_counters_match(&app, "a deactivation").await;
+    app.ok(
+        update,
+        json!({ "i": { "id": gid(ids[2]), "isMitigated": true, "active": false } }),
+    )
+    .await;
+    assert_counters_match(&app, "a mitigation").await;
+    app.ok(
+        "mutation($id: ID!) { deleteFinding(input: {id: $id}) { deletedId } }",
+        json!({ "id": gid(ids[3]) }),
+    )
+    .await;
+    assert_counters_match(&app, "a deleted finding").await;
+    app.ok(
+        "mutation($id: ID!) { deleteTest(input: {id: $id}) { deletedId } }",
+        json!({ "id": dojoql::domain::ids::encode_id(second.test.id) }),
+    )
+    .await;
+    assert_counters_match(&app, "a deleted test").await;
+    // One more engagement with findings, so that something is left to count.
+    generic_into(&app, "counted", "e3", generic_report(5, &[critical]), false).await;
+    app.ok(
+        "mutation($id: ID!) { deleteEngagement(input: {id: $id}) { deletedId } }",
+        json!({ "id": dojoql::domain::ids::encode_id(first.engagement_id) }),
+    )
+    .await;
+    assert_counters_match(&app, "a deleted engagement").await;
+
+    // totalCount of a list filtered only by activity, severity and place is such a sum.
+    for (filter, condition) in [
+        (json!({ "active": true }), "active"),
+        (
+            json!({ "active": true, "severity": ["HIGH", "CRITICAL"] }),
+            "active AND severity IN ('HIGH', 'CRITICAL')",
+        ),
+        (json!({ "active": false }), "NOT active"),
+    ] {
+        let d = app
+            .ok(
+                "query($f: FindingFilter) { findings(filter: $f, first: 1) { totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        let counted = app.count(&format!("findings WHERE {condition}")).await;
+        assert!(counted > 0, "{condition}");
+        assert_eq!(d["findings"]["totalCount"], counted, "{filter}");
+    }
 }

@@ -20,40 +20,44 @@ INSERT INTO finding_counts (product_id, engagement_id, test_id, severity, active
 SELECT product_id, engagement_id, test_id, severity, count(*)
 FROM findings WHERE active GROUP BY 1, 2, 3, 4;
 
-CREATE FUNCTION finding_counts_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+-- Adds signed per-key deltas in one upsert, in key order (two writers lock shared rows in the
+-- same order); rows that fall to zero are removed.
+CREATE FUNCTION finding_counts_add(deltas finding_counts[]) RETURNS void LANGUAGE sql AS $$
     INSERT INTO finding_counts AS c (product_id, engagement_id, test_id, severity, active)
-    SELECT product_id, engagement_id, test_id, severity, count(*)
-    FROM new_rows WHERE active GROUP BY 1, 2, 3, 4
-    ORDER BY 3, 4, 2, 1
+    SELECT product_id, engagement_id, test_id, severity, active FROM unnest(deltas)
+    WHERE active <> 0
+    ORDER BY test_id, severity, engagement_id, product_id
     ON CONFLICT (test_id, severity, engagement_id, product_id)
     DO UPDATE SET active = c.active + EXCLUDED.active;
+    DELETE FROM finding_counts c USING unnest(deltas) d
+    WHERE c.active = 0 AND c.test_id = d.test_id AND c.severity = d.severity
+      AND c.engagement_id = d.engagement_id AND c.product_id = d.product_id;
+$$;
+
+CREATE FUNCTION finding_counts_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM finding_counts_add(ARRAY(
+        SELECT ROW(product_id, engagement_id, test_id, severity, count(*))::finding_counts
+        FROM new_rows WHERE active GROUP BY product_id, engagement_id, test_id, severity));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION finding_counts_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO finding_counts AS c (product_id, engagement_id, test_id, severity, active)
-    SELECT product_id, engagement_id, test_id, severity, sum(n)
-    FROM (SELECT product_id, engagement_id, test_id, severity, 1 AS n FROM new_rows WHERE active
-          UNION ALL
-          SELECT product_id, engagement_id, test_id, severity, -1 FROM old_rows WHERE active) d
-    GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
-    ORDER BY 3, 4, 2, 1
-    ON CONFLICT (test_id, severity, engagement_id, product_id)
-    DO UPDATE SET active = c.active + EXCLUDED.active;
+    PERFORM finding_counts_add(ARRAY(
+        SELECT ROW(product_id, engagement_id, test_id, severity, sum(n))::finding_counts
+        FROM (SELECT product_id, engagement_id, test_id, severity, 1 AS n FROM new_rows WHERE active
+              UNION ALL
+              SELECT product_id, engagement_id, test_id, severity, -1 FROM old_rows WHERE active) d
+        GROUP BY product_id, engagement_id, test_id, severity));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION finding_counts_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE finding_counts c SET active = c.active - d.n
-    FROM (SELECT product_id, engagement_id, test_id, severity, count(*) AS n
-          FROM old_rows WHERE active GROUP BY 1, 2, 3, 4) d
-    WHERE c.test_id = d.test_id AND c.severity = d.severity
-      AND c.engagement_id = d.engagement_id AND c.product_id = d.product_id;
-    DELETE FROM finding_counts c WHERE c.active = 0
-      AND c.test_id IN (SELECT test_id FROM old_rows);
+    PERFORM finding_counts_add(ARRAY(
+        SELECT ROW(product_id, engagement_id, test_id, severity, -count(*))::finding_counts
+        FROM old_rows WHERE active GROUP BY product_id, engagement_id, test_id, severity));
     RETURN NULL;
 END $$;
 

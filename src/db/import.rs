@@ -369,6 +369,15 @@ pub async fn mitigate_all_endpoints(
     Ok(())
 }
 
+/// The stored keys that deduplication and re-import matching compare first.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DedupKeys {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub hash_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub unique_id_from_tool: Option<String>,
+}
+
 /// A finding as deduplication and re-import matching see it.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MatchRow {
@@ -380,10 +389,8 @@ pub struct MatchRow {
     pub dedup_on_engagement: bool,
     #[diesel(sql_type = Bool)]
     pub same_test_type: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub hash_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub unique_id_from_tool: Option<String>,
+    #[diesel(embed)]
+    pub keys: DedupKeys,
     #[diesel(sql_type = Text)]
     pub title: String,
     #[diesel(sql_type = Text)]
@@ -498,10 +505,8 @@ pub async fn dedup_candidates(
 pub struct TestFinding {
     #[diesel(sql_type = Integer)]
     pub id: FindingId,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub hash_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub unique_id_from_tool: Option<String>,
+    #[diesel(embed)]
+    pub keys: DedupKeys,
     /// The title, only when matching by title (LEGACY): empty otherwise.
     #[diesel(sql_type = Text)]
     pub title: String,

@@ -963,8 +963,8 @@ fn candidate(row: &MatchRow) -> Candidate {
         engagement_id: row.engagement_id.get(),
         dedup_on_engagement: row.dedup_on_engagement,
         same_test_type: row.same_test_type,
-        hash_code: row.hash_code.clone(),
-        unique_id_from_tool: row.unique_id_from_tool.clone(),
+        hash_code: row.keys.hash_code.clone(),
+        unique_id_from_tool: row.keys.unique_id_from_tool.clone(),
         title: row.title.clone(),
         cwe: row.cwe,
         file_path: row.file_path.clone(),
@@ -1419,8 +1419,8 @@ fn plan(algorithm: DedupAlgorithm, stored: &[TestFinding], briefs: Vec<Brief>) -
     for s in stored {
         for key in match_keys(
             algorithm,
-            s.hash_code.as_deref(),
-            s.unique_id_from_tool.as_deref(),
+            s.keys.hash_code.as_deref(),
+            s.keys.unique_id_from_tool.as_deref(),
             &s.title,
             s.severity.as_str(),
         ) {

@@ -33,9 +33,9 @@ impl CountScope {
         match self {
             CountScope::ProductType(_) => (
                 "p.product_type_id",
-                "finding_counts f JOIN products p ON p.id = f.product_id",
+                "product_finding_counts f JOIN products p ON p.id = f.product_id",
             ),
-            CountScope::Product(_) => ("f.product_id", "finding_counts f"),
+            CountScope::Product(_) => ("f.product_id", "product_finding_counts f"),
             CountScope::Engagement(_) => ("f.engagement_id", "finding_counts f"),
             CountScope::Test(_) => ("f.test_id", "finding_counts f"),
         }
@@ -93,8 +93,10 @@ struct Row {
 ///
 /// A product type's counts include only the products `viewer` may read; products, engagements
 /// and tests are read whole or not at all, so their counts need no condition. The counts are
-/// sums of `finding_counts` (kept by triggers in every write's transaction), not counts of
-/// findings: their cost grows with the number of tests, not of findings.
+/// sums of counter rows kept by triggers in every write's transaction, not counts of findings:
+/// tests and engagements sum `finding_counts` (a row per test and severity), products and
+/// product types sum `product_finding_counts` (a few rows per product and severity), so the
+/// cost grows with the number of parents, not of findings.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn active_by_severity(
     conn: &mut AsyncPgConnection,
@@ -129,4 +131,19 @@ pub async fn active_by_severity(
         }
     }
     Ok(out)
+}
+
+/// Folds `product_finding_counts`' delta rows into one row per product and severity (a job;
+/// safe beside concurrent writers, whose new rows it leaves alone). Returns the rows removed.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn compact(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Removed {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let r: Removed = diesel::sql_query("SELECT product_finding_counts_compact() AS n")
+        .get_result(conn)
+        .await?;
+    Ok(r.n)
 }

@@ -409,7 +409,8 @@ impl Listed for Finding {
     }
 
     /// Active findings filtered by nothing but severity and where they are: a sum of
-    /// `finding_counts` (kept by triggers), whose rows number the tests, not the findings.
+    /// `finding_counts` or, without a test or engagement, `product_finding_counts` (both kept by
+    /// triggers), whose rows number the tests or products, not the findings.
     fn fast_total(filter: &FindingFilter, viewer: super::authz::Viewer) -> Option<Sql> {
         let FindingFilter {
             severity,
@@ -440,9 +441,15 @@ impl Listed for Finding {
         if !tags.is_empty() {
             return None;
         }
-        let mut sql = Sql::new(
-            "SELECT COALESCE(sum(c.active), 0)::bigint AS n FROM finding_counts c WHERE TRUE",
-        );
+        // Without a test or engagement, the per-product rows are enough (and far fewer).
+        let table = if engagement_id.is_none() && test_id.is_none() {
+            "product_finding_counts"
+        } else {
+            "finding_counts"
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT COALESCE(sum(c.active), 0)::bigint AS n FROM {table} c WHERE TRUE"
+        ));
         if !severity.is_empty() {
             let v: Vec<String> = severity.iter().map(|s| s.as_str().to_string()).collect();
             sql.push(" AND c.severity = ANY(")

@@ -299,6 +299,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_finding_counts (id) {
+        id -> Int8,
+        product_id -> Int4,
+        #[max_length = 8]
+        severity -> Varchar,
+        active -> Int8,
+    }
+}
+
+diesel::table! {
     product_types (id) {
         id -> Int4,
         #[max_length = 255]
@@ -519,6 +529,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     notes,
     notification_settings,
+    product_finding_counts,
     product_types,
     products,
     sla_configurations,

@@ -161,6 +161,11 @@ pub fn prepare_subscription(
     attach(request, db, delay, principal, false)
 }
 
+/// The most keys one dataloader statement takes (async-graphql's default, 1,000, split a
+/// dashboard's 2,500 tests over three statements): a level is one statement up to this many
+/// parents; a larger one, which the node limit allows, is split into statements of this many.
+const MAX_BATCH_KEYS: usize = 50_000;
+
 /// `db` is the session's handle ([`Db::session`]): one per HTTP request, one per websocket
 /// connection, so that what it wrote is what it reads.
 fn attach(
@@ -175,7 +180,8 @@ fn attach(
         waves::spawn_batch,
         loaders::RequestCache { enabled: cache },
     )
-    .delay(delay);
+    .delay(delay)
+    .max_batch_size(MAX_BATCH_KEYS);
     request.data(loader).data(principal).data(db.clone())
 }
 

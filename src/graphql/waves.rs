@@ -8,12 +8,23 @@
 //! [`Waves`]: the dataloaders' spawner ([`spawn_batch`]) hands a batch task to it, which starts
 //! the task when the current poll is over (so the batch holds every key of the wave) and runs it
 //! beside the request, in the request's own task.
+//!
+//! "One poll" is not quite one call of `poll`: futures' `FuturesUnordered` (behind async-graphql's
+//! joins of list items and fields) polls at most as many children as it holds and then yields,
+//! waking itself, and a list of lists is many such joins. So a wave lasts until the request stops
+//! waking itself: [`Waves`] polls it again while it did (bounded by [`MAX_REPOLLS`]), and only
+//! then starts the batches. Without that, a dashboard of 50 products ran its counts in 25
+//! statements of two products each.
 
 use std::{
     cell::RefCell,
     future::Future,
     pin::Pin,
-    task::{Context, Poll},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, Wake, Waker},
 };
 
 use futures_util::{Stream, StreamExt, future::BoxFuture, stream::FuturesUnordered};
@@ -55,6 +66,29 @@ fn in_wave<T>(poll: impl FnOnce() -> T) -> (T, Vec<BoxFuture<'static, ()>>) {
 pub struct Waves<F> {
     inner: Pin<Box<F>>,
     batches: FuturesUnordered<BoxFuture<'static, ()>>,
+    /// The waker the inner future is polled with (the task's, noting when it was used).
+    waker: Option<Arc<NotedWaker>>,
+}
+
+/// How many times in a row a wave polls a request that keeps waking itself before it lets the
+/// batches start anyway (a request that yields for good reason is not held up for long).
+pub const MAX_REPOLLS: usize = 64;
+
+/// A task's waker that notes that it was woken.
+struct NotedWaker {
+    task: Waker,
+    woken: AtomicBool,
+}
+
+impl Wake for NotedWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake_by_ref();
+    }
 }
 
 impl<F> Waves<F> {
@@ -62,18 +96,47 @@ impl<F> Waves<F> {
         Self {
             inner: Box::pin(inner),
             batches: FuturesUnordered::new(),
+            waker: None,
         }
     }
 
-    /// Polls `poll_inner` with a wave open, then the batches, and again while a batch finished.
+    /// The task's waker wrapped in a [`NotedWaker`] (kept while the task's waker is the same).
+    fn noted(&mut self, cx: &Context<'_>) -> Arc<NotedWaker> {
+        match &self.waker {
+            Some(w) if w.task.will_wake(cx.waker()) => w.clone(),
+            _ => {
+                let w = Arc::new(NotedWaker {
+                    task: cx.waker().clone(),
+                    woken: AtomicBool::new(false),
+                });
+                self.waker = Some(w.clone());
+                w
+            }
+        }
+    }
+
+    /// Polls `poll_inner` with a wave open (again while it woke itself), then the batches, and
+    /// all of it again while a batch finished.
     fn drive<T>(
         &mut self,
         cx: &mut Context<'_>,
         mut poll_inner: impl FnMut(Pin<&mut F>, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
+        let noted = self.noted(cx);
+        let waker = Waker::from(noted.clone());
+        let mut inner_cx = Context::from_waker(&waker);
         loop {
-            let (out, queued) = in_wave(|| poll_inner(self.inner.as_mut(), cx));
-            self.batches.extend(queued);
+            let mut repolls = 0;
+            let out = loop {
+                noted.woken.store(false, Ordering::Release);
+                let (out, queued) = in_wave(|| poll_inner(self.inner.as_mut(), &mut inner_cx));
+                self.batches.extend(queued);
+                if out.is_ready() || !noted.woken.load(Ordering::Acquire) || repolls == MAX_REPOLLS
+                {
+                    break out;
+                }
+                repolls += 1;
+            };
             if out.is_ready() {
                 return out;
             }

@@ -1,7 +1,8 @@
-//! Periodic engagement jobs (DESIGN.md, Domain decisions → Engagement): announce engagements
-//! that became overdue (`ENGAGEMENT_OVERDUE`, once each) and, when the system setting
-//! `engagementAutoClose` is on, close IN_PROGRESS engagements whose target end is more than
-//! `engagementAutoCloseDays` days past (`ENGAGEMENT_STATUS_CHANGED`, reason AUTO_CLOSED). The
+//! Periodic jobs: announce engagements that became overdue (`ENGAGEMENT_OVERDUE`, once each;
+//! DESIGN.md, Domain decisions → Engagement) and, when the system setting `engagementAutoClose`
+//! is on, close IN_PROGRESS engagements whose target end is more than `engagementAutoCloseDays`
+//! days past (`ENGAGEMENT_STATUS_CHANGED`, reason AUTO_CLOSED); and fold the per-product finding
+//! counters' delta rows (`db::counts::compact`). The engagement
 //! rules themselves are lifecycle operations (`lifecycle::engagement::announce_overdue_in`,
 //! `auto_close_in`); this module runs them as the system, on a schedule.
 //!
@@ -27,6 +28,8 @@ pub struct Round {
     pub ran: bool,
     pub overdue: usize,
     pub auto_closed: usize,
+    /// Delta rows of the per-product finding counters folded away.
+    pub counters_compacted: i64,
 }
 
 /// Runs one round as of `today`.
@@ -44,10 +47,12 @@ pub async fn run_once(db: &Db, today: NaiveDate) -> ServiceResult<Round> {
             } else {
                 0
             };
+            let counters_compacted = db::counts::compact(c).await?;
             Ok(Round {
                 ran: true,
                 overdue,
                 auto_closed,
+                counters_compacted,
             })
         })
     })

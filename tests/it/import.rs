@@ -1337,6 +1337,45 @@ async fn assert_counters_match(app: &TestApp, stage: &str) {
         .await;
     assert_eq!(kept, counted, "after {stage}");
     assert_ne!(counted, "[]", "after {stage}: nothing counted");
+    // The per-product delta rows sum to the same counts.
+    let summed = app
+        .dump(
+            "SELECT concat_ws('/', product_id, severity) AS id, sum(active)::bigint AS n \
+             FROM product_finding_counts GROUP BY product_id, severity HAVING sum(active) <> 0",
+        )
+        .await;
+    let counted = app
+        .dump(
+            "SELECT concat_ws('/', product_id, severity) AS id, count(*) AS n \
+             FROM findings WHERE active GROUP BY product_id, severity",
+        )
+        .await;
+    assert_eq!(summed, counted, "after {stage}: per-product counters");
+}
+
+/// The jobs round folds the per-product delta rows to one per product and severity, leaving
+/// the sums as they were.
+async fn compact_counters(app: &TestApp) {
+    let loose = "(SELECT 1 FROM product_finding_counts GROUP BY product_id, severity \
+                 HAVING count(*) > 1) loose";
+    assert!(
+        app.count(loose).await > 0,
+        "writes append delta rows, so some product has several"
+    );
+    let round = dojoql::service::jobs::run_once(app.state.events.db(), dojoql::db::today())
+        .await
+        .unwrap();
+    assert!(round.counters_compacted > 0, "{round:?}");
+    assert_eq!(
+        app.count(loose).await,
+        0,
+        "one row per product and severity"
+    );
+    assert_eq!(
+        app.count("product_finding_counts WHERE active = 0").await,
+        0
+    );
+    assert_counters_match(app, "compaction").await;
 }
 
 /// The counters hold after every kind of write: imports, duplicates (inactive), a re-import that
@@ -1358,6 +1397,7 @@ async fn finding_counters_match_counting_after_every_kind_of_write() {
     assert_counters_match(&app, "a re-import that closes findings").await;
     generic_into(&app, "counted", "e1", full, true).await;
     assert_counters_match(&app, "a re-import that reopens them").await;
+    compact_counters(&app).await;
 
     let ids: Vec<i32> = {
         let rows = app
@@ -1413,6 +1453,7 @@ async fn finding_counters_match_counting_after_every_kind_of_write() {
     )
     .await;
     assert_counters_match(&app, "a deleted engagement").await;
+    compact_counters(&app).await;
 
     // totalCount of a list filtered only by activity, severity and place is such a sum.
     for (filter, condition) in [

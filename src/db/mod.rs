@@ -35,6 +35,20 @@ pub mod system_settings;
 pub mod test;
 pub mod user;
 
+// The listed row types, read by position (see `page::Columns`).
+crate::by_position!(
+    engagement::Engagement,
+    finding::Finding,
+    group::Group,
+    lookup::DevelopmentEnvironment,
+    lookup::TestType,
+    product::Product,
+    product_type::ProductType,
+    sla_configuration::SlaConfiguration,
+    test::Test,
+    user::User,
+);
+
 use std::{
     sync::{
         Arc, Mutex,

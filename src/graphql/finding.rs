@@ -41,6 +41,153 @@ use crate::{
 #[derive(Clone)]
 pub struct Finding(pub rows::Finding);
 
+/// The row columns each field reads, so that a list reads only those (`db::page::Projection`;
+/// a field missing here makes its list read whole rows). Columns go in groups (space-separated
+/// names), and a field asks for its columns' whole groups: each combination of groups is one
+/// more statement text for the connections to keep prepared, so there are 2⁷ at most, whatever
+/// fields clients pick. The test `finding_lists_read_only_the_columns_they_show` compares every
+/// field of a projected list with the same finding read whole.
+mod columns {
+    pub const HEADLINE: &str = "title severity numerical_severity cwe date";
+    pub const STATUS: &str = "active verified false_p out_of_scope risk_accepted under_review \
+        is_mitigated duplicate mitigated";
+    pub const DATES: &str =
+        "sla_start_date sla_expiration_date last_status_update created updated publish_date";
+    pub const SCORES: &str = "cwes vulnerability_ids cvssv3 cvssv3_score cvssv4 cvssv4_score \
+        epss_score epss_percentile known_exploited scanner_confidence fix_available fix_version";
+    pub const LOCATION: &str = "file_path line component_name component_version static_finding \
+        dynamic_finding unique_id_from_tool vuln_id_from_tool hash_code service nb_occurences \
+        param payload tags";
+    pub const TEXT: &str =
+        "description mitigation impact steps_to_reproduce severity_justification refs url";
+    pub const PEOPLE: &str = "mitigated_by_id reporter_id duplicate_finding_id";
+}
+
+impl pagination::Projects for Finding {
+    fn columns_of(field: &str) -> Option<&'static [&'static str]> {
+        use columns::*;
+        Some(match field {
+            "id" | "databaseId" | "__typename" | "endpoints" | "duplicates" | "test"
+            | "engagement" | "product" | "notes" | "files" => &[],
+            "title" | "severity" | "numericalSeverity" | "date" | "cwe" => &[HEADLINE],
+            "description"
+            | "mitigation"
+            | "impact"
+            | "stepsToReproduce"
+            | "severityJustification"
+            | "references"
+            | "url" => &[TEXT],
+            "vulnerabilityIds"
+            | "cvssv3"
+            | "cvssv3Score"
+            | "cwes"
+            | "cvssv4"
+            | "cvssv4Score"
+            | "scannerConfidence"
+            | "scannerConfidenceText"
+            | "fixAvailable"
+            | "fixVersion"
+            | "epssScore"
+            | "epssPercentile"
+            | "knownExploited" => &[SCORES],
+            "filePath" | "line" | "componentName" | "componentVersion" | "staticFinding"
+            | "dynamicFinding" | "uniqueIdFromTool" | "vulnIdFromTool" | "hashCode" | "service"
+            | "param" | "payload" | "nbOccurences" | "tags" => &[LOCATION],
+            "publishDate" | "slaStartDate" | "slaExpirationDate" | "lastStatusUpdate"
+            | "created" | "updated" => &[DATES],
+            "active" | "verified" | "falsePositive" | "outOfScope" | "riskAccepted"
+            | "underReview" | "isMitigated" | "mitigatedAt" | "duplicate" => &[STATUS],
+            "mitigatedBy" | "reporter" | "duplicateOf" => &[PEOPLE],
+            "slaDaysRemaining" => &[DATES, STATUS],
+            _ => return None,
+        })
+    }
+}
+
+/// Plain fields of a finding, as its resolvers give them (for [`super::plain::Nodes`]).
+impl super::plain::Plain for Finding {
+    fn plain(&self, field: &str) -> Option<async_graphql::Value> {
+        use async_graphql::{InputType, Value};
+        let f = &self.0;
+        let text = |s: &str| Value::String(s.to_string());
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+        Some(match field {
+            "id" => ids::encode(f.id).to_value(),
+            "databaseId" => f.id.get().to_value(),
+            "title" => text(&f.title),
+            "description" => text(&f.description),
+            "severity" => Severity::from(f.severity).to_value(),
+            "numericalSeverity" => text(&f.numerical_severity),
+            "date" => Date(f.date).to_value(),
+            "mitigation" => opt(&f.mitigation),
+            "impact" => opt(&f.impact),
+            "stepsToReproduce" => opt(&f.steps_to_reproduce),
+            "severityJustification" => opt(&f.severity_justification),
+            "references" => opt(&f.refs),
+            "url" => opt(&f.url),
+            "cwe" => f.cwe.to_value(),
+            "vulnerabilityIds" => Value::List(
+                f.vulnerability_ids
+                    .iter()
+                    .flatten()
+                    .map(|s| text(s))
+                    .collect(),
+            ),
+            "cvssv3" => opt(&f.cvssv3),
+            "cvssv3Score" => f.cvssv3_score.to_value(),
+            "filePath" => opt(&f.file_path),
+            "line" => f.line.to_value(),
+            "componentName" => opt(&f.component_name),
+            "componentVersion" => opt(&f.component_version),
+            "staticFinding" => f.static_finding.to_value(),
+            "dynamicFinding" => f.dynamic_finding.to_value(),
+            "uniqueIdFromTool" => opt(&f.unique_id_from_tool),
+            "vulnIdFromTool" => opt(&f.vuln_id_from_tool),
+            "hashCode" => opt(&f.hash_code),
+            "service" => opt(&f.service),
+            "param" => opt(&f.param),
+            "payload" => opt(&f.payload),
+            "cwes" => Value::List(f.cwes.iter().flatten().map(|c| c.to_value()).collect()),
+            "cvssv4" => opt(&f.cvssv4),
+            "cvssv4Score" => f.cvssv4_score.to_value(),
+            "scannerConfidence" => f.scanner_confidence.to_value(),
+            "scannerConfidenceText" => f
+                .scanner_confidence
+                .map(crate::domain::report::confidence_text)
+                .map_or(Value::Null, text),
+            "fixAvailable" => f.fix_available.to_value(),
+            "fixVersion" => opt(&f.fix_version),
+            "epssScore" => f.epss_score.to_value(),
+            "epssPercentile" => f.epss_percentile.to_value(),
+            "knownExploited" => f.known_exploited.to_value(),
+            "publishDate" => f.publish_date.map(Date).to_value(),
+            "nbOccurences" => f.nb_occurences.to_value(),
+            "active" => f.active.to_value(),
+            "verified" => f.verified.to_value(),
+            "falsePositive" => f.false_p.to_value(),
+            "outOfScope" => f.out_of_scope.to_value(),
+            "riskAccepted" => f.risk_accepted.to_value(),
+            "underReview" => f.under_review.to_value(),
+            "isMitigated" => f.is_mitigated.to_value(),
+            "mitigatedAt" => f.mitigated.to_value(),
+            "duplicate" => f.duplicate.to_value(),
+            "slaStartDate" => f.sla_start_date.map(Date).to_value(),
+            "slaExpirationDate" => f.sla_expiration_date.map(Date).to_value(),
+            "slaDaysRemaining" => sla::days_remaining(
+                f.sla_expiration_date,
+                f.mitigated.map(|m| m.date_naive()),
+                store::today(),
+            )
+            .to_value(),
+            "lastStatusUpdate" => f.last_status_update.to_value(),
+            "tags" => Value::List(f.tags.iter().flatten().map(|s| text(s)).collect()),
+            "created" => f.created.to_value(),
+            "updated" => f.updated.to_value(),
+            _ => return None,
+        })
+    }
+}
+
 #[Object]
 impl Finding {
     pub async fn id(&self) -> ID {

@@ -21,7 +21,7 @@ use crate::db::{
     group::{self, GroupMember},
     membership::{self, Membership, On},
     note::{self, Note},
-    page::{self, ListArgs, Listed, Page},
+    page::{self, ListArgs, Listed, Page, Wants},
     read_retrying,
 };
 
@@ -122,19 +122,19 @@ where
 }
 
 /// A page of `T` children of one parent (of `T`'s parent type: `FindingParent::Test(…)`, …),
-/// and whether the caller selected the list's `totalCount`.
+/// and what the caller reads of it (the list's `totalCount`, which columns).
 pub struct Children<T: Listed> {
     pub parent: T::Parent,
     pub args: ListArgs<T::Filter, T::Order>,
-    pub want_total: bool,
+    pub wants: Wants,
 }
 
 impl<T: Listed> Children<T> {
-    pub fn new(parent: T::Parent, args: ListArgs<T::Filter, T::Order>, want_total: bool) -> Self {
+    pub fn new(parent: T::Parent, args: ListArgs<T::Filter, T::Order>, wants: Wants) -> Self {
         Self {
             parent,
             args,
-            want_total,
+            wants,
         }
     }
 }
@@ -143,13 +143,13 @@ impl<T: Listed> Clone for Children<T> {
         Self {
             parent: self.parent,
             args: self.args.clone(),
-            want_total: self.want_total,
+            wants: self.wants.clone(),
         }
     }
 }
 impl<T: Listed> PartialEq for Children<T> {
     fn eq(&self, o: &Self) -> bool {
-        self.parent == o.parent && self.args == o.args && self.want_total == o.want_total
+        self.parent == o.parent && self.args == o.args && self.wants == o.wants
     }
 }
 impl<T: Listed> Eq for Children<T> {}
@@ -157,7 +157,7 @@ impl<T: Listed> Hash for Children<T> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.parent.hash(h);
         self.args.hash(h);
-        self.want_total.hash(h);
+        self.wants.hash(h);
     }
 }
 
@@ -172,27 +172,25 @@ where
         // Siblings usually share their arguments: one statement per distinct (kind of parent,
         // args).
         type Args<T> = ListArgs<<T as Listed>::Filter, <T as Listed>::Order>;
-        let mut groups: HashMap<(&Args<T>, bool), Vec<T::Parent>> = HashMap::new();
+        let mut groups: HashMap<(&Args<T>, &Wants), Vec<T::Parent>> = HashMap::new();
         for k in keys {
             groups
-                .entry((&k.args, k.want_total))
+                .entry((&k.args, &k.wants))
                 .or_default()
                 .push(k.parent);
         }
         async {
             read_retrying!(self.db, |conn| async {
                 let mut out = HashMap::new();
-                for ((args, want_total), parents) in &groups {
-                    let pages = page::list_for_parents::<T>(
-                        &mut conn,
-                        parents,
-                        args,
-                        *want_total,
-                        self.viewer,
-                    )
-                    .await?;
+                for ((args, wants), parents) in &groups {
+                    let pages =
+                        page::list_for_parents::<T>(&mut conn, parents, args, wants, self.viewer)
+                            .await?;
                     for (parent, page) in pages {
-                        out.insert(Children::new(parent, (*args).clone(), *want_total), page);
+                        out.insert(
+                            Children::new(parent, (*args).clone(), (*wants).clone()),
+                            page,
+                        );
                     }
                 }
                 Ok(out)

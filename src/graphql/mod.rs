@@ -24,6 +24,7 @@ pub mod node;
 pub mod note;
 pub mod pagination;
 pub mod permissions;
+pub mod plain;
 pub mod product;
 pub mod product_type;
 pub mod reference;

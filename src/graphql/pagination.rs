@@ -8,13 +8,14 @@ use super::{
     access::Group,
     engagement::Engagement,
     finding::Finding,
+    plain::{Nodes, Plain},
     product::Product,
     product_type::ProductType,
     reference::{DevelopmentEnvironment, SlaConfiguration, TestType, User},
     test::Test,
 };
 use crate::{
-    db::page::{self, Cursor, Key, ListArgs, Listed, Page, Position, Window},
+    db::page::{self, Cursor, Key, ListArgs, Listed, Page, Position, Projection, Wants, Window},
     error::{ServiceError, ServiceResult},
 };
 
@@ -162,7 +163,7 @@ impl<T: OutputType> async_graphql::TypeName for Connection<T> {
 
 /// A page of a list (Relay connection).
 #[async_graphql::Object(name_type)]
-impl<T: OutputType + Clone> Connection<T>
+impl<T: OutputType + Clone + Plain> Connection<T>
 where
     Edge<T>: OutputType,
 {
@@ -186,8 +187,8 @@ where
             .collect()
     }
 
-    async fn nodes(&self) -> &Vec<T> {
-        &self.nodes
+    async fn nodes(&self) -> Nodes<'_, T> {
+        Nodes(&self.nodes)
     }
 }
 
@@ -214,6 +215,67 @@ where
     }
 }
 
+/// A type listed in connections, and which of its row's columns each of its fields reads.
+pub trait Projects: Plain {
+    /// The groups of columns (space-separated names among the row type's
+    /// `Listed::PLACEHOLDERS`) that the field named `field` reads; `None` for a field not known
+    /// here, which makes the list read whole rows.
+    fn columns_of(_field: &str) -> Option<&'static [&'static str]> {
+        None
+    }
+}
+
+impl Projects for Product {}
+impl Projects for ProductType {}
+impl Projects for Engagement {}
+impl Projects for Test {}
+impl Projects for User {}
+impl Projects for Group {}
+impl Projects for SlaConfiguration {}
+impl Projects for TestType {}
+impl Projects for DevelopmentEnvironment {}
+impl Plain for Product {}
+impl Plain for ProductType {}
+impl Plain for Engagement {}
+impl Plain for Test {}
+impl Plain for User {}
+impl Plain for Group {}
+impl Plain for SlaConfiguration {}
+impl Plain for TestType {}
+impl Plain for DevelopmentEnvironment {}
+
+/// What the current connection field's selection reads: `totalCount`, and the columns of the
+/// fields under `nodes` and `edges { node }` (fragments included).
+fn wants<G: Projects>(ctx: &async_graphql::Context<'_>) -> Wants {
+    let mut total = false;
+    let mut columns = Some(Vec::new());
+    let mut add = |node: async_graphql::SelectionField<'_>| {
+        columns = match (columns.take(), G::columns_of(node.name())) {
+            (Some(mut all), Some(groups)) => {
+                all.extend(groups.iter().flat_map(|g| g.split_whitespace()));
+                Some(all)
+            }
+            _ => None,
+        };
+    };
+    for field in ctx.field().selection_set() {
+        match field.name() {
+            "totalCount" => total = true,
+            "nodes" => field.selection_set().for_each(&mut add),
+            "edges" => {
+                for node in field.selection_set().filter(|f| f.name() == "node") {
+                    node.selection_set().for_each(&mut add);
+                }
+            }
+            _ => {}
+        }
+    }
+    Wants {
+        total,
+        columns: columns.map_or(Projection::All, Projection::only),
+    }
+}
+
 /// The name of the list `args` reads, once its cursors are known to belong to it: a cursor
 /// taken under another list or order is `BAD_USER_INPUT`.
 fn checked_list<T: Listed>(args: &ListArgs<T::Filter, T::Order>) -> ServiceResult<String> {
@@ -230,14 +292,14 @@ pub async fn top_level<T, G>(
 ) -> async_graphql::Result<Connection<G>>
 where
     T: Listed,
-    G: OutputType + Clone,
+    G: OutputType + Clone + Projects,
     Edge<G>: OutputType,
 {
     let list = checked_list::<T>(&args)?;
-    let want_total = ctx.look_ahead().field("totalCount").exists();
+    let wants = wants::<G>(ctx);
     let viewer = super::context::viewer(ctx);
     let page = super::context::db(ctx)
-        .read(async move |c| crate::db::page::list::<T>(c, &args, want_total, viewer).await)
+        .read(async move |c| crate::db::page::list::<T>(c, &args, &wants, viewer).await)
         .await
         .map_err(super::context::map_db("list"))?;
     Ok(Connection::from_page(&list, page, wrap))
@@ -255,13 +317,16 @@ pub async fn children<T, G>(
 ) -> async_graphql::Result<Connection<G>>
 where
     T: Listed + Clone + Sync,
-    G: OutputType + Clone,
+    G: OutputType + Clone + Projects,
     Edge<G>: OutputType,
 {
     let list = checked_list::<T>(&args)?;
-    let want_total = ctx.look_ahead().field("totalCount").exists();
     let page = super::context::loader(ctx)
-        .load_one(super::loaders::Children::<T>::new(parent, args, want_total))
+        .load_one(super::loaders::Children::<T>::new(
+            parent,
+            args,
+            wants::<G>(ctx),
+        ))
         .await?
         .unwrap_or_else(Page::empty);
     Ok(Connection::from_page(&list, page, wrap))

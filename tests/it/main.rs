@@ -27,6 +27,7 @@ mod pool;
 mod private_notes;
 mod product;
 mod product_type;
+mod projection;
 mod rbac;
 mod read_replica;
 mod reference;

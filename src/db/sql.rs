@@ -10,6 +10,12 @@ use diesel::{
     sql_types::{HasSqlType, SingleValue, Untyped},
 };
 
+use std::{
+    collections::HashSet,
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{LazyLock, Mutex},
+};
+
 type Boxed = BoxedSqlQuery<'static, Pg, SqlQuery>;
 type BindFn = Box<dyn FnOnce(Boxed) -> Boxed + Send>;
 
@@ -86,17 +92,53 @@ impl Sql {
 
     /// The finished query as a statement the connection prepares once and reuses for every
     /// query with the same text (see [`Prepared`]). Only for text whose values are all bound:
-    /// each distinct text stays in the connection's statement cache.
+    /// each distinct text stays in the connection's statement cache — up to
+    /// [`PREPARED_TEXTS`] texts in the process; later ones run unprepared.
     pub fn prepared(self) -> Prepared {
-        Prepared(self.build())
+        let cache = PREPARED.admit(&self.text);
+        Prepared(self.build(), cache)
     }
 }
 
-/// A query built by [`Sql`] whose prepared statement the connection keeps, keyed by its text and
-/// bind types. diesel never caches a `sql_query` (its text could hold anything); list and count
-/// queries have one text per shape of request, so parsing and planning them again on every
-/// request is waste.
-pub struct Prepared(Boxed);
+/// How many distinct statement texts [`Sql::prepared`] lets connections keep prepared. diesel's
+/// statement cache has no bound, and a list's text varies with the filters a client sends (about
+/// 2²⁰ combinations for findings): without a bound a client could grow every pooled connection's
+/// cache, and each Postgres backend's plans, without end. The first texts seen are the common
+/// shapes; a text past the bound is parsed and planned on every run, as diesel does for any
+/// `sql_query`.
+pub const PREPARED_TEXTS: usize = 1000;
+
+static PREPARED: LazyLock<Admission> = LazyLock::new(|| Admission::new(PREPARED_TEXTS));
+
+/// A bounded set of admitted statement texts (by hash: a collision admits one text too many).
+struct Admission {
+    texts: Mutex<HashSet<u64>>,
+    bound: usize,
+}
+
+impl Admission {
+    fn new(bound: usize) -> Self {
+        Self {
+            texts: Mutex::new(HashSet::new()),
+            bound,
+        }
+    }
+
+    /// Whether `text` may be kept prepared: admitted before, or admitted now while there is room.
+    fn admit(&self, text: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        text.hash(&mut h);
+        let h = h.finish();
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        texts.contains(&h) || (texts.len() < self.bound && texts.insert(h))
+    }
+}
+
+/// A query built by [`Sql`] whose prepared statement the connection keeps (when its text was
+/// admitted, see [`PREPARED_TEXTS`]), keyed by its text and bind types. diesel never caches a
+/// `sql_query` (its text could hold anything); list and count queries have one text per shape
+/// of request, so parsing and planning them again on every request is waste.
+pub struct Prepared(Boxed, bool);
 
 impl QueryId for Prepared {
     type QueryId = ();
@@ -113,7 +155,7 @@ impl QueryFragment<Pg> for Prepared {
     }
 
     fn is_safe_to_cache_prepared(&self, _: &Pg) -> QueryResult<bool> {
-        Ok(true)
+        Ok(self.1)
     }
 }
 
@@ -180,5 +222,15 @@ mod tests {
             .and::<diesel::sql_types::Text, _>("b ILIKE ", like_pattern("50%_off"));
         assert_eq!(s.text(), "SELECT 1 WHERE TRUE AND a = $1 AND b ILIKE $2");
         assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
+    }
+
+    #[test]
+    fn admits_statement_texts_up_to_its_bound() {
+        let a = Admission::new(2);
+        assert!(a.admit("SELECT 1"));
+        assert!(a.admit("SELECT 2"));
+        assert!(!a.admit("SELECT 3"), "past the bound");
+        assert!(a.admit("SELECT 1"), "admitted texts stay admitted");
+        assert!(!a.admit("SELECT 3"));
     }
 }

@@ -30,6 +30,19 @@ impl From<SeverityCounts> for FindingCounts {
 }
 
 impl FindingCounts {
+    /// The value of one of its fields, for lists built without resolvers (`graphql::plain`).
+    pub fn plain(&self, field: &str) -> Option<async_graphql::Value> {
+        Some(async_graphql::Value::from(match field {
+            "critical" => self.critical,
+            "high" => self.high,
+            "medium" => self.medium,
+            "low" => self.low,
+            "info" => self.info,
+            "total" => self.total,
+            _ => return None,
+        }))
+    }
+
     pub async fn load(ctx: &Context<'_>, scope: CountScope) -> async_graphql::Result<Self> {
         Ok(loader(ctx)
             .load_one(CountsOf(scope))

@@ -183,7 +183,12 @@ fn attach(
     )
     .delay(delay)
     .max_batch_size(MAX_BATCH_KEYS);
-    request.data(loader).data(principal).data(db.clone())
+    let request = request.data(loader).data(principal).data(db.clone());
+    if cache {
+        request.data(pagination::Preloaded::default())
+    } else {
+        request
+    }
 }
 
 /// Executes one request and gives every error without one an `extensions.code`: errors raised

@@ -14,7 +14,11 @@ use super::{
     reference::{DevelopmentEnvironment, SlaConfiguration, TestType, User},
     test::Test,
 };
+use std::collections::HashMap;
+
+use super::loaders::CountsOf;
 use crate::{
+    db::counts::{CountScope, SeverityCounts},
     db::page::{self, Cursor, Key, ListArgs, Listed, Page, Position, Projection, Wants, Window},
     error::{ServiceError, ServiceResult},
 };
@@ -215,8 +219,59 @@ where
     }
 }
 
+/// Active-finding counts a request has already loaded for the objects of its lists, so that
+/// `findingCounts` under a list of plain fields is built without a resolver (`graphql::plain`).
+/// Attached to queries only: a subscription resolves every event afresh.
+#[derive(Default)]
+pub struct Preloaded(std::sync::Mutex<HashMap<CountScope, SeverityCounts>>);
+
+impl Preloaded {
+    pub fn counts(&self, scope: CountScope) -> Option<SeverityCounts> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&scope)
+            .copied()
+    }
+}
+
+/// Loads the counts of a page's rows when its nodes select `findingCounts` (one batch for every
+/// sibling page of the wave) and keeps them in the request's [`Preloaded`].
+async fn preload_counts<G: Projects>(
+    ctx: &async_graphql::Context<'_>,
+    positions: &[Position],
+) -> async_graphql::Result<()> {
+    let Some(preloaded) = ctx.data_opt::<Preloaded>() else {
+        return Ok(());
+    };
+    let selected = ctx
+        .field()
+        .selection_set()
+        .any(|f| f.name() == "nodes" && f.selection_set().any(|n| n.name() == "findingCounts"));
+    let scopes: Vec<CountsOf> = positions
+        .iter()
+        .filter_map(|p| G::count_scope(p.id).map(CountsOf))
+        .collect();
+    if !selected || scopes.is_empty() {
+        return Ok(());
+    }
+    let loaded = super::context::loader(ctx)
+        .load_many(scopes.iter().copied())
+        .await?;
+    let mut map = preloaded.0.lock().unwrap_or_else(|e| e.into_inner());
+    for s in scopes {
+        map.insert(s.0, loaded.get(&s).copied().unwrap_or_default());
+    }
+    Ok(())
+}
+
 /// A type listed in connections, and which of its row's columns each of its fields reads.
 pub trait Projects: Plain {
+    /// The scope of `findingCounts` of the row with this id, for types that have the field.
+    fn count_scope(_id: i32) -> Option<CountScope> {
+        None
+    }
+
     /// The groups of columns (space-separated names among the row type's
     /// `Listed::PLACEHOLDERS`) that the field named `field` reads; `None` for a field not known
     /// here, which makes the list read whole rows.
@@ -228,7 +283,11 @@ pub trait Projects: Plain {
 impl Projects for Product {}
 impl Projects for ProductType {}
 impl Projects for Engagement {}
-impl Projects for Test {}
+impl Projects for Test {
+    fn count_scope(id: i32) -> Option<CountScope> {
+        Some(CountScope::Test(crate::domain::ids::TestId::new(id)))
+    }
+}
 impl Projects for User {}
 impl Projects for Group {}
 impl Projects for SlaConfiguration {}
@@ -237,7 +296,6 @@ impl Projects for DevelopmentEnvironment {}
 impl Plain for Product {}
 impl Plain for ProductType {}
 impl Plain for Engagement {}
-impl Plain for Test {}
 impl Plain for User {}
 impl Plain for Group {}
 impl Plain for SlaConfiguration {}
@@ -329,6 +387,7 @@ where
         ))
         .await?
         .unwrap_or_else(Page::empty);
+    preload_counts::<G>(ctx, &page.positions).await?;
     Ok(Connection::from_page(&list, page, wrap))
 }
 

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+    ContextSelectionSet, OutputType, Positioned, ServerResult, Value,
     indexmap::IndexMap,
     parser::types::{Field, Selection},
     registry::Registry,
@@ -28,6 +28,42 @@ pub trait Plain: OutputType {
     fn plain(&self, _field: &str) -> Option<Value> {
         None
     }
+
+    /// The value of a field with a selection of its own (`field`, in the request `ctx`) when
+    /// the request already holds it (see `pagination::Preloaded`); `None` otherwise.
+    fn plain_object(&self, _field: &Field, _ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        None
+    }
+}
+
+/// An object of the leaf fields that `value` gives, for `selection` (`__typename` is
+/// `typename`); `None` when the selection holds anything else.
+pub fn leaf_object(
+    selection: &async_graphql::parser::types::SelectionSet,
+    typename: &str,
+    value: impl Fn(&str) -> Option<Value>,
+) -> Option<Value> {
+    let mut object = IndexMap::with_capacity(selection.items.len());
+    for item in &selection.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.arguments.is_empty()
+            || !field.directives.is_empty()
+            || !field.selection_set.node.items.is_empty()
+        {
+            return None;
+        }
+        let name = field.name.node.as_str();
+        let v = if name == "__typename" {
+            Value::String(typename.to_string())
+        } else {
+            value(name)?
+        };
+        object.entry(field.response_key().node.clone()).or_insert(v);
+    }
+    Some(Value::Object(object))
 }
 
 /// The `nodes` of a connection: `[T!]!`, resolved directly when every selected field is plain.
@@ -60,46 +96,48 @@ impl<T: Plain> OutputType for Nodes<'_, T> {
 
 /// The items' values when the selection is made of plain fields and `__typename` only.
 fn plain_values<T: Plain>(items: &[T], ctx: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
-    let mut fields: Vec<(&Name, &str)> = Vec::with_capacity(ctx.item.node.items.len());
+    let mut fields: Vec<&Field> = Vec::with_capacity(ctx.item.node.items.len());
     for selection in &ctx.item.node.items {
         let Selection::Field(field) = &selection.node else {
             return None;
         };
         let field = &field.node;
-        if !field.arguments.is_empty()
-            || !field.directives.is_empty()
-            || !field.selection_set.node.items.is_empty()
-        {
+        if !field.arguments.is_empty() || !field.directives.is_empty() {
             return None;
         }
-        fields.push((&field.response_key().node, field.name.node.as_str()));
+        fields.push(field);
+    }
+    // The executor merges the selections of one response key; leave that to it.
+    if fields.iter().enumerate().any(|(i, f)| {
+        !f.selection_set.node.items.is_empty()
+            && fields[..i]
+                .iter()
+                .any(|g| g.response_key().node == f.response_key().node)
+    }) {
+        return None;
     }
     let typename = T::type_name();
-    let value = |item: &T, name: &str| {
-        if name == "__typename" {
+    let value = |item: &T, field: &Field| {
+        let name = field.name.node.as_str();
+        if !field.selection_set.node.items.is_empty() {
+            item.plain_object(field, ctx)
+        } else if name == "__typename" {
             Some(Value::String(typename.to_string()))
         } else {
             item.plain(name)
         }
     };
-    // Whether a field is plain does not depend on the item: the first one tells.
-    if let Some(first) = items.first()
-        && fields.iter().any(|(_, name)| value(first, name).is_none())
-    {
-        return None;
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        let mut object = IndexMap::with_capacity(fields.len());
+        for field in &fields {
+            let key = &field.response_key().node;
+            if !object.contains_key(key) {
+                // A field that is not plain for this item sends the whole list to the executor.
+                object.insert(key.clone(), value(item, field)?);
+            }
+        }
+        values.push(Value::Object(object));
     }
-    Some(
-        items
-            .iter()
-            .map(|item| {
-                let mut object = IndexMap::with_capacity(fields.len());
-                for (key, name) in &fields {
-                    object
-                        .entry((*key).clone())
-                        .or_insert_with(|| value(item, name).unwrap_or(Value::Null));
-                }
-                Value::Object(object)
-            })
-            .collect(),
-    )
+    Some(values)
 }

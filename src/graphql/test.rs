@@ -43,6 +43,51 @@ use crate::{
 #[derive(Clone)]
 pub struct Test(pub rows::Test);
 
+/// Plain fields of a test, as its resolvers give them, and its `findingCounts` when the request
+/// preloaded them (for [`super::plain::Nodes`]).
+impl super::plain::Plain for Test {
+    fn plain(&self, field: &str) -> Option<async_graphql::Value> {
+        use async_graphql::{InputType, Value};
+        let t = &self.0;
+        let opt = |s: &Option<String>| {
+            s.as_deref()
+                .map_or(Value::Null, |s| Value::String(s.into()))
+        };
+        Some(match field {
+            "id" => ids::encode(t.id).to_value(),
+            "databaseId" => t.id.get().to_value(),
+            "title" => opt(&t.title),
+            "description" => opt(&t.description),
+            "scanType" => opt(&t.scan_type),
+            "targetStart" => Date(t.target_start).to_value(),
+            "targetEnd" => Date(t.target_end).to_value(),
+            "percentComplete" => t.percent_complete.to_value(),
+            "version" => opt(&t.version),
+            "buildId" => opt(&t.build_id),
+            "commitHash" => opt(&t.commit_hash),
+            "branchTag" => opt(&t.branch_tag),
+            _ => return None,
+        })
+    }
+
+    fn plain_object(
+        &self,
+        field: &async_graphql::parser::types::Field,
+        ctx: &async_graphql::ContextSelectionSet<'_>,
+    ) -> Option<async_graphql::Value> {
+        if field.name.node != "findingCounts" {
+            return None;
+        }
+        let counts: FindingCounts = ctx
+            .data_opt::<pagination::Preloaded>()?
+            .counts(CountScope::Test(self.0.id))?
+            .into();
+        super::plain::leaf_object(&field.selection_set.node, "FindingCounts", |name| {
+            counts.plain(name)
+        })
+    }
+}
+
 #[Object]
 impl Test {
     pub async fn id(&self) -> ID {

@@ -170,3 +170,37 @@ async fn plain_lists_keep_aliases_and_typenames() {
     );
     assert_eq!(d["findings"]["nodes"][1]["again"], "Original");
 }
+
+/// Tests' `findingCounts` under a list of plain fields come from counts preloaded with the page
+/// (`graphql::pagination::Preloaded`) and match what the resolvers give (an inline fragment
+/// sends the same selection through them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preloaded_counts_match_the_resolvers() {
+    let app = TestApp::new().await;
+    let h = app.hierarchy().await;
+    let second = app.test(&h.engagement, "Second").await;
+    for (test, title, severity) in [
+        (&h.test, "a", "HIGH"),
+        (&h.test, "b", "HIGH"),
+        (&h.test, "c", "LOW"),
+        (&second, "d", "CRITICAL"),
+    ] {
+        app.finding(test, title, severity).await;
+    }
+    let fields = "id title scanType findingCounts { critical high low total t: total __typename }";
+    let plain = format!(
+        "{{ engagements(first: 5) {{ nodes {{ tests(first: 5) {{ nodes {{ {fields} }} }} }} }} }}"
+    );
+    let resolved = format!(
+        "{{ engagements(first: 5) {{ nodes {{ tests(first: 5) {{ nodes {{ ... on Test {{ {fields} }} }} }} }} }} }}"
+    );
+    let a = app.ok(&plain, json!({})).await;
+    let b = app.ok(&resolved, json!({})).await;
+    assert_eq!(a, b);
+    let tests = &a["engagements"]["nodes"][0]["tests"]["nodes"];
+    assert_eq!(
+        tests[0]["findingCounts"],
+        json!({ "critical": 0, "high": 2, "low": 1, "total": 3, "t": 3, "__typename": "FindingCounts" })
+    );
+    assert_eq!(tests[1]["findingCounts"]["critical"], 1);
+}
